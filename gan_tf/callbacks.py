@@ -1,0 +1,349 @@
+"""Keras callbacks for generative models, usable in any Keras project.
+
+- `SampleGrid`: PNG grids from fixed latent vectors, optional TensorBoard images and GIF.
+- `ResumableCheckpoint`: `tf.train.CheckpointManager` checkpoints that resume exactly.
+- `MetricsLog`: one JSON line per epoch and a plot of the curves.
+
+None of them needs a `gan_tf.GAN`: they take the generator (or the objects to checkpoint)
+explicitly, or find them on the model (`model.generator`, `model.checkpoint_items()`).
+"""
+
+import glob
+import io
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import images as images_lib
+from gan_tf import plots
+from gan_tf.errors import UserError, invalid
+from gan_tf.files import atomic_write_bytes, atomic_write_text
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise invalid(name, value, "a positive integer")
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves a grid of images generated from the same latent vectors every N epochs.
+
+    The latent vectors are drawn once from `seed` and stored as `latents.npy` in `directory`;
+    a later run (a resume) reads them back, so every grid of a run shows the same latents and
+    the grids can be compared across epochs and restarts. Grids are written atomically as
+    `epoch_0001.png`, ... and `final.png` when training ends. Optionally each grid also goes
+    to TensorBoard as an image summary, and the epoch grids become an animated GIF at the end.
+
+    Example:
+    ```python
+    decoder = keras.Sequential([keras.Input((16,)), keras.layers.Dense(784, "tanh"),
+                                keras.layers.Reshape((28, 28, 1))])
+    grid = SampleGrid("/tmp/samples", generator=decoder, num_rows=4, num_cols=4)
+    model.fit(x, y, epochs=10, callbacks=[grid])  # any model that trains `decoder`
+    ```
+
+    Args:
+        directory: folder for the PNG files and `latents.npy`. Created if missing.
+        generator: the model that maps latents to images. Defaults to `model.generator`,
+            else the model being trained.
+        num_rows: rows of the grid. Defaults to 8.
+        num_cols: columns of the grid. Defaults to 8.
+        every_n_epochs: write a grid after every N-th epoch. Defaults to 1.
+        seed: seed of the fixed latent vectors. Defaults to 0.
+        value_range: the generator's output range, mapped to pixels 0..255.
+            Defaults to (-1, 1) (tanh).
+        gif_path: if set, write the epoch grids there as an animated GIF when training ends.
+        tensorboard_dir: if set, also write each grid as an image summary in this folder.
+    """
+
+    def __init__(self, directory, generator=None, num_rows=8, num_cols=8, every_n_epochs=1,
+                 seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None):
+        super().__init__()
+        for name, value in (("num_rows", num_rows), ("num_cols", num_cols),
+                            ("every_n_epochs", every_n_epochs)):
+            _check_positive_int(name, value)
+        if len(value_range) != 2 or not value_range[0] < value_range[1]:
+            raise invalid("value_range", value_range, "(low, high) with low < high")
+        self.directory = os.fspath(directory)
+        self.generator = generator
+        self.num_rows = num_rows
+        self.num_cols = num_cols
+        self.every_n_epochs = every_n_epochs
+        self.seed = seed
+        self.value_range = tuple(value_range)
+        self.gif_path = gif_path
+        self.tensorboard_dir = tensorboard_dir
+        self._writer = None
+        self._latents = None
+
+    @property
+    def latents_path(self):
+        return os.path.join(self.directory, "latents.npy")
+
+    def _resolve_generator(self):
+        return self.generator or getattr(self.model, "generator", None) or self.model
+
+    def fixed_latents(self):
+        """The grid's latent vectors: read from `latents.npy`, or drawn and saved there."""
+        if self._latents is not None:
+            return self._latents
+        generator = self._resolve_generator()
+        shape = (self.num_rows * self.num_cols, int(generator.inputs[0].shape[-1]))
+        if os.path.exists(self.latents_path):
+            latents = np.load(self.latents_path, allow_pickle=False)
+            if latents.shape != shape:
+                raise UserError(
+                    f"{self.latents_path} holds latents of shape {latents.shape}, but this "
+                    f"grid needs {shape}. Use another directory, or the grid size and latent "
+                    "size it was made with.")
+        else:
+            latents = np.random.default_rng(self.seed).standard_normal(shape).astype(np.float32)
+            os.makedirs(self.directory, exist_ok=True)
+            buffer = _npy_bytes(latents)
+            atomic_write_bytes(self.latents_path, buffer)
+        self._latents = latents
+        return latents
+
+    def grid(self):
+        """The current grid as uint8 pixels `(H, W, C)`."""
+        images = self._resolve_generator()(self.fixed_latents(), training=False)
+        return images_lib.make_grid(
+            images_lib.to_uint8(np.asarray(images, np.float32), self.value_range), self.num_rows)
+
+    def write(self, name, step):
+        """Writes the current grid as `directory/name` (and to TensorBoard at `step`)."""
+        pixels = self.grid()
+        images_lib.save_png(pixels, os.path.join(self.directory, name))
+        if self.tensorboard_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(self.tensorboard_dir)
+            with self._writer.as_default():
+                tf.summary.image("samples", pixels[None], step=step)
+            self._writer.flush()
+        return pixels
+
+    def on_train_begin(self, logs=None):
+        self.fixed_latents()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self.write(f"epoch_{epoch + 1:04d}.png", epoch + 1)
+
+    def on_train_end(self, logs=None):
+        self.write("final.png", self._epochs_seen())
+        if self.gif_path:
+            self.write_gif(self.gif_path)
+
+    def write_gif(self, path):
+        """Animates every `epoch_*.png` in `directory` (in epoch order) into `path`."""
+        files = sorted(glob.glob(os.path.join(self.directory, "epoch_*.png")))
+        if files:
+            images_lib.save_gif([images_lib.read_png(file) for file in files], path)
+
+    def _epochs_seen(self):
+        files = glob.glob(os.path.join(self.directory, "epoch_*.png"))
+        return max((int(os.path.basename(f)[6:10]) for f in files), default=0)
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """Checkpoints everything training needs, with `tf.train.CheckpointManager`, and resumes.
+
+    A checkpoint holds the objects to save (for a `gan_tf.GAN`: both networks and **both**
+    optimizers, whose step counters also fix the latent vectors still to be drawn) and the
+    number of finished epochs. TensorFlow writes checkpoints to a temporary name and renames
+    them, so a kill leaves the previous ones loadable; leftovers are removed on the next start.
+    Call `restore()` before `fit` and pass its result as `initial_epoch`.
+
+    Example:
+    ```python
+    checkpoint = ResumableCheckpoint("/tmp/run/checkpoints", items={
+        "model": model, "optimizer": model.optimizer})
+    start = checkpoint.restore()
+    model.fit(dataset, epochs=20, initial_epoch=start, callbacks=[checkpoint])
+    ```
+
+    Args:
+        directory: folder of the checkpoints. Created if missing.
+        items: dict of name -> trackable (models, optimizers, variables) to save. Defaults to
+            `model.checkpoint_items()` if the model has it, else the model and its optimizer.
+        max_to_keep: how many recent checkpoints to keep. Defaults to 3.
+        every_n_epochs: save after every N-th epoch (and always at the end). Defaults to 1.
+        verbose: 1 prints what was restored and saved, 0 is silent. Defaults to 1.
+    """
+
+    def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1, verbose=1):
+        super().__init__()
+        _check_positive_int("max_to_keep", max_to_keep)
+        _check_positive_int("every_n_epochs", every_n_epochs)
+        self.directory = os.fspath(directory)
+        self.items = items
+        self.max_to_keep = max_to_keep
+        self.every_n_epochs = every_n_epochs
+        self.verbose = verbose
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self._checkpoint = None
+        self._manager = None
+
+    def _items(self, model):
+        if self.items is not None:
+            return dict(self.items)
+        if model is None:
+            raise ValueError("ResumableCheckpoint needs `items` or a model: pass items=... or "
+                             "call restore(model) / use it inside fit.")
+        if hasattr(model, "checkpoint_items"):
+            return dict(model.checkpoint_items())
+        return {"model": model, "optimizer": model.optimizer}
+
+    def _ensure_manager(self, model=None):
+        if self._manager is None:
+            self._checkpoint = tf.train.Checkpoint(epoch=self.epoch,
+                                                   **self._items(model or self.model))
+            os.makedirs(self.directory, exist_ok=True)
+            self._remove_leftovers()
+            self._manager = tf.train.CheckpointManager(
+                self._checkpoint, self.directory, max_to_keep=self.max_to_keep,
+                checkpoint_name="ckpt")
+        return self._manager
+
+    def _remove_leftovers(self):
+        """Removes `*_temp*` files and folders a killed write left behind."""
+        for path in glob.glob(os.path.join(self.directory, "*_temp*")):
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+    @property
+    def latest_checkpoint(self):
+        return tf.train.latest_checkpoint(self.directory)
+
+    def restore(self, model=None):
+        """Restores the latest checkpoint, if any; returns the number of finished epochs."""
+        manager = self._ensure_manager(model)
+        path = manager.latest_checkpoint
+        if path is None:
+            return 0
+        self._checkpoint.restore(path).assert_existing_objects_matched()
+        epoch = int(self.epoch.numpy())
+        if self.verbose:
+            print(f"Restored {path}: {epoch} finished epochs, weights and optimizer state of "
+                  f"{', '.join(sorted(self._items(model or self.model)))}.", flush=True)
+        return epoch
+
+    def save(self, epoch):
+        """Saves now, recording `epoch` finished epochs; returns the checkpoint path."""
+        manager = self._ensure_manager()
+        self.epoch.assign(epoch)
+        path = manager.save(checkpoint_number=epoch)
+        if self.verbose > 1:
+            print(f"Saved {path}", flush=True)
+        return path
+
+    def on_train_begin(self, logs=None):
+        self._ensure_manager()
+        self._last_saved = int(self.epoch.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finished = epoch + 1
+        if self._finished % self.every_n_epochs == 0:
+            self.save(self._finished)
+            self._last_saved = self._finished
+
+    def on_train_end(self, logs=None):
+        finished = getattr(self, "_finished", None)
+        if finished is not None and finished != self._last_saved:
+            self.save(finished)
+            self._last_saved = finished
+
+
+class MetricsLog(keras.callbacks.Callback):
+    """Appends one JSON line per epoch to a log file and plots the curves.
+
+    Each line holds `epoch` (finished epochs, from 1), `time` (seconds since the epoch
+    started) and every value in the epoch's logs. When training (re)starts, lines for epochs
+    at or after the starting epoch (written by a run killed before its checkpoint) and a torn
+    last line are dropped, so the file always matches the restored state.
+
+    Example:
+    ```python
+    log = MetricsLog("/tmp/run/metrics.jsonl", plot_path="/tmp/run/losses.png")
+    model.fit(x, y, epochs=10, callbacks=[log])
+    ```
+
+    Args:
+        path: the JSON-lines file. Its folder is created if missing.
+        plot_path: if set, a PNG of the curves (matplotlib), rewritten every
+            `plot_every_n_epochs` epochs and when training ends.
+        plot_every_n_epochs: how often to redraw the plot. Defaults to 10.
+    """
+
+    def __init__(self, path, plot_path=None, plot_every_n_epochs=10):
+        super().__init__()
+        _check_positive_int("plot_every_n_epochs", plot_every_n_epochs)
+        self.path = os.fspath(path)
+        self.plot_path = plot_path
+        self.plot_every_n_epochs = plot_every_n_epochs
+        self._repaired = False
+
+    def read(self):
+        """The parseable records of the log file, in order."""
+        return read_jsonl(self.path)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.time()
+        if not self._repaired:
+            self._repaired = True
+            records = self.read()
+            kept = [record for record in records if record.get("epoch", 0) <= epoch]
+            if len(kept) != _count_lines(self.path):
+                atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": epoch + 1,
+                  "time": round(time.time() - getattr(self, "_epoch_start", time.time()), 3)}
+        for key, value in (logs or {}).items():
+            value = float(np.asarray(value).reshape(-1)[0])
+            record[key] = value if math.isfinite(value) else str(value)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as stream:
+            stream.write(json.dumps(record) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        if self.plot_path and (epoch + 1) % self.plot_every_n_epochs == 0:
+            plots.plot_metrics(self.read(), self.plot_path)
+
+    def on_train_end(self, logs=None):
+        if self.plot_path:
+            records = self.read()
+            if records:
+                plots.plot_metrics(records, self.plot_path)
+
+
+def read_jsonl(path):
+    """Parses a JSON-lines file, skipping a torn (unparseable) line; [] if it is missing."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path, encoding="utf-8") as stream:
+        for line in stream:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def _count_lines(path):
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as stream:
+        return sum(1 for _ in stream)
+
+
+def _npy_bytes(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

@@ -1,0 +1,150 @@
+"""`TrainConfig`: every hyperparameter of a run, its default, validation and JSON round trip."""
+
+import dataclasses
+import json
+import os
+import re
+from typing import Optional
+
+from gan_tf.errors import UserError, invalid
+
+ARCHITECTURES = ("mlp", "dcgan")
+LOSSES = ("minimax", "non_saturating")
+EMBEDDED_DATASET = "embedded_mnist"
+
+# Fields that may change when a run directory is reused: everything else defines the model,
+# the data or the optimisation, and a resumed run must not silently mix two of them.
+RESUMABLE_CHANGES = frozenset(
+    {
+        "epochs",
+        "output_dir",
+        "data_dir",
+        "download",
+        "tensorboard",
+        "sample_every_n_epochs",
+        "checkpoint_every_n_epochs",
+        "keep_checkpoints",
+    }
+)
+
+
+def _field(default, help_text):
+    return dataclasses.field(default=default, metadata={"help": help_text})
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything `train_lib.train` needs; the CLI flags map onto these fields one to one.
+
+    Each field's `metadata["help"]` is its one-line description (and the flag's help).
+    """
+
+    # Data.
+    dataset: str = _field(EMBEDDED_DATASET,
+                          "embedded_mnist (5,000 real digits shipped with gan_tf) | a "
+                          "tensorflow-datasets image dataset, e.g. mnist | folder:PATH")
+    data_dir: Optional[str] = _field(None, "tensorflow-datasets data directory")
+    download: bool = _field(True, "let tensorflow-datasets download a missing dataset")
+    image_size: Optional[int] = _field(None, "resize images to this square size (folder / tfds)")
+
+    # Networks.
+    architecture: str = _field("dcgan", "mlp (the design note's pair) | dcgan (convolutional)")
+    latent_dim: int = _field(100, "size of the generator's input noise z")
+    dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
+
+    # Objective and optimisation.
+    loss: str = _field("non_saturating", "minimax (the design note's) | non_saturating")
+    epochs: int = _field(50, "passes over the training images")
+    batch_size: int = _field(64, "images per step")
+    generator_learning_rate: float = _field(2e-4, "Adam learning rate of G")
+    discriminator_learning_rate: float = _field(2e-4, "Adam learning rate of D")
+    beta_1: float = _field(0.5, "Adam beta_1 of both players")
+    beta_2: float = _field(0.999, "Adam beta_2 of both players")
+    seed: int = _field(0, "seeds weights, data order and latents: same seed, same run")
+
+    # Outputs.
+    output_dir: Optional[str] = _field(None, "run directory (default runs/DATASET-ARCHITECTURE)")
+    sample_every_n_epochs: int = _field(1, "write the fixed-latent sample grid every N epochs")
+    checkpoint_every_n_epochs: int = _field(1, "save a checkpoint every N epochs (and at the end)")
+    keep_checkpoints: int = _field(3, "how many recent checkpoints to keep")
+    tensorboard: bool = _field(False, "also write TensorBoard scalars and sample images")
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self):
+        """Raises `UserError` naming the first invalid field."""
+        _check_choice("architecture", self.architecture, ARCHITECTURES)
+        _check_choice("loss", self.loss, LOSSES)
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            raise invalid("dataset", self.dataset, f"'{EMBEDDED_DATASET}', a tensorflow-datasets "
+                          "name such as 'mnist', or 'folder:PATH'")
+        if self.dataset.startswith("folder:") and not self.dataset[len("folder:"):]:
+            raise invalid("dataset", self.dataset, "'folder:PATH' with the path of an image folder")
+        for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters",
+                     "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
+            _check_positive_int(name, getattr(self, name))
+        if self.image_size is not None:
+            _check_positive_int("image_size", self.image_size)
+        for name in ("generator_learning_rate", "discriminator_learning_rate"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 < value < 1:
+                raise invalid(name, value, "a number between 0 and 1, e.g. 2e-4")
+        for name in ("beta_1", "beta_2"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value < 1:
+                raise invalid(name, value, "a number in [0, 1)")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not (
+            0 <= self.seed < 2**31
+        ):
+            raise invalid("seed", self.seed, "an integer in [0, 2**31)")
+
+    def resolved_output_dir(self):
+        """The run directory: `output_dir`, or `runs/<dataset>-<architecture>`."""
+        if self.output_dir:
+            return os.path.abspath(os.path.expanduser(self.output_dir))
+        slug = re.sub(r"[^A-Za-z0-9_.]+", "_", self.dataset).strip("_")
+        return os.path.abspath(os.path.join("runs", f"{slug}-{self.architecture}"))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UserError(
+                f"Unknown TrainConfig fields: {unknown}. Expected only: {sorted(known)}."
+            )
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, text):
+        return cls.from_dict(json.loads(text))
+
+    def differences(self, other):
+        """Fields (other than `RESUMABLE_CHANGES`) whose values differ: {name: (self, other)}."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {
+            name: (mine[name], theirs.get(name))
+            for name in mine
+            if name not in RESUMABLE_CHANGES and mine[name] != theirs.get(name)
+        }
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_positive_int(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise invalid(name, value, "a positive integer")
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))

@@ -1,0 +1,74 @@
+"""SavedModel export of a generator that loads with TensorFlow alone (no gan_tf, no Keras).
+
+The SavedModel has two signatures:
+- `serve(z)`: latents `(batch, latent_dim)` float32 -> `{"images": (batch, H, W, C)}` in [-1, 1].
+- `generate(num_images, seed)`: int32, int64 scalars -> `{"images", "latents"}`; the latents
+  are `tf.random.stateless_normal` of the seed, the same as `GAN.generate(num_images, seed)`.
+
+Load it anywhere with:
+```python
+model = tf.saved_model.load(path)
+images = model.signatures["generate"](num_images=tf.constant(16), seed=tf.constant(0, tf.int64))
+```
+"""
+
+import os
+import shutil
+
+import keras
+import tensorflow as tf
+
+from gan_tf.files import make_temp_dir
+from gan_tf.gan import sample_latents
+
+
+def export_generator(generator, path):
+    """Writes `generator` as a SavedModel at `path`; replaces an older export only on success.
+
+    Args:
+        generator: a `keras.Model` from `(batch, latent_dim)` latents to images.
+        path: the SavedModel folder to write.
+
+    Returns:
+        `path`.
+    """
+    latent_dim = int(generator.inputs[0].shape[-1])
+    archive = keras.export.ExportArchive()
+    archive.track(generator)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
+    def serve(z):
+        return {"images": tf.cast(generator(z, training=False), tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(num_images, seed):
+        latents = sample_latents(num_images, latent_dim, seed)
+        return {"images": tf.cast(generator(latents, training=False), tf.float32),
+                "latents": latents}
+
+    archive.add_endpoint("serve", serve)
+    archive.add_endpoint("generate", generate)
+
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = make_temp_dir(parent, ".export_tmp_")
+    try:
+        archive.write_out(staging, verbose=False)
+        if os.path.exists(path):
+            retired = make_temp_dir(parent, ".export_old_")
+            os.rename(path, os.path.join(retired, "old"))
+            os.rename(staging, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, path)
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def load_generator(path):
+    """Loads an exported generator; call `.signatures["serve"]` / `["generate"]` on it."""
+    return tf.saved_model.load(os.fspath(path))

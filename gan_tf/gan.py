@@ -1,0 +1,188 @@
+"""`GAN(keras.Model)`: a generator and a discriminator trained against each other by `fit`."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf import losses as losses_lib
+from gan_tf.errors import invalid
+
+
+def sample_latents(num_images, latent_dim, seed):
+    """Standard-normal latents `(num_images, latent_dim)`, a pure function of `seed`.
+
+    The same formula is traced into the exported generator's `generate` signature, so
+    `GAN.generate(n, seed)` and the SavedModel's `generate(n, seed)` give the same images.
+    """
+    seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    return tf.random.stateless_normal([num_images, latent_dim], seed=seed)
+
+
+@keras.saving.register_keras_serializable(package="gan_tf")
+class GAN(keras.Model):
+    """A generator and a discriminator trained with the adversarial objective by `fit`.
+
+    Each `train_step` makes one discriminator update (on a real batch and a fake batch) and
+    then one generator update, each with its own tape and optimizer. Latent vectors are drawn
+    statelessly from `(seed, optimizer step, replica)`, so they are saved with the optimizers'
+    step counters in any checkpoint, differ between replicas, and a run under a
+    `tf.distribute` strategy sees the same global batch of latents as a single-device run.
+    Losses are divided by the number of replicas before the gradients are taken: replicas'
+    gradients are summed, so the update is that of the global-batch mean.
+
+    Example:
+    ```python
+    gan = GAN(MLPGenerator(), MLPDiscriminator())
+    gan.compile(loss="non_saturating")
+    gan.fit(images_dataset, epochs=5)
+    samples = gan.generate(16, seed=1)  # numpy, (16, 28, 28, 1) in [-1, 1]
+    ```
+
+    Args:
+        generator: a `keras.Model` from `(batch, latent_dim)` latents to images in [-1, 1].
+        discriminator: a `keras.Model` from images to one logit per image.
+        seed: seed of the latent vectors drawn during training. Defaults to 0.
+    """
+
+    def __init__(self, generator, discriminator, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 2:
+            raise invalid("generator", generator.name, "a model with one (batch, latent_dim) input")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed = int(seed)
+        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")
+        self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
+        # The networks are built from keras.Input; without this, save_weights and friends
+        # refuse the wrapper after fit (FINDINGS.md).
+        self.built = True
+
+    def compile(self, generator_optimizer=None, discriminator_optimizer=None,
+                loss="non_saturating", **kwargs):
+        """Sets both optimizers (default Adam(2e-4, beta_1=0.5)) and the loss by name.
+
+        Args:
+            generator_optimizer: optimizer of G. Defaults to Adam(2e-4, beta_1=0.5).
+            discriminator_optimizer: optimizer of D. Defaults to Adam(2e-4, beta_1=0.5).
+            loss: a name from `gan_tf.losses` ("minimax" or "non_saturating").
+            **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
+        """
+        self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
+        self.loss_name = loss
+        self.generator_optimizer = generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
+            2e-4, beta_1=0.5)
+        if self.generator_optimizer is self.discriminator_optimizer:
+            raise invalid("discriminator_optimizer", "the generator's optimizer",
+                          "a separate optimizer instance for each network")
+        # optimizer=None: Keras would otherwise build an unused default optimizer over every
+        # variable and save it in every checkpoint (FINDINGS.md).
+        super().compile(optimizer=None, **kwargs)
+        # Built now, so checkpoint restores fill their slots instead of skipping them.
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.real_accuracy_tracker,
+                self.fake_accuracy_tracker]
+
+    def call(self, latents, training=False):
+        return self.generator(latents, training=training)
+
+    def train_step(self, data):
+        real_images = data[0] if isinstance(data, (tuple, list)) else data
+        batch_size = tf.shape(real_images)[0]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+
+        # Discriminator step: ascend log D(x) + log(1 - D(G(z))).
+        latents = self._draw_latents(batch_size, self.discriminator_optimizer.iterations, 0)
+        with tf.GradientTape() as tape:
+            fake_images = self.generator(latents, training=True)
+            real_logits = self.discriminator(real_images, training=True)
+            fake_logits = self.discriminator(fake_images, training=True)
+            d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
+            scaled_d_loss = d_loss / replicas
+        d_variables = self.discriminator.trainable_variables
+        self.discriminator_optimizer.apply_gradients(
+            zip(tape.gradient(scaled_d_loss, d_variables), d_variables))
+
+        # Generator step, with fresh latents.
+        latents = self._draw_latents(batch_size, self.generator_optimizer.iterations, 1)
+        with tf.GradientTape() as tape:
+            generated_logits = self.discriminator(
+                self.generator(latents, training=True), training=True)
+            g_loss = self.generator_loss_fn(generated_logits)
+            scaled_g_loss = g_loss / replicas
+        g_variables = self.generator.trainable_variables
+        self.generator_optimizer.apply_gradients(
+            zip(tape.gradient(scaled_g_loss, g_variables), g_variables))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        self.real_accuracy_tracker.update_state(tf.cast(real_logits > 0, tf.float32))
+        self.fake_accuracy_tracker.update_state(tf.cast(fake_logits < 0, tf.float32))
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def _draw_latents(self, batch_size, step, stream):
+        """This replica's slice of the global batch of latents for (seed, step, stream)."""
+        context = tf.distribute.get_replica_context()
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        replica = context.replica_id_in_sync_group if context is not None else 0
+        seed = tf.stack([tf.constant(self.seed * 4 + stream, tf.int64), tf.cast(step, tf.int64)])
+        latents = tf.random.stateless_normal([batch_size * replicas, self.latent_dim], seed=seed)
+        start = tf.cast(replica, tf.int32) * batch_size
+        return latents[start:start + batch_size]
+
+    def generate(self, num_images, seed=0, batch_size=500):
+        """`num_images` images in [-1, 1] (numpy), from latents drawn from `seed`."""
+        latents = sample_latents(num_images, self.latent_dim, seed)
+        parts = [self.generator(latents[i:i + batch_size], training=False)
+                 for i in range(0, num_images, batch_size)]
+        return np.concatenate([np.asarray(p) for p in parts]) if parts else np.zeros(
+            (0,) + tuple(self.generator.outputs[0].shape[1:]), np.float32)
+
+    def checkpoint_items(self):
+        """What a `tf.train.Checkpoint` must hold to resume this GAN exactly."""
+        return {
+            "generator": self.generator,
+            "discriminator": self.discriminator,
+            "generator_optimizer": self.generator_optimizer,
+            "discriminator_optimizer": self.discriminator_optimizer,
+        }
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+    def get_compile_config(self):
+        return {
+            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
+            "discriminator_optimizer": keras.saving.serialize_keras_object(
+                self.discriminator_optimizer),
+            "loss": self.loss_name,
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            generator_optimizer=keras.optimizers.deserialize(config["generator_optimizer"]),
+            discriminator_optimizer=keras.optimizers.deserialize(
+                config["discriminator_optimizer"]),
+            loss=config["loss"],
+        )

@@ -1,0 +1,247 @@
+"""Generators and discriminators: plain `keras.Model` subclasses, architecture only.
+
+Each class builds its graph functionally in `__init__` (the KerasHub backbone pattern), keeps
+every constructor argument as an attribute, lists them all in `get_config`, and registers
+itself for Keras serialization, so `model.save("g.keras")` / `keras.saving.load_model` work
+with gan_tf imported. Generators map latents `(batch, latent_dim)` to images in [-1, 1]
+(tanh); discriminators map images to one logit per image (no sigmoid).
+"""
+
+import math
+
+import keras
+
+from gan_tf.config import ARCHITECTURES
+from gan_tf.errors import UserError, invalid
+
+_PACKAGE = "gan_tf"
+
+
+class _Network(keras.Model):
+    """Shared `get_config`: the constructor arguments named in `_config_names`."""
+
+    _config_names = ()
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        for name in self._config_names:
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
+        return config
+
+
+def _image_shape(image_shape):
+    shape = tuple(int(d) for d in image_shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise invalid("image_shape", image_shape, "(height, width, channels) of positive ints")
+    return shape
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MLPGenerator(_Network):
+    """The design note's generator: z -> Dense 128 -> Dense 128 -> Dense H*W*C, tanh.
+
+    Example:
+    ```python
+    generator = MLPGenerator(latent_dim=100, image_shape=(28, 28, 1))
+    images = generator(keras.random.normal((16, 100)))  # (16, 28, 28, 1) in [-1, 1]
+    ```
+
+    Args:
+        latent_dim: size of the input noise. Defaults to 100.
+        image_shape: `(height, width, channels)` of the output images. Defaults to (28, 28, 1).
+        hidden_units: widths of the hidden Dense layers. Defaults to (128, 128).
+        negative_slope: LeakyReLU slope. Defaults to 0.2 (`tf.nn.leaky_relu`'s default).
+    """
+
+    _config_names = ("latent_dim", "image_shape", "hidden_units", "negative_slope")
+
+    def __init__(self, latent_dim=100, image_shape=(28, 28, 1), hidden_units=(128, 128),
+                 negative_slope=0.2, **kwargs):
+        image_shape = _image_shape(image_shape)
+        hidden_units = tuple(int(u) for u in hidden_units)
+        # === Functional Model ===
+        latents = keras.Input(shape=(latent_dim,), name="latents")
+        x = latents
+        for index, units in enumerate(hidden_units):
+            x = keras.layers.Dense(units, name=f"dense_{index}")(x)
+            x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{index}")(x)
+        x = keras.layers.Dense(math.prod(image_shape), name="output_dense")(x)
+        x = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
+        images = keras.layers.Reshape(image_shape, dtype="float32", name="images")(x)
+        super().__init__(inputs=latents, outputs=images, **kwargs)
+        # === Config ===
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.hidden_units = hidden_units
+        self.negative_slope = negative_slope
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MLPDiscriminator(_Network):
+    """The design note's discriminator: image -> Dense 128 -> Dense 128 -> 1 logit.
+
+    Example:
+    ```python
+    discriminator = MLPDiscriminator(image_shape=(28, 28, 1))
+    logits = discriminator(keras.random.uniform((16, 28, 28, 1), -1, 1))  # (16, 1)
+    ```
+
+    Args:
+        image_shape: `(height, width, channels)` of the input images. Defaults to (28, 28, 1).
+        hidden_units: widths of the hidden Dense layers. Defaults to (128, 128).
+        negative_slope: LeakyReLU slope. Defaults to 0.2.
+    """
+
+    _config_names = ("image_shape", "hidden_units", "negative_slope")
+
+    def __init__(self, image_shape=(28, 28, 1), hidden_units=(128, 128), negative_slope=0.2,
+                 **kwargs):
+        image_shape = _image_shape(image_shape)
+        hidden_units = tuple(int(u) for u in hidden_units)
+        # === Functional Model ===
+        images = keras.Input(shape=image_shape, name="images")
+        x = keras.layers.Flatten(name="flatten")(images)
+        for index, units in enumerate(hidden_units):
+            x = keras.layers.Dense(units, name=f"dense_{index}")(x)
+            x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{index}")(x)
+        logits = keras.layers.Dense(1, dtype="float32", name="logits")(x)
+        super().__init__(inputs=images, outputs=logits, **kwargs)
+        # === Config ===
+        self.image_shape = image_shape
+        self.hidden_units = hidden_units
+        self.negative_slope = negative_slope
+
+
+def dcgan_upsamplings(image_shape, max_upsamplings=4):
+    """How many stride-2 stages fit `image_shape`: the most (up to 4) that leave >= 3 pixels.
+
+    28x28 -> 2 (7x7 start), 32x32 -> 3 (4x4), 64x64 -> 4 (4x4). Raises `UserError` below 2.
+    """
+    height, width = image_shape[:2]
+    count = 0
+    while (count < max_upsamplings and height % 2 ** (count + 1) == 0
+           and width % 2 ** (count + 1) == 0 and min(height, width) // 2 ** (count + 1) >= 3):
+        count += 1
+    if count < 2:
+        raise UserError(
+            f"The DCGAN cannot take {height}x{width} images: it needs a height and width "
+            "divisible by 4 and at least 12 (e.g. 28x28, 32x32, 64x64). Resize them with "
+            "--image_size=28 (or 32, 64), or use --architecture=mlp, which takes any size."
+        )
+    return count
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DCGANGenerator(_Network):
+    """A DCGAN generator sized to the images: Dense to a small map, then stride-2 upsampling.
+
+    For 28x28 images: z -> 7x7x(2f) -> 14x14xf -> 28x28xC, with transposed 4x4 convolutions,
+    batch normalization and ReLU, tanh at the end (Radford et al., 2016).
+
+    Example:
+    ```python
+    generator = DCGANGenerator(latent_dim=100, image_shape=(32, 32, 3))
+    images = generator(keras.random.normal((16, 100)))  # (16, 32, 32, 3)
+    ```
+
+    Args:
+        latent_dim: size of the input noise. Defaults to 100.
+        image_shape: `(height, width, channels)`; height and width divisible by 4.
+            Defaults to (28, 28, 1).
+        filters: channels of the last hidden stage; earlier stages double it. Defaults to 64.
+        batch_norm_momentum: momentum of the BatchNormalization moving statistics.
+            Defaults to 0.9.
+    """
+
+    _config_names = ("latent_dim", "image_shape", "filters", "batch_norm_momentum")
+
+    def __init__(self, latent_dim=100, image_shape=(28, 28, 1), filters=64,
+                 batch_norm_momentum=0.9, **kwargs):
+        image_shape = _image_shape(image_shape)
+        stages = dcgan_upsamplings(image_shape)
+        height, width = image_shape[0] // 2 ** stages, image_shape[1] // 2 ** stages
+        start_filters = filters * 2 ** (stages - 1)
+        # === Functional Model ===
+        latents = keras.Input(shape=(latent_dim,), name="latents")
+        x = keras.layers.Dense(height * width * start_filters, use_bias=False, name="project")(
+            latents)
+        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="project_bn")(x)
+        x = keras.layers.ReLU(name="project_relu")(x)
+        x = keras.layers.Reshape((height, width, start_filters), name="reshape")(x)
+        for stage in range(1, stages):
+            x = keras.layers.Conv2DTranspose(
+                start_filters // 2 ** stage, 4, strides=2, padding="same", use_bias=False,
+                name=f"up_{stage}")(x)
+            x = keras.layers.BatchNormalization(momentum=batch_norm_momentum,
+                                                name=f"up_{stage}_bn")(x)
+            x = keras.layers.ReLU(name=f"up_{stage}_relu")(x)
+        x = keras.layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same",
+                                         name="to_image")(x)
+        images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
+        super().__init__(inputs=latents, outputs=images, **kwargs)
+        # === Config ===
+        self.latent_dim = latent_dim
+        self.image_shape = image_shape
+        self.filters = filters
+        self.batch_norm_momentum = batch_norm_momentum
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class DCGANDiscriminator(_Network):
+    """A DCGAN discriminator sized to the images: stride-2 4x4 convolutions, LeakyReLU, 1 logit.
+
+    For 28x28 images: 28x28xC -> 14x14xf -> 7x7x(2f) -> logit. No batch normalization, so
+    the real and fake passes stay independent (and the logits are per-example).
+
+    Example:
+    ```python
+    discriminator = DCGANDiscriminator(image_shape=(28, 28, 1))
+    logits = discriminator(keras.random.uniform((16, 28, 28, 1), -1, 1))  # (16, 1)
+    ```
+
+    Args:
+        image_shape: `(height, width, channels)`; height and width divisible by 4.
+            Defaults to (28, 28, 1).
+        filters: channels of the first convolution; later ones double it. Defaults to 64.
+        negative_slope: LeakyReLU slope. Defaults to 0.2.
+    """
+
+    _config_names = ("image_shape", "filters", "negative_slope")
+
+    def __init__(self, image_shape=(28, 28, 1), filters=64, negative_slope=0.2, **kwargs):
+        image_shape = _image_shape(image_shape)
+        stages = dcgan_upsamplings(image_shape)
+        # === Functional Model ===
+        images = keras.Input(shape=image_shape, name="images")
+        x = images
+        for stage in range(stages):
+            x = keras.layers.Conv2D(filters * 2 ** stage, 4, strides=2, padding="same",
+                                    name=f"down_{stage}")(x)
+            x = keras.layers.LeakyReLU(negative_slope, name=f"down_{stage}_leaky_relu")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        logits = keras.layers.Dense(1, dtype="float32", name="logits")(x)
+        super().__init__(inputs=images, outputs=logits, **kwargs)
+        # === Config ===
+        self.image_shape = image_shape
+        self.filters = filters
+        self.negative_slope = negative_slope
+
+
+def make_generator(architecture, latent_dim, image_shape, filters=64):
+    """The generator of `architecture` ("mlp" or "dcgan") for `image_shape`."""
+    if architecture == "mlp":
+        return MLPGenerator(latent_dim=latent_dim, image_shape=image_shape, name="generator")
+    if architecture == "dcgan":
+        return DCGANGenerator(latent_dim=latent_dim, image_shape=image_shape, filters=filters,
+                              name="generator")
+    raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")
+
+
+def make_discriminator(architecture, image_shape, filters=64):
+    """The discriminator of `architecture` ("mlp" or "dcgan") for `image_shape`."""
+    if architecture == "mlp":
+        return MLPDiscriminator(image_shape=image_shape, name="discriminator")
+    if architecture == "dcgan":
+        return DCGANDiscriminator(image_shape=image_shape, filters=filters, name="discriminator")
+    raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")

@@ -1,0 +1,193 @@
+"""`train(config)`: loads the data, builds and trains the GAN, writes the run directory.
+
+A run directory holds:
+    config.json       the resolved config, library versions and dataset facts
+    checkpoints/      tf.train checkpoints (both networks, both optimizers, epoch)
+    samples/          latents.npy and the fixed-latent grids epoch_NNNN.png, final.png
+    metrics.jsonl     one JSON line per epoch; losses.png, the curves
+    progress.gif      the epoch grids, animated
+    generator/        the exported SavedModel (loads without gan_tf)
+    tensorboard/      with --tensorboard
+Running the same config again resumes from the latest checkpoint; a finished run is left
+as it is. Everything that can be checked (data, config, paths) is checked before anything
+is written.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import time
+
+from gan_tf import data as data_lib
+from gan_tf import networks
+from gan_tf.config import TrainConfig
+from gan_tf.errors import UserError
+from gan_tf.files import atomic_write_text, check_writable_directory
+
+CONFIG_FILE = "config.json"
+EXPORT_DIR = "generator"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What `train` did."""
+
+    run_dir: str
+    start_epoch: int  # finished epochs restored from a checkpoint (0 for a new run)
+    end_epoch: int  # finished epochs now
+    seconds: float  # wall time of fit
+    images_per_second: float  # real images consumed per second of fit (0 if nothing trained)
+    export_path: str
+    history: dict
+
+    @property
+    def trained(self):
+        return self.end_epoch > self.start_epoch
+
+
+def train(config, extra_callbacks=(), verbose=2, log=print):
+    """Trains a GAN as `config` says, resuming from the run directory if it has a checkpoint.
+
+    Args:
+        config: a `TrainConfig`.
+        extra_callbacks: more Keras callbacks for `fit`.
+        verbose: `fit`'s verbosity (2: one line per epoch).
+        log: function that prints progress messages.
+
+    Returns:
+        A `TrainResult`.
+
+    Raises:
+        UserError: bad data, a run directory that belongs to another config or is not
+            writable; nothing has been written when it is raised.
+    """
+    import keras
+    import tensorflow as tf
+
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf import export
+    from gan_tf.gan import GAN
+
+    config.validate()
+    run_dir = config.resolved_output_dir()
+    data = data_lib.load_images(config.dataset, data_dir=config.data_dir,
+                                download=config.download, image_size=config.image_size)
+    data_lib.check_batch_size(data, config.batch_size)
+    if config.architecture == "dcgan":
+        networks.dcgan_upsamplings(data.image_shape)
+    _check_run_dir(run_dir, config)
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+    generator = networks.make_generator(config.architecture, config.latent_dim,
+                                        data.image_shape, config.dcgan_filters)
+    discriminator = networks.make_discriminator(config.architecture, data.image_shape,
+                                                config.dcgan_filters)
+    gan = GAN(generator, discriminator, seed=config.seed)
+    gan.compile(
+        generator_optimizer=keras.optimizers.Adam(
+            config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        discriminator_optimizer=keras.optimizers.Adam(
+            config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        loss=config.loss,
+    )
+
+    checkpoint = callbacks_lib.ResumableCheckpoint(
+        os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
+        every_n_epochs=config.checkpoint_every_n_epochs)
+    start_epoch = checkpoint.restore(gan)
+    export_path = os.path.join(run_dir, EXPORT_DIR)
+    if start_epoch >= config.epochs:
+        log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
+            "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
+        if not os.path.exists(export_path):
+            export.export_generator(gan.generator, export_path)
+            log(f"Exported the generator to {export_path}")
+        return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
+
+    _write_config(run_dir, config, data)
+    dataset, steps_per_epoch = data_lib.make_dataset(
+        data, config.batch_size, config.seed, start_epoch, config.epochs)
+    tensorboard_dir = os.path.join(run_dir, "tensorboard") if config.tensorboard else None
+    callbacks = [
+        callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
+                                 plot_path=os.path.join(run_dir, "losses.png")),
+        callbacks_lib.SampleGrid(
+            os.path.join(run_dir, "samples"), num_rows=10, num_cols=10,
+            every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
+            gif_path=os.path.join(run_dir, "progress.gif"),
+            tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples")),
+        checkpoint,
+    ]
+    if tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
+    callbacks.extend(extra_callbacks)
+
+    log(f"Training {config.architecture} ({config.loss} loss) on {data.name}: {len(data)} "
+        f"images {'x'.join(map(str, data.image_shape))}, epochs {start_epoch + 1}-"
+        f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}. Run: {run_dir}")
+    started = time.perf_counter()
+    history = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
+                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                      shuffle=False)
+    seconds = time.perf_counter() - started
+    export.export_generator(gan.generator, export_path)
+    trained_images = (config.epochs - start_epoch) * steps_per_epoch * config.batch_size
+    result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
+                         trained_images / seconds, export_path, history.history)
+    log(f"Finished epoch {config.epochs} in {seconds:.1f} s ({result.images_per_second:.0f} "
+        f"images/s). Samples: {os.path.join(run_dir, 'samples', 'final.png')}; "
+        f"generator: {export_path}")
+    return result
+
+
+def _check_run_dir(run_dir, config):
+    """Refuses a directory that is not ours, belongs to another config, or is not writable."""
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.exists(config_path):
+        try:
+            with open(config_path, encoding="utf-8") as stream:
+                saved = TrainConfig.from_dict(json.load(stream)["config"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UserError(f"{config_path} cannot be read ({error}). Restore it, or train "
+                            "into a new --output_dir.") from None
+        differences = saved.differences(config)
+        if differences:
+            lines = "; ".join(f"{name}: saved {old!r}, now {new!r}"
+                              for name, (old, new) in sorted(differences.items()))
+            raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
+                            "Resume it with the same flags, or pass a new --output_dir.")
+    elif os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: it "
+                        "is not a gan_tf run. Pass an empty or new folder.")
+    elif os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or empty).")
+    try:
+        check_writable_directory(run_dir)
+    except OSError as error:
+        raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "
+                        "Pass a folder you can write to.") from None
+
+
+def _write_config(run_dir, config, data):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    record = {
+        "config": config.to_dict(),
+        "run_dir": run_dir,
+        "dataset": {"name": data.name, "num_examples": len(data),
+                    "image_shape": list(data.image_shape), "num_classes": data.num_classes},
+        "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__,
+                     "python": platform.python_version()},
+    }
+    atomic_write_text(os.path.join(run_dir, CONFIG_FILE), json.dumps(record, indent=2) + "\n")
+
+
+def _version():
+    from gan_tf import __version__
+
+    return __version__

@@ -46,6 +46,7 @@ class TrainConfig:
     data_dir: Optional[str] = _field(None, "tensorflow-datasets data directory")
     download: bool = _field(True, "let tensorflow-datasets download a missing dataset")
     image_size: Optional[int] = _field(None, "resize images to this square size (folder / tfds)")
+    max_examples: Optional[int] = _field(None, "train on a class-balanced subset of this size")
 
     # Networks.
     architecture: str = _field("dcgan", "mlp (the design note's pair) | dcgan (convolutional)")
@@ -84,8 +85,9 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters",
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
             _check_positive_int(name, getattr(self, name))
-        if self.image_size is not None:
-            _check_positive_int("image_size", self.image_size)
+        for name in ("image_size", "max_examples"):
+            if getattr(self, name) is not None:
+                _check_positive_int(name, getattr(self, name))
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value < 1:

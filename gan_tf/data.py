@@ -44,7 +44,8 @@ class ImageData:
         return int(self.images.shape[0])
 
 
-def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_size=None):
+def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_size=None,
+                max_examples=None, seed=0):
     """Loads `dataset` into memory; raises `UserError` for anything unusable.
 
     Args:
@@ -54,6 +55,9 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
         data_dir: tensorflow-datasets data directory. Defaults to tfds's own.
         download: whether tensorflow-datasets may download a dataset that is not prepared.
         image_size: resize every image to `image_size x image_size` (antialiased).
+        max_examples: keep a subset of this many images, class-balanced when labelled
+            (see `subset`).
+        seed: seed of the subset.
     """
     if dataset == EMBEDDED_DATASET:
         data = load_embedded_mnist()
@@ -61,10 +65,35 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
         data = load_folder(dataset[len(FOLDER_PREFIX):], image_size=image_size)
     else:
         data = load_tfds(dataset, data_dir=data_dir, download=download, image_size=image_size)
+    check_images(data.images, data.name)
+    if max_examples is not None and max_examples < len(data):
+        data = subset(data, max_examples, seed)
     if image_size is not None and data.image_shape[:2] != (image_size, image_size):
         data = dataclasses.replace(data, images=_resize(data.images, image_size))
-    check_images(data.images, data.name)
     return data
+
+
+def subset(data, count, seed=0):
+    """`count` images of `data`, as evenly spread over its classes as possible.
+
+    Classes are filled round-robin from a seeded permutation of each class, so 500 embedded
+    digits are 50 of each; unlabelled data gives a seeded random subset.
+    """
+    rng = np.random.default_rng(seed)
+    if data.labels is None:
+        chosen = np.sort(rng.permutation(len(data))[:count])
+    else:
+        pools = [rng.permutation(np.flatnonzero(data.labels == c)).tolist()
+                 for c in np.unique(data.labels)]
+        chosen = []
+        while len(chosen) < count:
+            for pool in pools:
+                if pool and len(chosen) < count:
+                    chosen.append(pool.pop())
+        chosen = np.sort(np.array(chosen))
+    return dataclasses.replace(
+        data, images=data.images[chosen],
+        labels=None if data.labels is None else data.labels[chosen])
 
 
 def load_embedded_mnist():
@@ -100,7 +129,7 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
                             f"server cannot be reached (no network). {fix}")
         builder.download_and_prepare()
     image_key, label_key = _image_and_label_keys(builder.info, name)
-    if split not in builder.info.splits:
+    if builder.info.splits and split not in builder.info.splits:
         raise UserError(f"Dataset {name!r} has no {split!r} split; it has "
                         f"{sorted(builder.info.splits)}.")
     image_shape = builder.info.features[image_key].shape

@@ -72,7 +72,8 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     config.validate()
     run_dir = config.resolved_output_dir()
     data = data_lib.load_images(config.dataset, data_dir=config.data_dir,
-                                download=config.download, image_size=config.image_size)
+                                download=config.download, image_size=config.image_size,
+                                max_examples=config.max_examples, seed=config.seed)
     data_lib.check_batch_size(data, config.batch_size)
     if config.architecture == "dcgan":
         networks.dcgan_upsamplings(data.image_shape)

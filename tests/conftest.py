@@ -1,0 +1,65 @@
+"""Shared fixtures: quiet TensorFlow, fixed seeds, tiny configs and image folders."""
+
+import os
+import subprocess
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gan_tf.config import TrainConfig  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """No test touches the network: the download probe always reports it unreachable."""
+    from gan_tf import data
+
+    monkeypatch.setattr(data, "network_reachable", lambda timeout=3.0: False)
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    import keras
+
+    keras.utils.set_random_seed(1234)
+
+
+def tiny_config(tmp_path, **overrides):
+    """A config that trains in about a second: 256 digits, the design note's MLP, 2 epochs."""
+    values = dict(architecture="mlp", max_examples=256, batch_size=64, epochs=2,
+                  output_dir=str(tmp_path / "run"))
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def make_tiny_config(tmp_path):
+    return lambda **overrides: tiny_config(tmp_path, **overrides)
+
+
+def write_image_folder(root, count=8, size=(28, 28), mode="L", classes=("a", "b")):
+    """PNG files in one sub-folder per class (or flat with classes=()); returns root."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    folders = [os.path.join(root, c) for c in classes] or [root]
+    for folder in folders:
+        os.makedirs(folder, exist_ok=True)
+        for index in range(count):
+            shape = (size[1], size[0]) + ((3,) if mode == "RGB" else ())
+            Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(
+                os.path.join(folder, f"{index}.png"))
+    return str(root)
+
+
+def run_python(args, cwd=None, env=None, timeout=300):
+    """Runs `python args...` in a subprocess; returns CompletedProcess (text)."""
+    full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    full_env.update(env or {})
+    return subprocess.run([sys.executable] + list(args), cwd=cwd or REPO, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)

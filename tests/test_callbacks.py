@@ -1,0 +1,131 @@
+"""The callbacks in a plain Keras project (no gan_tf.GAN) and with a GAN."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_tf import callbacks, images
+from gan_tf.errors import UserError
+
+
+def autoencoder():
+    """A plain Keras model whose decoder maps 4-d codes to 8x8 images in [-1, 1]."""
+    decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, activation="tanh"),
+                                keras.layers.Reshape((8, 8, 1))], name="decoder")
+    inputs = keras.Input((8, 8, 1))
+    codes = keras.layers.Dense(4)(keras.layers.Flatten()(inputs))
+    model = keras.Model(inputs, decoder(codes))
+    model.compile(keras.optimizers.Adam(1e-2), "mse")
+    return model, decoder
+
+
+def data():
+    x = np.tanh(np.random.default_rng(0).normal(size=(32, 8, 8, 1))).astype("float32")
+    return x, x
+
+
+def test_sample_grid_in_another_keras_project(tmp_path):
+    model, decoder = autoencoder()
+    grid = callbacks.SampleGrid(tmp_path / "s", generator=decoder, num_rows=2, num_cols=3,
+                                every_n_epochs=2, gif_path=str(tmp_path / "p.gif"))
+    model.fit(*data(), epochs=5, batch_size=8, verbose=0, callbacks=[grid])
+    names = sorted(os.listdir(tmp_path / "s"))
+    assert names == ["epoch_0002.png", "epoch_0004.png", "final.png", "latents.npy"]
+    pixels = images.read_png(tmp_path / "s" / "final.png")
+    assert pixels.shape == (2 * 10 + 2, 3 * 10 + 2, 1)
+    # The grid is the decoder's output on the saved latents.
+    expected = images.make_grid(images.to_uint8(decoder(np.load(grid.latents_path))), 2)
+    np.testing.assert_array_equal(pixels, expected)
+    # Training changed the decoder, so the grids of epochs 2 and 4 differ.
+    assert not np.array_equal(images.read_png(tmp_path / "s" / "epoch_0002.png"), pixels)
+    from PIL import Image
+
+    with Image.open(tmp_path / "p.gif") as gif:
+        assert gif.n_frames == 2
+
+
+def test_sample_grid_keeps_its_latents_across_runs(tmp_path):
+    model, decoder = autoencoder()
+    first = callbacks.SampleGrid(tmp_path, generator=decoder, num_rows=2, num_cols=2, seed=1)
+    latents = first.fixed_latents().copy()
+    second = callbacks.SampleGrid(tmp_path, generator=decoder, num_rows=2, num_cols=2, seed=99)
+    np.testing.assert_array_equal(second.fixed_latents(), latents)
+    wrong = callbacks.SampleGrid(tmp_path, generator=decoder, num_rows=3, num_cols=3)
+    with pytest.raises(UserError, match="latents of shape"):
+        wrong.fixed_latents()
+
+
+def test_sample_grid_writes_tensorboard_images(tmp_path):
+    model, decoder = autoencoder()
+    grid = callbacks.SampleGrid(tmp_path / "s", generator=decoder, num_rows=1, num_cols=2,
+                                tensorboard_dir=str(tmp_path / "tb"))
+    model.fit(*data(), epochs=2, batch_size=16, verbose=0, callbacks=[grid])
+    steps = []
+    for name in os.listdir(tmp_path / "tb"):
+        for record in tf.data.TFRecordDataset(str(tmp_path / "tb" / name)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            steps += [event.step for value in event.summary.value if value.tag == "samples"]
+    assert sorted(steps) == [1, 2, 2]  # two epochs and the final grid
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(num_rows=0), "Received: num_rows=0"),
+    (dict(every_n_epochs=-1), "every_n_epochs=-1"),
+    (dict(value_range=(1, -1)), "value_range"),
+])
+def test_sample_grid_validates_arguments(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        callbacks.SampleGrid(tmp_path, **kwargs)
+
+
+def test_checkpoint_resumes_a_plain_keras_model_with_optimizer_state(tmp_path):
+    model, _ = autoencoder()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, max_to_keep=2, verbose=0)
+    assert checkpoint.restore(model) == 0
+    model.fit(*data(), epochs=3, batch_size=8, verbose=0, callbacks=[checkpoint])
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".index")) == [
+        "ckpt-2.index", "ckpt-3.index"]
+    os.makedirs(tmp_path / "ckpt-4_temp")  # what a kill during a write leaves
+
+    restored_model, _ = autoencoder()
+    restored_model.optimizer.build(restored_model.trainable_variables)
+    resumed = callbacks.ResumableCheckpoint(tmp_path, verbose=0)
+    assert resumed.restore(restored_model) == 3
+    assert not os.path.exists(tmp_path / "ckpt-4_temp")
+    for a, b in zip(restored_model.weights, model.weights):
+        np.testing.assert_array_equal(a, b)
+    assert int(restored_model.optimizer.iterations) == int(model.optimizer.iterations) == 12
+    for a, b in zip(restored_model.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoint_every_n_epochs_and_at_the_end(tmp_path):
+    model, _ = autoencoder()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, every_n_epochs=2, verbose=0)
+    checkpoint.restore(model)
+    model.fit(*data(), epochs=3, batch_size=8, verbose=0, callbacks=[checkpoint])
+    assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".index")) == [
+        "ckpt-2.index", "ckpt-3.index"]
+
+
+def test_metrics_log_lines_plot_and_repair_on_resume(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    model, _ = autoencoder()
+    log = callbacks.MetricsLog(path, plot_path=str(tmp_path / "losses.png"))
+    model.fit(*data(), epochs=3, batch_size=8, verbose=0, callbacks=[log])
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and r["time"] >= 0 for r in records)
+    assert (tmp_path / "losses.png").stat().st_size > 1000
+
+    # A run killed after epoch 3's line but restored from epoch 2, with a torn last line.
+    with open(path, "a") as stream:
+        stream.write('{"epoch": 4, "lo')
+    resumed = callbacks.MetricsLog(path)
+    model.fit(*data(), epochs=4, initial_epoch=2, batch_size=8, verbose=0, callbacks=[resumed])
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4]

@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from gan_tf import config as config_lib
+from gan_tf.config import TrainConfig
+from gan_tf.errors import UserError
+
+
+def test_defaults_are_the_documented_run():
+    config = TrainConfig()
+    assert (config.dataset, config.architecture, config.loss) == (
+        "embedded_mnist", "dcgan", "non_saturating")
+    assert config.epochs == 50
+    assert (config.generator_learning_rate, config.beta_1) == (2e-4, 0.5)
+
+
+def test_every_field_has_help_text():
+    import dataclasses
+
+    for field in dataclasses.fields(TrainConfig):
+        assert field.metadata.get("help"), field.name
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("epochs", 0, "epochs=0"),
+    ("batch_size", -4, "batch_size=-4"),
+    ("loss", "wasserstein_typo", "'minimax', 'non_saturating'"),
+    ("architecture", "resnet", "'mlp', 'dcgan'"),
+    ("generator_learning_rate", 0.0, "between 0 and 1"),
+    ("beta_1", 1.0, "[0, 1)"),
+    ("seed", -1, "seed=-1"),
+    ("max_examples", 0, "positive integer"),
+    ("dataset", "folder:", "folder:PATH"),
+    ("epochs", True, "positive integer"),
+])
+def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
+    with pytest.raises(UserError) as error:
+        TrainConfig(**{field: value})
+    message = str(error.value)
+    assert f"argument {field}" in message and expected in message
+
+
+def test_json_round_trip():
+    config = TrainConfig(architecture="mlp", epochs=3, image_size=32, output_dir="/tmp/x")
+    assert TrainConfig.from_json(config.to_json()) == config
+    assert json.loads(config.to_json())["image_size"] == 32
+
+
+def test_from_dict_rejects_unknown_fields():
+    with pytest.raises(UserError, match="learning_rat"):
+        TrainConfig.from_dict({"learning_rat": 1})
+
+
+def test_differences_ignore_resumable_fields():
+    base = TrainConfig(epochs=10, output_dir="/a")
+    assert base.differences(TrainConfig(epochs=20, output_dir="/b", tensorboard=True)) == {}
+    assert base.differences(TrainConfig(epochs=10, latent_dim=64)) == {"latent_dim": (100, 64)}
+
+
+def test_default_output_dir_is_under_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = TrainConfig(dataset="folder:/x/my imgs").resolved_output_dir()
+    assert path == str(tmp_path / "runs" / "folder_x_my_imgs-dcgan")
+
+
+def test_config_and_losses_agree_on_names():
+    from gan_tf import losses
+
+    assert set(config_lib.LOSSES) == set(losses.names())

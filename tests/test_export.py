@@ -1,0 +1,88 @@
+"""The exported generator loads in a fresh process that cannot import gan_tf."""
+
+import json
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import run_python
+from gan_tf import export, networks
+from gan_tf.gan import GAN
+
+FRESH_PROCESS = textwrap.dedent("""
+    import json, sys
+    sys.modules["gan_tf"] = None  # any import of gan_tf now raises ImportError
+    import numpy as np
+    import tensorflow as tf
+    path, expected_path = sys.argv[1], sys.argv[2]
+    try:
+        import gan_tf
+        raise SystemExit("gan_tf was importable")
+    except ImportError:
+        pass
+    model = tf.saved_model.load(path)
+    expected = np.load(expected_path)
+    serve = model.signatures["serve"](z=tf.constant(expected["z"]))["images"].numpy()
+    generated = model.signatures["generate"](
+        num_images=tf.constant(5), seed=tf.constant(11, tf.int64))
+    images = generated["images"].numpy()
+    print("RESULT " + json.dumps({
+        "signatures": sorted(model.signatures),
+        "serve_shape": list(serve.shape), "generate_shape": list(images.shape),
+        "latents_shape": list(generated["latents"].shape),
+        "min": float(min(serve.min(), images.min())),
+        "max": float(max(serve.max(), images.max())),
+        "serve_diff": float(np.abs(serve - expected["serve"]).max()),
+        "generate_diff": float(np.abs(images - expected["generate"]).max()),
+        "gan_tf_loaded": any(m.startswith("gan_tf") and sys.modules[m] is not None
+                             for m in sys.modules),
+    }))
+""")
+
+
+@pytest.mark.parametrize("architecture, image_shape", [("dcgan", (12, 12, 3)),
+                                                       ("mlp", (28, 28, 1))])
+def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, tmp_path):
+    generator = networks.make_generator(architecture, 6, image_shape, filters=4)
+    gan = GAN(generator, networks.make_discriminator(architecture, image_shape, filters=4))
+    gan.compile()
+    gan.fit(np.zeros((8,) + image_shape, "float32"), epochs=1, batch_size=4, verbose=0)
+    path = export.export_generator(generator, str(tmp_path / "generator"))
+    z = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
+    np.savez(tmp_path / "expected.npz", z=z, serve=generator(z, training=False),
+             generate=gan.generate(5, seed=11))
+    result = run_python(["-c", FRESH_PROCESS, path, str(tmp_path / "expected.npz")],
+                        cwd=str(tmp_path), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(next(line for line in result.stdout.splitlines()
+                             if line.startswith("RESULT "))[len("RESULT "):])
+    assert {"serve", "generate"} <= set(report["signatures"])
+    assert report["serve_shape"] == [3, *image_shape]
+    assert report["generate_shape"] == [5, *image_shape]
+    assert report["latents_shape"] == [5, 6]
+    assert -1 <= report["min"] and report["max"] <= 1
+    assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
+    assert not report["gan_tf_loaded"]
+
+
+def test_export_replaces_an_older_export_only_when_complete(tmp_path, monkeypatch):
+    generator = networks.make_generator("mlp", 4, (8, 8, 1))
+    path = str(tmp_path / "generator")
+    export.export_generator(generator, path)
+    before = sorted(os.listdir(path))
+
+    def broken_write(self, filepath, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    import keras
+
+    # ExportArchive() returns a backend subclass; make its write fail as a full disk would.
+    monkeypatch.setattr(type(keras.export.ExportArchive()), "write_out", broken_write)
+    with pytest.raises(OSError, match="No space"):
+        export.export_generator(generator, path)
+    assert sorted(os.listdir(path)) == before  # the old export is intact
+    assert sorted(os.listdir(tmp_path)) == ["generator"]  # no staging folder left
+    loaded = export.load_generator(path)
+    assert "serve" in loaded.signatures

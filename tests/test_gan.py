@@ -1,0 +1,142 @@
+import json
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import run_python
+from gan_tf import losses, networks
+from gan_tf.gan import GAN, sample_latents
+
+
+def make_gan(loss="non_saturating", architecture="mlp", seed=0, **compile_kwargs):
+    generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4)
+    discriminator = networks.make_discriminator(architecture, (12, 12, 1), filters=4)
+    gan = GAN(generator, discriminator, seed=seed)
+    gan.compile(loss=loss, **compile_kwargs)
+    return gan
+
+
+def real_images(count=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.tanh(rng.normal(size=(count, 12, 12, 1)) + 0.5).astype("float32")
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_fit_updates_both_networks_and_logs_the_four_metrics(architecture):
+    gan = make_gan(architecture=architecture)
+    before_g = [w.copy() for w in gan.generator.get_weights()]
+    before_d = [w.copy() for w in gan.discriminator.get_weights()]
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(real_images()).batch(8), epochs=2,
+                      verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "real_accuracy", "fake_accuracy"}
+    for key, values in history.history.items():
+        assert len(values) == 2 and all(np.isfinite(values)), key
+    assert all(0 <= v <= 1 for v in history.history["real_accuracy"])
+    changed = lambda before, model: all(  # noqa: E731
+        not np.array_equal(b, a) for b, a in zip(before, model.trainable_weights))
+    assert changed(before_g, gan.generator) and changed(before_d, gan.discriminator)
+    # One D update and one G update per step, 4 steps per epoch.
+    assert int(gan.discriminator_optimizer.iterations) == 8
+    assert int(gan.generator_optimizer.iterations) == 8
+
+
+def test_minimax_objective_is_the_design_notes():
+    gan = make_gan(loss="minimax")
+    assert gan.generator_loss_fn is losses.minimax_generator_loss
+    history = gan.fit(real_images(), epochs=1, batch_size=8, verbose=0)
+    # The design note's G minimizes log(1 - D(G(z))), which is negative.
+    assert history.history["g_loss"][0] < 0
+    assert make_gan().generator_loss_fn is losses.non_saturating_generator_loss
+
+
+def test_compile_defaults_and_builds_both_optimizers():
+    gan = make_gan()
+    for optimizer in (gan.generator_optimizer, gan.discriminator_optimizer):
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+        assert float(optimizer.beta_1) == pytest.approx(0.5)
+        assert len(optimizer.variables) > 2  # slots exist before the first step
+    assert gan.optimizer is None  # no unused default optimizer in checkpoints
+    with pytest.raises(ValueError, match="separate optimizer"):
+        shared = keras.optimizers.Adam()
+        make_gan(generator_optimizer=shared, discriminator_optimizer=shared)
+
+
+def test_latents_are_a_function_of_seed_and_step():
+    gan = make_gan(seed=5)
+    first = gan._draw_latents(4, tf.constant(3), 0)
+    np.testing.assert_array_equal(first, gan._draw_latents(4, tf.constant(3), 0))
+    assert not np.array_equal(first, gan._draw_latents(4, tf.constant(4), 0))
+    assert not np.array_equal(first, gan._draw_latents(4, tf.constant(3), 1))
+    assert not np.array_equal(first, make_gan(seed=6)._draw_latents(4, tf.constant(3), 0))
+
+
+def test_generate_is_seeded_and_in_range():
+    gan = make_gan()
+    images = gan.generate(7, seed=3, batch_size=3)
+    assert images.shape == (7, 12, 12, 1) and np.abs(images).max() <= 1
+    np.testing.assert_array_equal(images, gan.generate(7, seed=3))
+    np.testing.assert_allclose(images, gan.generator(sample_latents(7, 8, 3)), atol=1e-6)
+
+
+def test_keras_file_round_trip_keeps_optimizer_state(tmp_path):
+    gan = make_gan(loss="minimax")
+    gan.fit(real_images(), epochs=1, batch_size=8, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, GAN) and loaded.loss_name == "minimax"
+    assert int(loaded.generator_optimizer.iterations) == 4
+    for a, b in zip(loaded.discriminator_optimizer.variables,
+                    gan.discriminator_optimizer.variables):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.generate(3, seed=1), gan.generate(3, seed=1))
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    from gan_tf import networks
+    from gan_tf.gan import GAN
+
+    images = np.tanh(np.random.default_rng(0).normal(size=(32, 12, 12, 1))).astype("float32")
+
+    def run(strategy):
+        with strategy.scope():
+            keras.utils.set_random_seed(0)
+            gan = GAN(networks.make_generator("mlp", 8, (12, 12, 1)),
+                      networks.make_discriminator("mlp", (12, 12, 1)), seed=1)
+            gan.compile(loss="non_saturating")
+        dataset = tf.data.Dataset.from_tensor_slices(images).batch(16)
+        history = gan.fit(dataset, epochs=3, verbose=0).history
+        return gan, history
+
+    single, single_history = run(tf.distribute.get_strategy())
+    mirrored, mirrored_history = run(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    differences = [float(np.abs(a - b).max()) for a, b in zip(
+        single.generator.get_weights() + single.discriminator.get_weights(),
+        mirrored.generator.get_weights() + mirrored.discriminator.get_weights())]
+    print("RESULT " + json.dumps({
+        "replicas": 2, "max_weight_difference": max(differences),
+        "single": single_history, "mirrored": mirrored_history}))
+""")
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_matches_single_device_on_the_same_global_batch():
+    result = run_python(["-c", MIRRORED_SCRIPT], timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
+    report = json.loads(line[len("RESULT "):])
+    # Same global batch of data and latents: the same updates up to float summation order.
+    assert report["max_weight_difference"] < 1e-5, report
+    for key in ("d_loss", "g_loss", "real_accuracy", "fake_accuracy"):
+        np.testing.assert_allclose(report["mirrored"][key], report["single"][key], rtol=1e-4,
+                                   err_msg=key)

@@ -56,6 +56,19 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
                                                              "VARIABLE_VALUE")]
     assert sorted(int(v) for v in iterations) == [8, 8]
     assert result.images_per_second > 0
+    tags = tensorboard_tags(os.path.join(run, "tensorboard"))
+    assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
+
+
+def tensorboard_tags(log_dir):
+    tags = set()
+    for folder, _, names in os.walk(log_dir):
+        for name in names:
+            if "tfevents" in name:
+                for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+                    event = tf.compat.v1.Event.FromString(record.numpy())
+                    tags.update(value.tag for value in event.summary.value)
+    return tags
 
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path):

@@ -18,8 +18,6 @@ from gan_tf.gan import GAN
 
 def main(output_dir="/tmp/gan_tf_python_api", epochs=5):
     digits = data.load_images("embedded_mnist", max_examples=1000)  # uint8, 100 per class
-    dataset, steps = data.make_dataset(digits, batch_size=64, seed=0, end_epoch=epochs)
-
     gan = GAN(networks.MLPGenerator(latent_dim=100, image_shape=digits.image_shape),
               networks.MLPDiscriminator(image_shape=digits.image_shape))
     gan.compile(generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
@@ -28,6 +26,10 @@ def main(output_dir="/tmp/gan_tf_python_api", epochs=5):
 
     checkpoint = callbacks.ResumableCheckpoint(os.path.join(output_dir, "checkpoints"))
     start = checkpoint.restore(gan)  # 0 on a new run; run the script again to resume
+    # Batches are a function of (seed, epoch): a resumed run gets exactly the batches it
+    # would have had without the interruption.
+    dataset, steps = data.make_dataset(digits, batch_size=64, seed=0, start_epoch=start,
+                                       end_epoch=epochs)
     gan.fit(dataset, epochs=epochs, initial_epoch=start, steps_per_epoch=steps, verbose=2,
             callbacks=[callbacks.SampleGrid(os.path.join(output_dir, "samples")),
                        callbacks.MetricsLog(os.path.join(output_dir, "metrics.jsonl")),

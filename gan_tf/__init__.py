@@ -1,7 +1,35 @@
 """gan_tf: generative adversarial networks on TensorFlow 2 and Keras 3.
 
-The parts a user imports most (`GAN`, the networks, the callbacks) are importable from here;
-each lives in its own module (see DESIGN.md).
+The names a user needs most are importable from here (`from gan_tf import GAN, SampleGrid`);
+each lives in its own module (see DESIGN.md). They are loaded on first use, so importing
+`gan_tf.config` (as the CLI does to check flags) does not import TensorFlow.
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "GAN": "gan_tf.gan",
+    "TrainConfig": "gan_tf.config",
+    "UserError": "gan_tf.errors",
+    "MLPGenerator": "gan_tf.networks",
+    "MLPDiscriminator": "gan_tf.networks",
+    "DCGANGenerator": "gan_tf.networks",
+    "DCGANDiscriminator": "gan_tf.networks",
+    "SampleGrid": "gan_tf.callbacks",
+    "ResumableCheckpoint": "gan_tf.callbacks",
+    "MetricsLog": "gan_tf.callbacks",
+    "StopOnNonFinite": "gan_tf.callbacks",
+    "export_generator": "gan_tf.export",
+    "load_images": "gan_tf.data",
+    "train": "gan_tf.train_lib",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'gan_tf' has no attribute {name!r}")

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 
 import keras
@@ -22,13 +23,9 @@ import tensorflow as tf
 
 from gan_tf import images as images_lib
 from gan_tf import plots
-from gan_tf.errors import UserError, invalid
+from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise invalid(name, value, "a positive integer")
+from gan_tf.gan import latent_dim_of
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -60,14 +57,17 @@ class SampleGrid(keras.callbacks.Callback):
             Defaults to (-1, 1) (tanh).
         gif_path: if set, write the epoch grids there as an animated GIF when training ends.
         tensorboard_dir: if set, also write each grid as an image summary in this folder.
+        latent_dim: the generator's input size. Defaults to the size of its `keras.Input`;
+            needed for a generator built without one.
     """
 
     def __init__(self, directory, generator=None, num_rows=8, num_cols=8, every_n_epochs=1,
-                 seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None):
+                 seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None,
+                 latent_dim=None):
         super().__init__()
         for name, value in (("num_rows", num_rows), ("num_cols", num_cols),
                             ("every_n_epochs", every_n_epochs)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if len(value_range) != 2 or not value_range[0] < value_range[1]:
             raise invalid("value_range", value_range, "(low, high) with low < high")
         self.directory = os.fspath(directory)
@@ -79,8 +79,11 @@ class SampleGrid(keras.callbacks.Callback):
         self.value_range = tuple(value_range)
         self.gif_path = gif_path
         self.tensorboard_dir = tensorboard_dir
+        self.latent_dim = latent_dim
         self._writer = None
         self._latents = None
+        self._last_epoch = None  # the last finished epoch seen in this fit
+        self._last_written = None  # the last epoch whose grid was written
 
     @property
     def latents_path(self):
@@ -93,8 +96,8 @@ class SampleGrid(keras.callbacks.Callback):
         """The grid's latent vectors: read from `latents.npy`, or drawn and saved there."""
         if self._latents is not None:
             return self._latents
-        generator = self._resolve_generator()
-        shape = (self.num_rows * self.num_cols, int(generator.inputs[0].shape[-1]))
+        shape = (self.num_rows * self.num_cols,
+                 latent_dim_of(self._resolve_generator(), self.latent_dim))
         if os.path.exists(self.latents_path):
             latents = np.load(self.latents_path, allow_pickle=False)
             if latents.shape != shape:
@@ -132,11 +135,21 @@ class SampleGrid(keras.callbacks.Callback):
         self.fixed_latents()
 
     def on_epoch_end(self, epoch, logs=None):
+        self._last_epoch = epoch + 1
         if (epoch + 1) % self.every_n_epochs == 0:
             self.write(f"epoch_{epoch + 1:04d}.png", epoch + 1)
+            self._last_written = epoch + 1
 
     def on_train_end(self, logs=None):
-        self.write("final.png", self._epochs_seen())
+        if self._last_epoch is None:
+            return  # fit ran no epoch
+        if self._last_written == self._last_epoch:
+            # Same weights as the last epoch's grid: copy it rather than log it twice.
+            images_lib.save_png(images_lib.read_png(os.path.join(
+                self.directory, f"epoch_{self._last_epoch:04d}.png")),
+                os.path.join(self.directory, "final.png"))
+        else:
+            self.write("final.png", self._last_epoch)
         if self.gif_path:
             self.write_gif(self.gif_path)
 
@@ -145,10 +158,6 @@ class SampleGrid(keras.callbacks.Callback):
         files = sorted(glob.glob(os.path.join(self.directory, "epoch_*.png")))
         if files:
             images_lib.save_gif([images_lib.read_png(file) for file in files], path)
-
-    def _epochs_seen(self):
-        files = glob.glob(os.path.join(self.directory, "epoch_*.png"))
-        return max((int(os.path.basename(f)[6:10]) for f in files), default=0)
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -179,8 +188,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1, verbose=1):
         super().__init__()
-        _check_positive_int("max_to_keep", max_to_keep)
-        _check_positive_int("every_n_epochs", every_n_epochs)
+        check_positive_int("max_to_keep", max_to_keep)
+        check_positive_int("every_n_epochs", every_n_epochs)
         self.directory = os.fspath(directory)
         self.items = items
         self.max_to_keep = max_to_keep
@@ -220,18 +229,45 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def latest_checkpoint(self):
         return tf.train.latest_checkpoint(self.directory)
 
+    def checkpoint_paths(self):
+        """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
+        numbers = []
+        for index in glob.glob(os.path.join(self.directory, "ckpt-*.index")):
+            suffix = os.path.basename(index)[len("ckpt-"):-len(".index")]
+            if suffix.isdigit():
+                numbers.append(int(suffix))
+        return [os.path.join(self.directory, f"ckpt-{n}") for n in sorted(numbers, reverse=True)]
+
     def restore(self, model=None):
-        """Restores the latest checkpoint, if any; returns the number of finished epochs."""
-        manager = self._ensure_manager(model)
-        path = manager.latest_checkpoint
-        if path is None:
-            return 0
-        self._checkpoint.restore(path).assert_existing_objects_matched()
-        epoch = int(self.epoch.numpy())
-        if self.verbose:
-            print(f"Restored {path}: {epoch} finished epochs, weights and optimizer state of "
-                  f"{', '.join(sorted(self._items(model or self.model)))}.", flush=True)
-        return epoch
+        """Restores the newest readable checkpoint; returns the number of finished epochs.
+
+        A checkpoint that cannot be read (torn, truncated, or of another model) is skipped
+        with a warning naming it, and the next older one is tried.
+
+        Raises:
+            UserError: there are checkpoints but none can be read.
+        """
+        self._ensure_manager(model)
+        paths = self.checkpoint_paths()
+        for path in paths:
+            try:
+                self._checkpoint.restore(path).assert_existing_objects_matched()
+            except Exception as error:  # noqa: BLE001 - any failure means "not usable"
+                print(f"Warning: checkpoint {path} cannot be restored "
+                      f"({type(error).__name__}: {str(error).splitlines()[0][:300]}); "
+                      "trying an older one.", file=sys.stderr, flush=True)
+                continue
+            epoch = int(self.epoch.numpy())
+            if self.verbose:
+                print(f"Restored {path}: {epoch} finished epochs, weights and optimizer state "
+                      f"of {', '.join(sorted(self._items(model or self.model)))}.", flush=True)
+            return epoch
+        if paths:
+            raise UserError(
+                f"None of the checkpoints in {self.directory} can be restored "
+                f"({', '.join(os.path.basename(p) for p in paths)}). They are left as they "
+                "are; move that folder away to start over, or train into a new --output_dir.")
+        return 0
 
     def save(self, epoch):
         """Saves now, recording `epoch` finished epochs; returns the checkpoint path."""
@@ -247,6 +283,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self._last_saved = int(self.epoch.numpy())
 
     def on_epoch_end(self, epoch, logs=None):
+        bad = non_finite(logs)
+        if bad:
+            print(f"Warning: not checkpointing epoch {epoch + 1}: {bad}. The earlier "
+                  "checkpoints are kept.", file=sys.stderr, flush=True)
+            self._finished = None
+            return
         self._finished = epoch + 1
         if self._finished % self.every_n_epochs == 0:
             self.save(self._finished)
@@ -257,6 +299,50 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if finished is not None and finished != self._last_saved:
             self.save(finished)
             self._last_saved = finished
+
+
+class TrainingDiverged(UserError):
+    """A loss or metric became NaN or infinite."""
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training at the first step whose logs hold a NaN or infinite value.
+
+    Unlike `keras.callbacks.TerminateOnNaN`, which reads only `logs["loss"]`, it checks
+    every logged value (a GAN logs `d_loss` and `g_loss`) and raises `TrainingDiverged`
+    at once, so no epoch-end callback can save the diverged state: the last good checkpoint
+    stays the latest one.
+
+    Example:
+    ```python
+    gan.fit(dataset, epochs=50, callbacks=[StopOnNonFinite(), checkpoint])
+    ```
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = non_finite(logs)
+        if bad:
+            raise TrainingDiverged(
+                f"Training diverged at step {batch + 1} of epoch {self._epoch + 1}: {bad}. "
+                "Nothing of this epoch was saved; the last checkpoint is intact. Try lower "
+                "learning rates or another --loss, then rerun to resume from the checkpoint.")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
+def non_finite(logs):
+    """'name = value' for every NaN or infinite value in `logs`, or '' if there is none."""
+    bad = []
+    for key, value in (logs or {}).items():
+        array = np.asarray(value, dtype=np.float64)
+        if not np.all(np.isfinite(array)):
+            bad.append(f"{key} = {array.reshape(-1)[0]}")
+    return ", ".join(bad)
 
 
 class MetricsLog(keras.callbacks.Callback):
@@ -282,7 +368,7 @@ class MetricsLog(keras.callbacks.Callback):
 
     def __init__(self, path, plot_path=None, plot_every_n_epochs=10):
         super().__init__()
-        _check_positive_int("plot_every_n_epochs", plot_every_n_epochs)
+        check_positive_int("plot_every_n_epochs", plot_every_n_epochs)
         self.path = os.fspath(path)
         self.plot_path = plot_path
         self.plot_every_n_epochs = plot_every_n_epochs
@@ -306,7 +392,7 @@ class MetricsLog(keras.callbacks.Callback):
                   "time": round(time.time() - getattr(self, "_epoch_start", time.time()), 3)}
         for key, value in (logs or {}).items():
             value = float(np.asarray(value).reshape(-1)[0])
-            record[key] = value if math.isfinite(value) else str(value)
+            record[key] = value if math.isfinite(value) else None  # JSON null, a gap in plots
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as stream:
             stream.write(json.dumps(record) + "\n")

@@ -6,7 +6,7 @@ import os
 import re
 from typing import Optional
 
-from gan_tf.errors import UserError, invalid
+from gan_tf.errors import UserError, check_positive_int, invalid
 
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating")
@@ -84,10 +84,10 @@ class TrainConfig:
             raise invalid("dataset", self.dataset, "'folder:PATH' with the path of an image folder")
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters",
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
-            _check_positive_int(name, getattr(self, name))
+            check_positive_int(name, getattr(self, name))
         for name in ("image_size", "max_examples"):
             if getattr(self, name) is not None:
-                _check_positive_int(name, getattr(self, name))
+                check_positive_int(name, getattr(self, name))
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value < 1:
@@ -140,11 +140,6 @@ class TrainConfig:
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise invalid(name, value, "a positive integer")
 
 
 def _check_choice(name, value, choices):

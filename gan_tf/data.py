@@ -69,7 +69,7 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
     if max_examples is not None and max_examples < len(data):
         data = subset(data, max_examples, seed)
     if image_size is not None and data.image_shape[:2] != (image_size, image_size):
-        data = dataclasses.replace(data, images=_resize(data.images, image_size))
+        data = dataclasses.replace(data, images=resize_pixels(data.images, image_size).numpy())
     return data
 
 
@@ -109,14 +109,16 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
+    expected = (f"Expected {EMBEDDED_DATASET!r} (the default, shipped with gan_tf), the name "
+                "of a tensorflow-datasets image dataset such as 'mnist', 'fashion_mnist' or "
+                "'cifar10', or 'folder:PATH'.")
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
-        raise UserError(
-            f"Unknown dataset: received --dataset={name!r}. Expected {EMBEDDED_DATASET!r} "
-            "(the default, shipped with gan_tf), the name of a tensorflow-datasets image dataset "
-            "such as 'mnist', 'fashion_mnist' or 'cifar10', or 'folder:PATH'."
-        ) from None
+        raise UserError(f"Unknown dataset: received --dataset={name!r}. {expected}") from None
+    except Exception as error:  # noqa: BLE001 - e.g. a community prefix needing other packages
+        raise UserError(f"Cannot open dataset {name!r} with tensorflow-datasets "
+                        f"({type(error).__name__}: {error}). {expected}") from None
     if not builder.is_prepared():
         where = data_dir or "the default tensorflow-datasets folder (~/tensorflow_datasets)"
         fix = (f"Prepare it with network access (tfds build {name} --data_dir=DIR) and pass "
@@ -127,7 +129,11 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
         if not network_reachable():
             raise UserError(f"Dataset {name!r} is not prepared in {where} and its download "
                             f"server cannot be reached (no network). {fix}")
-        builder.download_and_prepare()
+        try:
+            builder.download_and_prepare()
+        except Exception as error:  # noqa: BLE001 - manual downloads, network drops, ...
+            raise UserError(f"tensorflow-datasets could not prepare {name!r} "
+                            f"({type(error).__name__}: {error}). {fix}") from None
     image_key, label_key = _image_and_label_keys(builder.info, name)
     if builder.info.splits and split not in builder.info.splits:
         raise UserError(f"Dataset {name!r} has no {split!r} split; it has "
@@ -140,8 +146,7 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     def extract(example):
         image = example[image_key]
         if image_size is not None:
-            image = tf.image.resize(image, (image_size, image_size), antialias=True)
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            image = resize_pixels(image, image_size)
         label = example[label_key] if label_key else tf.constant(0, tf.int64)
         return image, tf.cast(label, tf.int32)
 
@@ -156,8 +161,13 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
 
 
 def load_folder(path, image_size=None):
-    """Loads every image under `path`; labels come from sub-folder names when all have one."""
-    from PIL import Image, UnidentifiedImageError
+    """Loads every image under `path`; labels come from sub-folder names when all have one.
+
+    Images are turned upright (EXIF orientation), transparent pixels are composited onto
+    black, 16-bit images are scaled to 8 bits, and all images become grayscale if all of
+    them are, else RGB. Hidden files (such as macOS `._name.png`) are skipped.
+    """
+    from PIL import Image
 
     root = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(root):
@@ -167,26 +177,20 @@ def load_folder(path, image_size=None):
         os.path.join(folder, name)
         for folder, _, names in os.walk(root)
         for name in names
-        if name.lower().endswith(IMAGE_EXTENSIONS)
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
     )
     if not files:
         raise UserError(f"The image folder {root} holds no image files. Expected files ending "
                         f"in {', '.join(IMAGE_EXTENSIONS)}.")
-    loaded = []
-    for file in files:
+    modes = []
+    for file in files:  # headers only: decide grayscale or RGB before decoding anything
         try:
             with Image.open(file) as image:
-                image.load()
-                loaded.append(image.copy())
-        except (OSError, UnidentifiedImageError) as error:
+                modes.append(image.mode)
+        except OSError as error:
             raise UserError(f"Cannot read image file {file}: {error}. Remove or replace it.")
-    mode = "L" if all(image.mode in ("1", "L", "LA", "I", "I;16") for image in loaded) else "RGB"
-    arrays = []
-    for file, image in zip(files, loaded):
-        image = image.convert(mode)
-        if image_size is not None:
-            image = image.resize((image_size, image_size), Image.Resampling.LANCZOS)
-        arrays.append(np.asarray(image, dtype=np.uint8))
+    gray = all(mode in _GRAY_MODES for mode in modes)
+    arrays = [_read_image(file, gray, image_size) for file in files]
     sizes = {array.shape[:2] for array in arrays}
     if len(sizes) > 1:
         examples = ", ".join(f"{os.path.relpath(f, root)} {a.shape[1]}x{a.shape[0]}"
@@ -202,6 +206,33 @@ def load_folder(path, image_size=None):
         class_names = sorted({parts[0] for parts in relative})
         labels = np.array([class_names.index(parts[0]) for parts in relative], np.int32)
     return ImageData(FOLDER_PREFIX + path, images, labels, class_names)
+
+
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+
+
+def _read_image(file, gray, image_size):
+    """One image file -> uint8 array (H, W) if `gray` else (H, W, 3)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(file) as opened:
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except OSError as error:
+        raise UserError(f"Cannot read image file {file}: {error}. Remove or replace it.")
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64)
+        scale = 257.0 if values.max(initial=0) > 255 else 1.0  # 16-bit -> 8-bit
+        image = Image.fromarray(np.clip(np.round(values / scale), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info):
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    image = image.convert("L" if gray else "RGB")
+    if image_size is not None:
+        image = image.resize((image_size, image_size), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
 
 
 def check_images(images, name="dataset"):
@@ -276,11 +307,12 @@ def network_reachable(timeout=3.0):
         return False
 
 
-def _resize(images, image_size):
+def resize_pixels(pixels, image_size):
+    """uint8 pixels (..., H, W, C) -> uint8 (..., image_size, image_size, C), antialiased."""
     import tensorflow as tf
 
-    resized = tf.image.resize(images, (image_size, image_size), antialias=True)
-    return np.clip(np.round(resized.numpy()), 0, 255).astype(np.uint8)
+    resized = tf.image.resize(pixels, (image_size, image_size), antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
 def _image_and_label_keys(info, name):

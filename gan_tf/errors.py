@@ -15,3 +15,9 @@ def invalid(argument, received, expected):
         f"Invalid value for argument {argument}. Received: {argument}={received!r}. "
         f"Expected {expected}."
     )
+
+
+def check_positive_int(name, value):
+    """Raises the standard `UserError` unless `value` is an int > 0 (bools are not ints here)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise invalid(name, value, "a positive integer")

@@ -19,20 +19,21 @@ import keras
 import tensorflow as tf
 
 from gan_tf.files import make_temp_dir
-from gan_tf.gan import sample_latents
+from gan_tf.gan import latent_dim_of, sample_latents
 
 
-def export_generator(generator, path):
+def export_generator(generator, path, latent_dim=None):
     """Writes `generator` as a SavedModel at `path`; replaces an older export only on success.
 
     Args:
         generator: a `keras.Model` from `(batch, latent_dim)` latents to images.
         path: the SavedModel folder to write.
+        latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
 
     Returns:
         `path`.
     """
-    latent_dim = int(generator.inputs[0].shape[-1])
+    latent_dim = latent_dim_of(generator, latent_dim)
     archive = keras.export.ExportArchive()
     archive.track(generator)
 

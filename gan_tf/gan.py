@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import losses as losses_lib
-from gan_tf.errors import invalid
+from gan_tf.errors import UserError, check_positive_int
 
 
 def sample_latents(num_images, latent_dim, seed):
@@ -16,6 +16,22 @@ def sample_latents(num_images, latent_dim, seed):
     """
     seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
     return tf.random.stateless_normal([num_images, latent_dim], seed=seed)
+
+
+def latent_dim_of(generator, latent_dim=None):
+    """The generator's latent size: `latent_dim` if given, else read off its one input."""
+    if latent_dim is not None:
+        check_positive_int("latent_dim", latent_dim)
+        return latent_dim
+    try:
+        inputs = generator.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    if inputs and len(inputs) == 1 and len(inputs[0].shape) == 2:
+        return int(inputs[0].shape[-1])
+    raise UserError(
+        f"Cannot tell the latent size of generator {getattr(generator, 'name', generator)!r}: "
+        "it has no single (batch, latent_dim) keras.Input. Pass latent_dim=N.")
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")
@@ -42,16 +58,20 @@ class GAN(keras.Model):
         generator: a `keras.Model` from `(batch, latent_dim)` latents to images in [-1, 1].
         discriminator: a `keras.Model` from images to one logit per image.
         seed: seed of the latent vectors drawn during training. Defaults to 0.
+        latent_dim: size of the generator's input. Defaults to the size of its
+            `keras.Input`; needed for a generator built without one.
     """
 
-    def __init__(self, generator, discriminator, seed=0, **kwargs):
+    def __init__(self, generator, discriminator, seed=0, latent_dim=None, **kwargs):
         super().__init__(**kwargs)
-        if len(generator.inputs) != 1 or len(generator.inputs[0].shape) != 2:
-            raise invalid("generator", generator.name, "a model with one (batch, latent_dim) input")
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
-        self.latent_dim = int(generator.inputs[0].shape[-1])
+        self.latent_dim = latent_dim_of(generator, latent_dim)
+        if not (generator.built and discriminator.built):
+            # A network defined without keras.Input (e.g. a Sequential of layers) has no
+            # variables yet; one forward pass creates them, so compile can build optimizers.
+            discriminator(generator(tf.zeros((1, self.latent_dim))))
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")
@@ -76,8 +96,9 @@ class GAN(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
             2e-4, beta_1=0.5)
         if self.generator_optimizer is self.discriminator_optimizer:
-            raise invalid("discriminator_optimizer", "the generator's optimizer",
-                          "a separate optimizer instance for each network")
+            raise UserError("Invalid value for argument discriminator_optimizer. Received: the "
+                            "generator's optimizer. Expected a separate optimizer instance for "
+                            "each network.")
         # optimizer=None: Keras would otherwise build an unused default optimizer over every
         # variable and save it in every checkpoint (FINDINGS.md).
         super().compile(optimizer=None, **kwargs)
@@ -142,8 +163,10 @@ class GAN(keras.Model):
         latents = sample_latents(num_images, self.latent_dim, seed)
         parts = [self.generator(latents[i:i + batch_size], training=False)
                  for i in range(0, num_images, batch_size)]
-        return np.concatenate([np.asarray(p) for p in parts]) if parts else np.zeros(
-            (0,) + tuple(self.generator.outputs[0].shape[1:]), np.float32)
+        if not parts:
+            raise UserError(f"Invalid value for argument num_images. Received: "
+                            f"num_images={num_images}. Expected a positive integer.")
+        return np.concatenate([np.asarray(p) for p in parts])
 
     def checkpoint_items(self):
         """What a `tf.train.Checkpoint` must hold to resume this GAN exactly."""
@@ -161,6 +184,7 @@ class GAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "seed": self.seed,
+            "latent_dim": self.latent_dim,
         }
 
     @classmethod
@@ -172,6 +196,8 @@ class GAN(keras.Model):
         return cls(**config)
 
     def get_compile_config(self):
+        if not getattr(self, "compiled", False):
+            return {}
         return {
             "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
             "discriminator_optimizer": keras.saving.serialize_keras_object(
@@ -180,6 +206,8 @@ class GAN(keras.Model):
         }
 
     def compile_from_config(self, config):
+        if not config:
+            return
         self.compile(
             generator_optimizer=keras.optimizers.deserialize(config["generator_optimizer"]),
             discriminator_optimizer=keras.optimizers.deserialize(

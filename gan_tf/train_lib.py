@@ -14,6 +14,7 @@ is written.
 """
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 import platform
@@ -60,7 +61,11 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
 
     Raises:
         UserError: bad data, a run directory that belongs to another config or is not
-            writable; nothing has been written when it is raised.
+            writable (nothing has been written when it is raised), or `TrainingDiverged`
+            when a loss becomes NaN/inf (the last good checkpoint is kept).
+
+    Note: for same-seed reproducibility it calls
+    `tf.config.experimental.enable_op_determinism()`, which stays on in this process.
     """
     import keras
     import tensorflow as tf
@@ -120,6 +125,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
             gif_path=os.path.join(run_dir, "progress.gif"),
             tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples")),
         checkpoint,
+        callbacks_lib.StopOnNonFinite(),
     ]
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
@@ -159,12 +165,13 @@ def _check_run_dir(run_dir, config):
                               for name, (old, new) in sorted(differences.items()))
             raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
                             "Resume it with the same flags, or pass a new --output_dir.")
-    elif os.path.isdir(run_dir) and os.listdir(run_dir):
-        raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: it "
-                        "is not a gan_tf run. Pass an empty or new folder.")
-    elif os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or empty).")
     try:
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or "
+                            "empty).")
+        if not os.path.exists(config_path) and os.path.isdir(run_dir) and os.listdir(run_dir):
+            raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: "
+                            "it is not a gan_tf run. Pass an empty or new folder.")
         check_writable_directory(run_dir)
     except OSError as error:
         raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "
@@ -183,9 +190,18 @@ def _write_config(run_dir, config, data):
                     "image_shape": list(data.image_shape), "num_classes": data.num_classes},
         "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__,
+                     "tensorflow_datasets": _package_version("tensorflow-datasets"),
+                     "pillow": _package_version("pillow"),
                      "python": platform.python_version()},
     }
     atomic_write_text(os.path.join(run_dir, CONFIG_FILE), json.dumps(record, indent=2) + "\n")
+
+
+def _package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def _version():

@@ -63,3 +63,17 @@ def run_python(args, cwd=None, env=None, timeout=300):
     full_env.update(env or {})
     return subprocess.run([sys.executable] + list(args), cwd=cwd or REPO, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def tensorboard_events(log_dir):
+    """(tag, step) of every summary value in the event files under `log_dir`."""
+    import tensorflow as tf
+
+    events = []
+    for folder, _, names in os.walk(log_dir):
+        for name in sorted(names):
+            if "tfevents" in name:
+                for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
+                    event = tf.compat.v1.Event.FromString(record.numpy())
+                    events += [(value.tag, event.step) for value in event.summary.value]
+    return events

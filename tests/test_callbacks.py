@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import tensorboard_events
 from gan_tf import callbacks, images
 from gan_tf.errors import UserError
 
@@ -64,12 +65,13 @@ def test_sample_grid_writes_tensorboard_images(tmp_path):
     grid = callbacks.SampleGrid(tmp_path / "s", generator=decoder, num_rows=1, num_cols=2,
                                 tensorboard_dir=str(tmp_path / "tb"))
     model.fit(*data(), epochs=2, batch_size=16, verbose=0, callbacks=[grid])
-    steps = []
-    for name in os.listdir(tmp_path / "tb"):
-        for record in tf.data.TFRecordDataset(str(tmp_path / "tb" / name)):
-            event = tf.compat.v1.Event.FromString(record.numpy())
-            steps += [event.step for value in event.summary.value if value.tag == "samples"]
-    assert sorted(steps) == [1, 2, 2]  # two epochs and the final grid
+    steps = [step for tag, step in tensorboard_events(tmp_path / "tb") if tag == "samples"]
+    assert steps == [1, 2]  # the final grid is epoch 2's: copied, not logged twice
+    other = callbacks.SampleGrid(tmp_path / "s2", generator=decoder, num_rows=1, num_cols=2,
+                                 every_n_epochs=2, tensorboard_dir=str(tmp_path / "tb2"))
+    model.fit(*data(), epochs=3, batch_size=16, verbose=0, callbacks=[other])
+    steps = [step for tag, step in tensorboard_events(tmp_path / "tb2") if tag == "samples"]
+    assert steps == [2, 3]  # epoch 2, then the final grid after epoch 3
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -129,3 +131,45 @@ def test_metrics_log_lines_plot_and_repair_on_resume(tmp_path):
     model.fit(*data(), epochs=4, initial_epoch=2, batch_size=8, verbose=0, callbacks=[resumed])
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3, 4]
+
+
+def test_sample_grid_with_a_generator_that_has_no_input_layer(tmp_path):
+    decoder = keras.Sequential([keras.layers.Dense(64, activation="tanh"),
+                                keras.layers.Reshape((8, 8, 1))])
+    with pytest.raises(UserError, match="Pass latent_dim=N"):
+        callbacks.SampleGrid(tmp_path / "a", generator=decoder).fixed_latents()
+    grid = callbacks.SampleGrid(tmp_path / "b", generator=decoder, latent_dim=5, num_rows=2,
+                                num_cols=2)
+    assert grid.grid().shape == (22, 22, 1) and grid.fixed_latents().shape == (4, 5)
+
+
+def test_stop_on_non_finite_names_the_metric_and_nothing_is_saved(tmp_path):
+    model, _ = autoencoder()
+    x, _ = data()
+    y = x.copy()
+    y[5] = np.nan  # the loss of the batch holding it is NaN
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path / "ckpt", verbose=0)
+    checkpoint.restore(model)
+    log = callbacks.MetricsLog(tmp_path / "m.jsonl")
+    with pytest.raises(callbacks.TrainingDiverged, match=r"step 1 of epoch 1: loss = nan"):
+        model.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0,
+                  callbacks=[callbacks.StopOnNonFinite(), log, checkpoint])
+    assert not os.path.exists(tmp_path / "m.jsonl")
+    assert checkpoint.checkpoint_paths() == []
+
+
+def test_checkpoint_skips_non_finite_epochs_and_metrics_log_writes_null(tmp_path, capsys):
+    model, _ = autoencoder()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, verbose=0)
+    checkpoint.restore(model)
+    checkpoint.set_model(model)
+    checkpoint.on_train_begin()
+    checkpoint.on_epoch_end(0, {"loss": 1.0})
+    checkpoint.on_epoch_end(1, {"loss": float("nan")})
+    checkpoint.on_train_end()
+    assert [os.path.basename(p) for p in checkpoint.checkpoint_paths()] == ["ckpt-1"]
+    assert "not checkpointing epoch 2: loss = nan" in capsys.readouterr().err
+    log = callbacks.MetricsLog(tmp_path / "m.jsonl")
+    log.on_epoch_begin(0)
+    log.on_epoch_end(0, {"loss": float("inf"), "other": 2.0})
+    assert json.loads((tmp_path / "m.jsonl").read_text())["loss"] is None

@@ -136,3 +136,26 @@ def test_tfds_not_prepared_fails_fast_offline(tmp_path, monkeypatch):
         data.load_images("fashion_mnist", data_dir=str(tmp_path))
     assert time.monotonic() - started < 10
     assert not any(name.endswith((".tmp", "incomplete")) for name in os.listdir(tmp_path))
+
+
+def test_folder_16_bit_rgba_and_hidden_files(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "mixed_modes"
+    root.mkdir()
+    ramp = (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1040).astype(np.uint16)  # 0..65520
+    Image.fromarray(ramp).save(root / "deep.png")  # 16-bit grayscale
+    assert Image.open(root / "deep.png").mode.startswith("I")
+    (root / "._deep.png").write_bytes(b"macOS resource fork, not an image")
+    loaded = data.load_images(f"folder:{root}")
+    assert loaded.images.shape == (1, 8, 8, 1)
+    np.testing.assert_allclose(loaded.images[0, ..., 0], np.round(ramp / 257), atol=1)
+
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 0] = 200  # red everywhere...
+    rgba[:4, ..., 3] = 255  # ...but only the top half is opaque
+    Image.fromarray(rgba, "RGBA").save(root / "sprite.png")
+    loaded = data.load_images(f"folder:{root}")
+    assert loaded.images.shape == (2, 8, 8, 3)  # one RGB image makes the set RGB
+    sprite = loaded.images[1]
+    assert sprite[:4, :, 0].min() == 200 and sprite[4:].max() == 0  # transparent -> black

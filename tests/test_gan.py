@@ -140,3 +140,27 @@ def test_mirrored_strategy_matches_single_device_on_the_same_global_batch():
     for key in ("d_loss", "g_loss", "real_accuracy", "fake_accuracy"):
         np.testing.assert_allclose(report["mirrored"][key], report["single"][key], rtol=1e-4,
                                    err_msg=key)
+
+
+def test_uncompiled_gan_saves_and_loads(tmp_path):
+    generator = networks.make_generator("mlp", 8, (12, 12, 1))
+    gan = GAN(generator, networks.make_discriminator("mlp", (12, 12, 1)))
+    gan.save(str(tmp_path / "gan.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
+    assert not getattr(loaded, "compiled", False)
+    np.testing.assert_array_equal(loaded.generate(2, seed=4), gan.generate(2, seed=4))
+
+
+def test_generator_without_input_layer_needs_latent_dim():
+    from gan_tf.errors import UserError
+
+    generator = keras.Sequential([keras.layers.Dense(144, activation="tanh"),
+                                  keras.layers.Reshape((12, 12, 1))])
+    discriminator = networks.make_discriminator("mlp", (12, 12, 1))
+    with pytest.raises(UserError, match="Pass latent_dim=N"):
+        GAN(generator, discriminator)
+    gan = GAN(generator, discriminator, latent_dim=6)
+    gan.compile()
+    history = gan.fit(real_images(), epochs=1, batch_size=8, verbose=0)
+    assert np.isfinite(history.history["d_loss"][0])
+    assert gan.generate(3).shape == (3, 12, 12, 1)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import write_image_folder
+from conftest import tensorboard_events, write_image_folder
 from gan_tf import train_lib
 from gan_tf.errors import UserError
 
@@ -42,7 +42,9 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
         "epoch_0001.png", "epoch_0002.png", "final.png", "latents.npy"]
     saved = json.load(open(os.path.join(run, "config.json")))
     assert saved["config"] == config.to_dict()
-    assert {"tensorflow", "keras", "numpy", "python", "gan_tf"} <= set(saved["versions"])
+    assert {"tensorflow", "keras", "numpy", "python", "gan_tf", "tensorflow_datasets",
+            "pillow"} <= set(saved["versions"])
+    assert all(saved["versions"].values())
     assert saved["dataset"] == {"name": "embedded_mnist", "num_examples": 256,
                                 "image_shape": [28, 28, 1], "num_classes": 10}
     lines = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
@@ -56,19 +58,8 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
                                                              "VARIABLE_VALUE")]
     assert sorted(int(v) for v in iterations) == [8, 8]
     assert result.images_per_second > 0
-    tags = tensorboard_tags(os.path.join(run, "tensorboard"))
+    tags = {tag for tag, _ in tensorboard_events(os.path.join(run, "tensorboard"))}
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
-
-
-def tensorboard_tags(log_dir):
-    tags = set()
-    for folder, _, names in os.walk(log_dir):
-        for name in names:
-            if "tfevents" in name:
-                for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
-                    event = tf.compat.v1.Event.FromString(record.numpy())
-                    tags.update(value.tag for value in event.summary.value)
-    return tags
 
 
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path):
@@ -121,6 +112,8 @@ def test_resume_with_another_config_is_refused_and_keeps_the_run(make_tiny_confi
         train_lib.train(make_tiny_config(epochs=2, latent_dim=64), verbose=0)
     after = checkpoint_values(config.output_dir)
     assert sorted(before) == sorted(after)
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
 
 def test_refuses_foreign_folder_and_unwritable_path(make_tiny_config, tmp_path):
@@ -160,3 +153,43 @@ def test_images_the_dcgan_cannot_take(make_tiny_config, tmp_path):
     resized = make_tiny_config(dataset=f"folder:{folder}", architecture="dcgan", batch_size=8,
                                max_examples=None, image_size=28, epochs=1, dcgan_filters=8)
     assert train_lib.train(resized, verbose=0, log=lambda message: None).trained
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_tiny_config, monkeypatch):
+    from gan_tf import losses
+    from gan_tf.callbacks import TrainingDiverged
+
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, verbose=0, log=lambda message: None)
+    good = checkpoint_values(config.output_dir)
+    monkeypatch.setitem(losses._LOSSES, "non_saturating", (
+        lambda fake: losses.non_saturating_generator_loss(fake) * float("nan"),
+        losses.non_saturating_discriminator_loss))
+    with pytest.raises(TrainingDiverged, match=r"step 1 of epoch 2: .*g_loss = nan"):
+        train_lib.train(make_tiny_config(epochs=3), verbose=0, log=lambda message: None)
+    after = checkpoint_values(config.output_dir)
+    assert sorted(after) == sorted(good)
+    for name in good:
+        np.testing.assert_array_equal(good[name], after[name], err_msg=name)
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_the_previous(make_tiny_config, capfd):
+    config = make_tiny_config(epochs=2)
+    train_lib.train(config, verbose=0, log=lambda message: None)
+    checkpoints = os.path.join(config.output_dir, "checkpoints")
+    data_file = next(f for f in os.listdir(checkpoints) if f.startswith("ckpt-2.data"))
+    with open(os.path.join(checkpoints, data_file), "r+b") as stream:
+        stream.truncate(100)
+    result = train_lib.train(make_tiny_config(epochs=3), verbose=0, log=lambda message: None)
+    assert (result.start_epoch, result.end_epoch) == (1, 3)
+    warning = capfd.readouterr().err
+    assert "Warning: checkpoint" in warning and "ckpt-2 cannot be restored" in warning
+    # Every checkpoint bad: one clear error, files left in place.
+    for name in os.listdir(checkpoints):
+        if ".data" in name:
+            with open(os.path.join(checkpoints, name), "r+b") as stream:
+                stream.truncate(10)
+    before = sorted(os.listdir(checkpoints))
+    with pytest.raises(UserError, match="None of the checkpoints .* can be restored"):
+        train_lib.train(make_tiny_config(epochs=4), verbose=0, log=lambda message: None)
+    assert sorted(os.listdir(checkpoints)) == before

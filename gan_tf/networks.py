@@ -136,8 +136,9 @@ def dcgan_upsamplings(image_shape, max_upsamplings=4):
 class DCGANGenerator(_Network):
     """A DCGAN generator sized to the images: Dense to a small map, then stride-2 upsampling.
 
-    For 28x28 images: z -> 7x7x(2f) -> 14x14xf -> 28x28xC, with transposed 4x4 convolutions,
-    batch normalization and ReLU, tanh at the end (Radford et al., 2016).
+    For 28x28 images: z -> 7x7x(2f) -> 14x14xf -> 28x28x(f/2) -> 28x28xC: transposed 4x4
+    convolutions with batch normalization and ReLU (Radford et al., 2016), then a stride-1
+    4x4 convolution to the image channels and tanh.
 
     Example:
     ```python
@@ -169,15 +170,17 @@ class DCGANGenerator(_Network):
         x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="project_bn")(x)
         x = keras.layers.ReLU(name="project_relu")(x)
         x = keras.layers.Reshape((height, width, start_filters), name="reshape")(x)
-        for stage in range(1, stages):
+        for stage in range(1, stages + 1):
             x = keras.layers.Conv2DTranspose(
-                start_filters // 2 ** stage, 4, strides=2, padding="same", use_bias=False,
+                max(1, start_filters // 2 ** stage), 4, strides=2, padding="same", use_bias=False,
                 name=f"up_{stage}")(x)
             x = keras.layers.BatchNormalization(momentum=batch_norm_momentum,
                                                 name=f"up_{stage}_bn")(x)
             x = keras.layers.ReLU(name=f"up_{stage}_relu")(x)
-        x = keras.layers.Conv2DTranspose(image_shape[-1], 4, strides=2, padding="same",
-                                         name="to_image")(x)
+        # A stride-1 convolution at full resolution turns features into pixels: measured
+        # 58% vs 49% of samples classified confidently, against a transposed convolution
+        # straight to the image (BUILD_NOTES.md).
+        x = keras.layers.Conv2D(image_shape[-1], 4, padding="same", name="to_image")(x)
         images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
         super().__init__(inputs=latents, outputs=images, **kwargs)
         # === Config ===

@@ -122,7 +122,8 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     if not builder.is_prepared():
         where = data_dir or "the default tensorflow-datasets folder (~/tensorflow_datasets)"
         fix = (f"Prepare it with network access (tfds build {name} --data_dir=DIR) and pass "
-               f"--data_dir=DIR, or train on the embedded digits with --dataset={EMBEDDED_DATASET}.")
+               f"--data_dir=DIR, or train on the embedded digits with "
+               f"--dataset={EMBEDDED_DATASET}.")
         if not download:
             raise UserError(f"Dataset {name!r} is not prepared in {where} and downloads are "
                             f"off (--nodownload). {fix}")

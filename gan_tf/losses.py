@@ -33,7 +33,7 @@ def non_saturating_discriminator_loss(real_logits, fake_logits):
 
 
 def non_saturating_generator_loss(fake_logits):
-    """`-E[log D(G(z))]`: the same fixed point with strong early gradients (Goodfellow 2014, §3)."""
+    """`-E[log D(G(z))]`: same fixed point, strong early gradients (Goodfellow 2014, sec. 3)."""
     return tf.reduce_mean(tf.nn.softplus(-_float(fake_logits)))
 
 

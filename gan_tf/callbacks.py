@@ -90,7 +90,9 @@ class SampleGrid(keras.callbacks.Callback):
         return os.path.join(self.directory, "latents.npy")
 
     def _resolve_generator(self):
-        return self.generator or getattr(self.model, "generator", None) or self.model
+        if self.generator is not None:
+            return self.generator
+        return getattr(self.model, "generator", None) or self.model
 
     def fixed_latents(self):
         """The grid's latent vectors: read from `latents.npy`, or drawn and saved there."""

@@ -9,7 +9,7 @@ from typing import Optional
 from gan_tf.errors import UserError, check_positive_int, invalid
 
 ARCHITECTURES = ("mlp", "dcgan")
-LOSSES = ("minimax", "non_saturating")
+LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 EMBEDDED_DATASET = "embedded_mnist"
 
 # Fields that may change when a run directory is reused: everything else defines the model,
@@ -54,7 +54,12 @@ class TrainConfig:
     dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
 
     # Objective and optimisation.
-    loss: str = _field("non_saturating", "minimax (the design note's) | non_saturating")
+    loss: str = _field("non_saturating", "minimax (the design note's) | non_saturating | "
+                       "wasserstein | hinge | least_squares")
+    gradient_penalty: float = _field(0.0, "WGAN-GP weight (0: off), e.g. 10")
+    r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
+    discriminator_steps: int = _field(1, "D updates per G update")
+    spectral_norm: bool = _field(False, "spectral normalization on D's layers")
     epochs: int = _field(50, "passes over the training images")
     batch_size: int = _field(64, "images per step")
     generator_learning_rate: float = _field(2e-4, "Adam learning rate of G")
@@ -82,7 +87,11 @@ class TrainConfig:
                           "name such as 'mnist', or 'folder:PATH'")
         if self.dataset.startswith("folder:") and not self.dataset[len("folder:"):]:
             raise invalid("dataset", self.dataset, "'folder:PATH' with the path of an image folder")
-        for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters",
+        for name in ("gradient_penalty", "r1_penalty"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value < 1e6:
+                raise invalid(name, value, "a number >= 0 (0 turns it off), e.g. 10")
+        for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
             check_positive_int(name, getattr(self, name))
         for name in ("image_size", "max_examples"):

@@ -76,22 +76,43 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")
         self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
+        self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
+        self.r1_penalty_tracker = keras.metrics.Mean(name="r1_penalty")
+        self.gradient_penalty_weight = 0.0
+        self.r1_penalty_weight = 0.0
+        self.discriminator_steps = 1
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (FINDINGS.md).
         self.built = True
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
-                loss="non_saturating", **kwargs):
-        """Sets both optimizers (default Adam(2e-4, beta_1=0.5)) and the loss by name.
+                loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,
+                discriminator_steps=1, **kwargs):
+        """Sets both optimizers (default Adam(2e-4, beta_1=0.5)), the loss and D's regularizers.
 
         Args:
             generator_optimizer: optimizer of G. Defaults to Adam(2e-4, beta_1=0.5).
             discriminator_optimizer: optimizer of D. Defaults to Adam(2e-4, beta_1=0.5).
-            loss: a name from `gan_tf.losses` ("minimax" or "non_saturating").
+            loss: a name from `gan_tf.losses`: "minimax", "non_saturating", "wasserstein",
+                "hinge" or "least_squares".
+            gradient_penalty: weight of the WGAN-GP penalty added to D's loss (0: off).
+            r1_penalty: gamma of the R1 penalty on real images added to D's loss (0: off).
+            discriminator_steps: D updates per G update, each on the step's real batch with
+                fresh latents. Defaults to 1.
             **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
         """
         self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
         self.loss_name = loss
+        self.decision_threshold = losses_lib.decision_threshold(loss)
+        for name, value in (("gradient_penalty", gradient_penalty),
+                            ("r1_penalty", r1_penalty)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise UserError(f"Invalid value for argument {name}. Received: {name}={value!r}. "
+                                "Expected a number >= 0 (0 turns it off).")
+        check_positive_int("discriminator_steps", discriminator_steps)
+        self.gradient_penalty_weight = float(gradient_penalty)
+        self.r1_penalty_weight = float(r1_penalty)
+        self.discriminator_steps = discriminator_steps
         self.generator_optimizer = generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
             2e-4, beta_1=0.5)
@@ -108,8 +129,13 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        return [self.d_loss_tracker, self.g_loss_tracker, self.real_accuracy_tracker,
-                self.fake_accuracy_tracker]
+        metrics = [self.d_loss_tracker, self.g_loss_tracker, self.real_accuracy_tracker,
+                   self.fake_accuracy_tracker]
+        if self.gradient_penalty_weight:
+            metrics.append(self.gradient_penalty_tracker)
+        if self.r1_penalty_weight:
+            metrics.append(self.r1_penalty_tracker)
+        return metrics
 
     def call(self, latents, training=False):
         return self.generator(latents, training=training)
@@ -119,20 +145,34 @@ class GAN(keras.Model):
         batch_size = tf.shape(real_images)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
-        # Discriminator step: ascend log D(x) + log(1 - D(G(z))).
-        latents = self._draw_latents(batch_size, self.discriminator_optimizer.iterations, 0)
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(latents, training=True)
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
-            scaled_d_loss = d_loss / replicas
+        # Discriminator steps: ascend log D(x) + log(1 - D(G(z))) (or the chosen loss).
         d_variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply_gradients(
-            zip(tape.gradient(scaled_d_loss, d_variables), d_variables))
+        for _ in range(self.discriminator_steps):
+            step = self.discriminator_optimizer.iterations
+            latents = self._draw(batch_size, [self.latent_dim], step, 0)
+            with tf.GradientTape() as tape:
+                fake_images = self.generator(latents, training=True)
+                real_logits = self.discriminator(real_images, training=True)
+                fake_logits = self.discriminator(fake_images, training=True)
+                d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
+                total_d_loss = d_loss
+                if self.gradient_penalty_weight:
+                    interpolation = self._draw(batch_size, [], step, 2, uniform=True)
+                    penalty = losses_lib.gradient_penalty(
+                        self.discriminator, real_images, fake_images, interpolation)
+                    total_d_loss += self.gradient_penalty_weight * penalty
+                    self.gradient_penalty_tracker.update_state(penalty)
+                if self.r1_penalty_weight:
+                    penalty = losses_lib.r1_penalty(self.discriminator, real_images)
+                    total_d_loss += self.r1_penalty_weight * penalty
+                    self.r1_penalty_tracker.update_state(penalty)
+                scaled_d_loss = total_d_loss / replicas
+            self.discriminator_optimizer.apply_gradients(
+                zip(tape.gradient(scaled_d_loss, d_variables), d_variables))
+            self.d_loss_tracker.update_state(d_loss)
 
         # Generator step, with fresh latents.
-        latents = self._draw_latents(batch_size, self.generator_optimizer.iterations, 1)
+        latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations, 1)
         with tf.GradientTape() as tape:
             generated_logits = self.discriminator(
                 self.generator(latents, training=True), training=True)
@@ -142,21 +182,26 @@ class GAN(keras.Model):
         self.generator_optimizer.apply_gradients(
             zip(tape.gradient(scaled_g_loss, g_variables), g_variables))
 
-        self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.real_accuracy_tracker.update_state(tf.cast(real_logits > 0, tf.float32))
-        self.fake_accuracy_tracker.update_state(tf.cast(fake_logits < 0, tf.float32))
+        threshold = self.decision_threshold
+        self.real_accuracy_tracker.update_state(tf.cast(real_logits > threshold, tf.float32))
+        self.fake_accuracy_tracker.update_state(tf.cast(fake_logits <= threshold, tf.float32))
         return {metric.name: metric.result() for metric in self.metrics}
 
-    def _draw_latents(self, batch_size, step, stream):
-        """This replica's slice of the global batch of latents for (seed, step, stream)."""
+    def _draw(self, batch_size, shape, step, stream, uniform=False):
+        """This replica's slice of a global-batch random draw for (seed, step, stream).
+
+        Standard normal (latents) or, with `uniform`, U[0, 1) (interpolation coefficients),
+        of shape `(batch_size,) + shape`. Streams: 0 D's latents, 1 G's latents, 2 WGAN-GP.
+        """
         context = tf.distribute.get_replica_context()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         replica = context.replica_id_in_sync_group if context is not None else 0
         seed = tf.stack([tf.constant(self.seed * 4 + stream, tf.int64), tf.cast(step, tf.int64)])
-        latents = tf.random.stateless_normal([batch_size * replicas, self.latent_dim], seed=seed)
+        draw = tf.random.stateless_uniform if uniform else tf.random.stateless_normal
+        values = draw([batch_size * replicas] + list(shape), seed=seed)
         start = tf.cast(replica, tf.int32) * batch_size
-        return latents[start:start + batch_size]
+        return values[start:start + batch_size]
 
     def generate(self, num_images, seed=0, batch_size=500):
         """`num_images` images in [-1, 1] (numpy), from latents drawn from `seed`."""
@@ -203,6 +248,9 @@ class GAN(keras.Model):
             "discriminator_optimizer": keras.saving.serialize_keras_object(
                 self.discriminator_optimizer),
             "loss": self.loss_name,
+            "gradient_penalty": self.gradient_penalty_weight,
+            "r1_penalty": self.r1_penalty_weight,
+            "discriminator_steps": self.discriminator_steps,
         }
 
     def compile_from_config(self, config):
@@ -213,4 +261,7 @@ class GAN(keras.Model):
             discriminator_optimizer=keras.optimizers.deserialize(
                 config["discriminator_optimizer"]),
             loss=config["loss"],
+            gradient_penalty=config.get("gradient_penalty", 0.0),
+            r1_penalty=config.get("r1_penalty", 0.0),
+            discriminator_steps=config.get("discriminator_steps", 1),
         )

@@ -30,6 +30,12 @@ class _Network(keras.Model):
         return config
 
 
+def _maybe_spectral(layer, spectral_norm):
+    """`layer`, wrapped in Keras's SpectralNormalization when `spectral_norm` is on."""
+    return keras.layers.SpectralNormalization(layer, name=f"{layer.name}_sn") if spectral_norm \
+        else layer
+
+
 def _image_shape(image_shape):
     shape = tuple(int(d) for d in image_shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -91,26 +97,30 @@ class MLPDiscriminator(_Network):
         image_shape: `(height, width, channels)` of the input images. Defaults to (28, 28, 1).
         hidden_units: widths of the hidden Dense layers. Defaults to (128, 128).
         negative_slope: LeakyReLU slope. Defaults to 0.2.
+        spectral_norm: wrap every Dense layer in `keras.layers.SpectralNormalization`
+            (Miyato et al., 2018). Defaults to False.
     """
 
-    _config_names = ("image_shape", "hidden_units", "negative_slope")
+    _config_names = ("image_shape", "hidden_units", "negative_slope", "spectral_norm")
 
     def __init__(self, image_shape=(28, 28, 1), hidden_units=(128, 128), negative_slope=0.2,
-                 **kwargs):
+                 spectral_norm=False, **kwargs):
         image_shape = _image_shape(image_shape)
         hidden_units = tuple(int(u) for u in hidden_units)
         # === Functional Model ===
         images = keras.Input(shape=image_shape, name="images")
         x = keras.layers.Flatten(name="flatten")(images)
         for index, units in enumerate(hidden_units):
-            x = keras.layers.Dense(units, name=f"dense_{index}")(x)
+            x = _maybe_spectral(keras.layers.Dense(units, name=f"dense_{index}"), spectral_norm)(x)
             x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{index}")(x)
-        logits = keras.layers.Dense(1, dtype="float32", name="logits")(x)
+        logits = _maybe_spectral(keras.layers.Dense(1, dtype="float32", name="logits"),
+                                 spectral_norm)(x)
         super().__init__(inputs=images, outputs=logits, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.hidden_units = hidden_units
         self.negative_slope = negative_slope
+        self.spectral_norm = spectral_norm
 
 
 def dcgan_upsamplings(image_shape, max_upsamplings=4):
@@ -208,27 +218,33 @@ class DCGANDiscriminator(_Network):
             Defaults to (28, 28, 1).
         filters: channels of the first convolution; later ones double it. Defaults to 64.
         negative_slope: LeakyReLU slope. Defaults to 0.2.
+        spectral_norm: wrap every convolution and the Dense layer in
+            `keras.layers.SpectralNormalization` (Miyato et al., 2018). Defaults to False.
     """
 
-    _config_names = ("image_shape", "filters", "negative_slope")
+    _config_names = ("image_shape", "filters", "negative_slope", "spectral_norm")
 
-    def __init__(self, image_shape=(28, 28, 1), filters=64, negative_slope=0.2, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), filters=64, negative_slope=0.2,
+                 spectral_norm=False, **kwargs):
         image_shape = _image_shape(image_shape)
         stages = dcgan_upsamplings(image_shape)
         # === Functional Model ===
         images = keras.Input(shape=image_shape, name="images")
         x = images
         for stage in range(stages):
-            x = keras.layers.Conv2D(filters * 2 ** stage, 4, strides=2, padding="same",
-                                    name=f"down_{stage}")(x)
+            x = _maybe_spectral(keras.layers.Conv2D(
+                filters * 2 ** stage, 4, strides=2, padding="same", name=f"down_{stage}"),
+                spectral_norm)(x)
             x = keras.layers.LeakyReLU(negative_slope, name=f"down_{stage}_leaky_relu")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-        logits = keras.layers.Dense(1, dtype="float32", name="logits")(x)
+        logits = _maybe_spectral(keras.layers.Dense(1, dtype="float32", name="logits"),
+                                 spectral_norm)(x)
         super().__init__(inputs=images, outputs=logits, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.filters = filters
         self.negative_slope = negative_slope
+        self.spectral_norm = spectral_norm
 
 
 def make_generator(architecture, latent_dim, image_shape, filters=64):
@@ -241,10 +257,12 @@ def make_generator(architecture, latent_dim, image_shape, filters=64):
     raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")
 
 
-def make_discriminator(architecture, image_shape, filters=64):
+def make_discriminator(architecture, image_shape, filters=64, spectral_norm=False):
     """The discriminator of `architecture` ("mlp" or "dcgan") for `image_shape`."""
     if architecture == "mlp":
-        return MLPDiscriminator(image_shape=image_shape, name="discriminator")
+        return MLPDiscriminator(image_shape=image_shape, spectral_norm=spectral_norm,
+                                name="discriminator")
     if architecture == "dcgan":
-        return DCGANDiscriminator(image_shape=image_shape, filters=filters, name="discriminator")
+        return DCGANDiscriminator(image_shape=image_shape, filters=filters,
+                                  spectral_norm=spectral_norm, name="discriminator")
     raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")

@@ -89,7 +89,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     generator = networks.make_generator(config.architecture, config.latent_dim,
                                         data.image_shape, config.dcgan_filters)
     discriminator = networks.make_discriminator(config.architecture, data.image_shape,
-                                                config.dcgan_filters)
+                                                config.dcgan_filters, config.spectral_norm)
     gan = GAN(generator, discriminator, seed=config.seed)
     gan.compile(
         generator_optimizer=keras.optimizers.Adam(
@@ -97,6 +97,9 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         discriminator_optimizer=keras.optimizers.Adam(
             config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
         loss=config.loss,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        discriminator_steps=config.discriminator_steps,
     )
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
@@ -131,7 +134,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
     callbacks.extend(extra_callbacks)
 
-    log(f"Training {config.architecture} ({config.loss} loss) on {data.name}: {len(data)} "
+    log(f"Training {config.architecture} ({_objective(config)}) on {data.name}: {len(data)} "
         f"images {'x'.join(map(str, data.image_shape))}, epochs {start_epoch + 1}-"
         f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}. Run: {run_dir}")
     started = time.perf_counter()
@@ -147,6 +150,19 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         f"images/s). Samples: {os.path.join(run_dir, 'samples', 'final.png')}; "
         f"generator: {export_path}")
     return result
+
+
+def _objective(config):
+    parts = [f"{config.loss} loss"]
+    if config.gradient_penalty:
+        parts.append(f"gradient penalty {config.gradient_penalty:g}")
+    if config.r1_penalty:
+        parts.append(f"R1 {config.r1_penalty:g}")
+    if config.discriminator_steps > 1:
+        parts.append(f"{config.discriminator_steps} D steps per G step")
+    if config.spectral_norm:
+        parts.append("spectral norm on D")
+    return ", ".join(parts)
 
 
 def _check_run_dir(run_dir, config):

@@ -67,11 +67,11 @@ def test_compile_defaults_and_builds_both_optimizers():
 
 def test_latents_are_a_function_of_seed_and_step():
     gan = make_gan(seed=5)
-    first = gan._draw_latents(4, tf.constant(3), 0)
-    np.testing.assert_array_equal(first, gan._draw_latents(4, tf.constant(3), 0))
-    assert not np.array_equal(first, gan._draw_latents(4, tf.constant(4), 0))
-    assert not np.array_equal(first, gan._draw_latents(4, tf.constant(3), 1))
-    assert not np.array_equal(first, make_gan(seed=6)._draw_latents(4, tf.constant(3), 0))
+    first = gan._draw(4, [8], tf.constant(3), 0)
+    np.testing.assert_array_equal(first, gan._draw(4, [8], tf.constant(3), 0))
+    assert not np.array_equal(first, gan._draw(4, [8], tf.constant(4), 0))
+    assert not np.array_equal(first, gan._draw(4, [8], tf.constant(3), 1))
+    assert not np.array_equal(first, make_gan(seed=6)._draw(4, [8], tf.constant(3), 0))
 
 
 def test_generate_is_seeded_and_in_range():
@@ -164,3 +164,62 @@ def test_generator_without_input_layer_needs_latent_dim():
     history = gan.fit(real_images(), epochs=1, batch_size=8, verbose=0)
     assert np.isfinite(history.history["d_loss"][0])
     assert gan.generate(3).shape == (3, 12, 12, 1)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wasserstein", "hinge",
+                                  "least_squares"])
+def test_every_loss_on_every_architecture_trains(loss, architecture):
+    gan = make_gan(loss=loss, architecture=architecture)
+    kernels = [v for v in gan.generator.trainable_variables
+               + gan.discriminator.trainable_variables if "kernel" in v.path]
+    before = [np.array(v) for v in kernels]
+    history = gan.fit(real_images(16), epochs=1, batch_size=8, verbose=0)
+    # Every kernel of both networks moved. (Biases need not: under the Wasserstein loss the
+    # gradient of D's last bias is 1 - 1 = 0.)
+    assert len(kernels) >= 4
+    for old, variable in zip(before, kernels):
+        assert not np.array_equal(old, variable), variable.path
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_penalties_steps_and_spectral_norm_together(architecture):
+    generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4)
+    discriminator = networks.make_discriminator(architecture, (12, 12, 1), filters=4,
+                                                spectral_norm=True)
+    assert any(isinstance(layer, keras.layers.SpectralNormalization)
+               for layer in discriminator.layers)
+    gan = GAN(generator, discriminator)
+    gan.compile(loss="wasserstein", gradient_penalty=10.0, r1_penalty=1.0,
+                discriminator_steps=3)
+    history = gan.fit(real_images(16), epochs=1, batch_size=8, verbose=0)
+    assert {"gradient_penalty", "r1_penalty"} <= set(history.history)
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    assert history.history["gradient_penalty"][0] > 0
+    assert int(gan.discriminator_optimizer.iterations) == 3 * 2
+    assert int(gan.generator_optimizer.iterations) == 2
+
+
+def test_penalty_draws_are_uniform_per_sample():
+    gan = make_gan()
+    values = np.asarray(gan._draw(256, [], tf.constant(0), 2, uniform=True))
+    assert values.shape == (256,) and 0 <= values.min() and values.max() < 1
+    assert 0.4 < values.mean() < 0.6 and len(np.unique(values)) == 256
+
+
+def test_invalid_compile_options():
+    from gan_tf.errors import UserError
+
+    with pytest.raises(UserError, match="gradient_penalty=-1"):
+        make_gan(gradient_penalty=-1)
+    with pytest.raises(UserError, match="discriminator_steps=0"):
+        make_gan(discriminator_steps=0)
+
+
+def test_compile_options_survive_keras_file_round_trip(tmp_path):
+    gan = make_gan(loss="hinge", gradient_penalty=5.0, discriminator_steps=2)
+    gan.save(str(tmp_path / "gan.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
+    assert (loaded.loss_name, loaded.gradient_penalty_weight, loaded.discriminator_steps) == (
+        "hinge", 5.0, 2)

@@ -67,3 +67,63 @@ def test_saturation_minimax_gradient_vanishes_non_saturating_does_not():
 def test_get_unknown_name():
     with pytest.raises(ValueError, match="Received: loss='hinge2'"):
         losses.get("hinge2")
+
+
+def test_wasserstein_known_values():
+    assert float(losses.wasserstein_discriminator_loss(REAL, FAKE)) == pytest.approx(
+        mean(FAKE) - mean(REAL))
+    assert float(losses.wasserstein_generator_loss(FAKE)) == pytest.approx(-mean(FAKE))
+
+
+def test_hinge_known_values():
+    expected = mean([max(0.0, 1 - r) for r in REAL]) + mean([max(0.0, 1 + f) for f in FAKE])
+    assert float(losses.hinge_discriminator_loss(REAL, FAKE)) == pytest.approx(expected)
+    assert float(losses.hinge_generator_loss(FAKE)) == pytest.approx(-mean(FAKE))
+
+
+def test_least_squares_known_values():
+    expected = 0.5 * mean([(r - 1) ** 2 for r in REAL]) + 0.5 * mean([f ** 2 for f in FAKE])
+    assert float(losses.least_squares_discriminator_loss(REAL, FAKE)) == pytest.approx(expected)
+    assert float(losses.least_squares_generator_loss(FAKE)) == pytest.approx(
+        0.5 * mean([(f - 1) ** 2 for f in FAKE]))
+
+
+def half_square_discriminator(images, training=False):
+    """D(x) = sum(x^2) / 2, so grad D(x) = x: penalties become hand-computable."""
+    import tensorflow as tf
+
+    return tf.reduce_sum(tf.square(images), axis=[1, 2, 3]) / 2
+
+
+def test_gradient_penalty_interpolates_per_sample_and_knows_its_value():
+    real = np.array([1.0, 2.0]).reshape(2, 1, 1, 1)
+    fake = np.array([3.0, 0.0]).reshape(2, 1, 1, 1)
+    # x_hat = x + u (G(z) - x) = [1 + 0.5 * 2, 2 + 0.25 * -2] = [2, 1.5]; grad = x_hat.
+    value = losses.gradient_penalty(half_square_discriminator, real, fake, [0.5, 0.25])
+    assert float(value) == pytest.approx(((2 - 1) ** 2 + (1.5 - 1) ** 2) / 2, rel=1e-6)
+
+
+def test_gradient_penalty_epsilon_keeps_gradients_finite_at_zero():
+    import tensorflow as tf
+
+    scale = tf.Variable(1.0)
+    discriminator = lambda x, training=False: scale * half_square_discriminator(x)  # noqa
+    zeros = np.zeros((2, 1, 1, 1))
+    with tf.GradientTape() as tape:
+        penalty = losses.gradient_penalty(discriminator, zeros, zeros, [0.3, 0.7])
+    gradient = tape.gradient(penalty, scale)
+    assert float(penalty) == pytest.approx(1.0, abs=1e-5)  # (0 - 1)^2
+    assert np.isfinite(float(gradient))
+
+
+def test_r1_penalty_known_value():
+    real = np.array([1.0, 2.0]).reshape(2, 1, 1, 1)
+    assert float(losses.r1_penalty(half_square_discriminator, real)) == pytest.approx(
+        0.5 * mean([1.0, 4.0]))
+
+
+def test_decision_thresholds():
+    assert losses.decision_threshold("least_squares") == 0.5
+    assert losses.decision_threshold("hinge") == 0.0
+    with pytest.raises(ValueError):
+        losses.decision_threshold("nope")

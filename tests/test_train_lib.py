@@ -62,14 +62,20 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
 
 
-def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path):
+@pytest.mark.parametrize("options", [
+    {},
+    dict(architecture="dcgan", dcgan_filters=4, loss="hinge", spectral_norm=True,
+         gradient_penalty=10.0, r1_penalty=1.0, discriminator_steps=2),
+], ids=["default", "every_objective_option"])
+def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
     quiet = dict(verbose=0, log=lambda message: None)
-    straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"))
+    straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
     train_lib.train(straight, **quiet)
-    interrupted = make_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"))
+    interrupted = make_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"), **options)
     train_lib.train(interrupted, **quiet)
     messages = []
-    result = train_lib.train(make_tiny_config(epochs=3, output_dir=str(tmp_path / "resumed")),
+    result = train_lib.train(make_tiny_config(epochs=3, output_dir=str(tmp_path / "resumed"),
+                                              **options),
                              verbose=0, log=messages.append)
     assert (result.start_epoch, result.end_epoch) == (1, 3)
     assert_same_checkpoints(tmp_path / "straight", tmp_path / "resumed")

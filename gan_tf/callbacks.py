@@ -47,8 +47,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     Args:
         directory: folder for the PNG files and `latents.npy`. Created if missing.
-        generator: the model that maps latents to images. Defaults to `model.generator`,
-            else the model being trained.
+        generator: the model that maps latents to images. Defaults to
+            `model.sampling_generator()` (a `gan_tf.GAN`: the EMA generator when it keeps
+            one), else `model.generator`, else the model being trained.
         num_rows: rows of the grid. Defaults to 8.
         num_cols: columns of the grid. Defaults to 8.
         every_n_epochs: write a grid after every N-th epoch. Defaults to 1.
@@ -92,6 +93,9 @@ class SampleGrid(keras.callbacks.Callback):
     def _resolve_generator(self):
         if self.generator is not None:
             return self.generator
+        sampling_generator = getattr(self.model, "sampling_generator", None)
+        if callable(sampling_generator):
+            return sampling_generator()  # a gan_tf.GAN: its EMA generator when it keeps one
         return getattr(self.model, "generator", None) or self.model
 
     def fixed_latents(self):

@@ -60,6 +60,8 @@ class TrainConfig:
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
     discriminator_steps: int = _field(1, "D updates per G update")
     spectral_norm: bool = _field(False, "spectral normalization on D's layers")
+    ema_decay: Optional[float] = _field(None, "keep an EMA of G's weights (e.g. 0.999) and "
+                                              "sample and export from it")
     epochs: int = _field(50, "passes over the training images")
     batch_size: int = _field(64, "images per step")
     generator_learning_rate: float = _field(2e-4, "Adam learning rate of G")
@@ -101,6 +103,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value < 1:
                 raise invalid(name, value, "a number between 0 and 1, e.g. 2e-4")
+        if self.ema_decay is not None and (not _is_number(self.ema_decay)
+                                           or not 0 < self.ema_decay < 1):
+            raise invalid("ema_decay", self.ema_decay, "a number between 0 and 1, e.g. 0.999")
         for name in ("beta_1", "beta_2"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:

@@ -34,6 +34,24 @@ def latent_dim_of(generator, latent_dim=None):
         "it has no single (batch, latent_dim) keras.Input. Pass latent_dim=N.")
 
 
+class _Holder:
+    """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
+
+    def __init__(self):
+        self.model = None
+
+
+def _clone(model, latent_dim):
+    """A new, built model of the same architecture as `model` (weights not copied)."""
+    try:
+        clone = type(model).from_config(model.get_config())
+    except Exception:  # noqa: BLE001 - fall back to Keras's generic cloning
+        clone = keras.models.clone_model(model)
+    if not clone.built:
+        clone(tf.zeros((1, latent_dim)))
+    return clone
+
+
 @keras.saving.register_keras_serializable(package="gan_tf")
 class GAN(keras.Model):
     """A generator and a discriminator trained with the adversarial objective by `fit`.
@@ -81,6 +99,7 @@ class GAN(keras.Model):
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
         self.discriminator_steps = 1
+        self._averaged = _Holder()
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (FINDINGS.md).
         self.built = True
@@ -203,10 +222,38 @@ class GAN(keras.Model):
         start = tf.cast(replica, tf.int32) * batch_size
         return values[start:start + batch_size]
 
+    @property
+    def uses_ema(self):
+        """True when G's optimizer keeps an exponential moving average of G's weights."""
+        return bool(getattr(getattr(self, "generator_optimizer", None), "use_ema", False))
+
+    def sampling_generator(self):
+        """The generator to sample from: G with the averaged weights when `uses_ema`, else G.
+
+        The averages are the generator optimizer's own (`keras.optimizers.Adam(use_ema=True,
+        ema_momentum=decay)`), so they are checkpointed with the optimizer. The averaged
+        generator is a separate model whose trainable weights are those averages and whose
+        other weights (e.g. batch-norm statistics) are G's; it is refreshed on every call.
+        """
+        if not self.uses_ema:
+            return self.generator
+        optimizer = self.generator_optimizer
+        if self._averaged.model is None:
+            self._averaged.model = _clone(self.generator, self.latent_dim)
+        averages = {id(variable): average for variable, average in zip(
+            optimizer._trainable_variables, optimizer._model_variables_moving_average)}
+        for target, source in zip(self._averaged.model.weights, self.generator.weights):
+            target.assign(averages.get(id(source), source))
+        return self._averaged.model
+
     def generate(self, num_images, seed=0, batch_size=500):
-        """`num_images` images in [-1, 1] (numpy), from latents drawn from `seed`."""
+        """`num_images` images in [-1, 1] (numpy), from latents drawn from `seed`.
+
+        Uses `sampling_generator()`: the averaged weights when training keeps an EMA.
+        """
         latents = sample_latents(num_images, self.latent_dim, seed)
-        parts = [self.generator(latents[i:i + batch_size], training=False)
+        generator = self.sampling_generator()
+        parts = [generator(latents[i:i + batch_size], training=False)
                  for i in range(0, num_images, batch_size)]
         if not parts:
             raise UserError(f"Invalid value for argument num_images. Received: "

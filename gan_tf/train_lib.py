@@ -72,7 +72,6 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
 
     from gan_tf import callbacks as callbacks_lib
     from gan_tf import export
-    from gan_tf.gan import GAN
 
     config.validate()
     run_dir = config.resolved_output_dir()
@@ -86,21 +85,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
 
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    generator = networks.make_generator(config.architecture, config.latent_dim,
-                                        data.image_shape, config.dcgan_filters)
-    discriminator = networks.make_discriminator(config.architecture, data.image_shape,
-                                                config.dcgan_filters, config.spectral_norm)
-    gan = GAN(generator, discriminator, seed=config.seed)
-    gan.compile(
-        generator_optimizer=keras.optimizers.Adam(
-            config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
-        discriminator_optimizer=keras.optimizers.Adam(
-            config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
-        loss=config.loss,
-        gradient_penalty=config.gradient_penalty,
-        r1_penalty=config.r1_penalty,
-        discriminator_steps=config.discriminator_steps,
-    )
+    gan = build_gan(config, data.image_shape)
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
@@ -111,7 +96,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
             "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
         if not os.path.exists(export_path):
-            export.export_generator(gan.generator, export_path)
+            export.export_generator(gan.sampling_generator(), export_path)
             log(f"Exported the generator to {export_path}")
         return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
 
@@ -142,7 +127,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
                       steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                       shuffle=False)
     seconds = time.perf_counter() - started
-    export.export_generator(gan.generator, export_path)
+    export.export_generator(gan.sampling_generator(), export_path)
     trained_images = (config.epochs - start_epoch) * steps_per_epoch * config.batch_size
     result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
                          trained_images / seconds, export_path, history.history)
@@ -150,6 +135,61 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         f"images/s). Samples: {os.path.join(run_dir, 'samples', 'final.png')}; "
         f"generator: {export_path}")
     return result
+
+
+def build_gan(config, image_shape):
+    """The compiled `GAN` that `config` describes, for images of `image_shape`."""
+    import keras
+
+    from gan_tf.gan import GAN
+
+    generator = networks.make_generator(config.architecture, config.latent_dim, image_shape,
+                                        config.dcgan_filters)
+    discriminator = networks.make_discriminator(config.architecture, image_shape,
+                                                config.dcgan_filters, config.spectral_norm)
+    gan = GAN(generator, discriminator, seed=config.seed)
+    use_ema = config.ema_decay is not None
+    gan.compile(
+        generator_optimizer=keras.optimizers.Adam(
+            config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+            use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99),
+        discriminator_optimizer=keras.optimizers.Adam(
+            config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        loss=config.loss,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        discriminator_steps=config.discriminator_steps,
+    )
+    return gan
+
+
+def load_run(run_dir):
+    """The GAN of a run directory, restored from its newest readable checkpoint.
+
+    Returns:
+        `(gan, config, finished_epochs)`. Sample with `gan.generate(n, seed)`.
+
+    Raises:
+        UserError: `run_dir` is not a gan_tf run or has no readable checkpoint.
+    """
+    from gan_tf import callbacks as callbacks_lib
+
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        config = TrainConfig.from_dict(record["config"])
+        image_shape = tuple(record["dataset"]["image_shape"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
+                        "Pass the --output_dir of a training run.") from None
+    gan = build_gan(config, image_shape)
+    checkpoint = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
+                                                   verbose=0)
+    epochs = checkpoint.restore(gan)
+    if epochs == 0:
+        raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
+    return gan, config, epochs
 
 
 def _objective(config):
@@ -162,6 +202,8 @@ def _objective(config):
         parts.append(f"{config.discriminator_steps} D steps per G step")
     if config.spectral_norm:
         parts.append("spectral norm on D")
+    if config.ema_decay is not None:
+        parts.append(f"EMA of G {config.ema_decay:g}")
     return ", ".join(parts)
 
 

@@ -33,6 +33,9 @@ def test_every_field_has_help_text():
     ("max_examples", 0, "positive integer"),
     ("dataset", "folder:", "folder:PATH"),
     ("epochs", True, "positive integer"),
+    ("ema_decay", 1.0, "between 0 and 1"),
+    ("gradient_penalty", -2.0, ">= 0"),
+    ("discriminator_steps", 0, "positive integer"),
 ])
 def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
     with pytest.raises(UserError) as error:

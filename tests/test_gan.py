@@ -223,3 +223,23 @@ def test_compile_options_survive_keras_file_round_trip(tmp_path):
     loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
     assert (loaded.loss_name, loaded.gradient_penalty_weight, loaded.discriminator_steps) == (
         "hinge", 5.0, 2)
+
+
+def test_ema_generator_holds_the_optimizer_averages():
+    gan = make_gan(architecture="dcgan",
+                   generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, use_ema=True,
+                                                            ema_momentum=0.5))
+    assert gan.uses_ema and not make_gan().uses_ema
+    gan.fit(real_images(16), epochs=2, batch_size=8, verbose=0)
+    averaged = gan.sampling_generator()
+    optimizer = gan.generator_optimizer
+    averages = {id(v): a for v, a in zip(optimizer._trainable_variables,
+                                         optimizer._model_variables_moving_average)}
+    for target, source in zip(averaged.weights, gan.generator.weights):
+        expected = averages[id(source)] if source.trainable else source
+        np.testing.assert_array_equal(target, expected, err_msg=source.path)
+    assert any(not np.array_equal(a, v) for a, v in zip(
+        averaged.trainable_weights, gan.generator.trainable_weights))
+    assert averaged not in gan._flatten_layers()  # not tracked: .keras files are unchanged
+    np.testing.assert_array_equal(gan.generate(3, seed=2),
+                                  averaged(sample_latents(3, 8, 2), training=False))

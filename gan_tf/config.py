@@ -10,6 +10,7 @@ from gan_tf.errors import UserError, check_positive_int, invalid
 
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
+AUGMENTATIONS = ("none", "diffaugment")
 EMBEDDED_DATASET = "embedded_mnist"
 
 # Fields that may change when a run directory is reused: everything else defines the model,
@@ -60,6 +61,7 @@ class TrainConfig:
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
     discriminator_steps: int = _field(1, "D updates per G update")
     spectral_norm: bool = _field(False, "spectral normalization on D's layers")
+    augment: str = _field("none", "none | diffaugment (colour, translation, cutout before D)")
     ema_decay: Optional[float] = _field(None, "keep an EMA of G's weights (e.g. 0.999) and "
                                               "sample and export from it")
     epochs: int = _field(50, "passes over the training images")
@@ -84,6 +86,7 @@ class TrainConfig:
         """Raises `UserError` naming the first invalid field."""
         _check_choice("architecture", self.architecture, ARCHITECTURES)
         _check_choice("loss", self.loss, LOSSES)
+        _check_choice("augment", self.augment, AUGMENTATIONS)
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise invalid("dataset", self.dataset, f"'{EMBEDDED_DATASET}', a tensorflow-datasets "
                           "name such as 'mnist', or 'folder:PATH'")

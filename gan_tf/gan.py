@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import augment as augment_lib
+from gan_tf import config as config_lib
 from gan_tf import losses as losses_lib
 from gan_tf.errors import UserError, check_positive_int
 
@@ -50,6 +52,9 @@ def _clone(model, latent_dim):
     if not clone.built:
         clone(tf.zeros((1, latent_dim)))
     return clone
+
+
+AUGMENTATIONS = config_lib.AUGMENTATIONS
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")
@@ -99,6 +104,7 @@ class GAN(keras.Model):
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
         self.discriminator_steps = 1
+        self.augment = "none"
         self._averaged = _Holder()
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (FINDINGS.md).
@@ -106,7 +112,7 @@ class GAN(keras.Model):
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
                 loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,
-                discriminator_steps=1, **kwargs):
+                discriminator_steps=1, augment="none", **kwargs):
         """Sets both optimizers (default Adam(2e-4, beta_1=0.5)), the loss and D's regularizers.
 
         Args:
@@ -118,6 +124,10 @@ class GAN(keras.Model):
             r1_penalty: gamma of the R1 penalty on real images added to D's loss (0: off).
             discriminator_steps: D updates per G update, each on the step's real batch with
                 fresh latents. Defaults to 1.
+            augment: "none" or "diffaugment": D sees real and generated images through the
+                same kind of random differentiable colour/translation/cutout transformation
+                (`gan_tf.augment`), in the D and the G steps. Penalties use the
+                un-augmented images.
             **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
         """
         self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
@@ -129,6 +139,10 @@ class GAN(keras.Model):
                 raise UserError(f"Invalid value for argument {name}. Received: {name}={value!r}. "
                                 "Expected a number >= 0 (0 turns it off).")
         check_positive_int("discriminator_steps", discriminator_steps)
+        if augment not in AUGMENTATIONS:
+            raise UserError(f"Invalid value for argument augment. Received: augment={augment!r}."
+                            f" Expected one of {', '.join(map(repr, AUGMENTATIONS))}.")
+        self.augment = augment
         self.gradient_penalty_weight = float(gradient_penalty)
         self.r1_penalty_weight = float(r1_penalty)
         self.discriminator_steps = discriminator_steps
@@ -171,8 +185,9 @@ class GAN(keras.Model):
             latents = self._draw(batch_size, [self.latent_dim], step, 0)
             with tf.GradientTape() as tape:
                 fake_images = self.generator(latents, training=True)
-                real_logits = self.discriminator(real_images, training=True)
-                fake_logits = self.discriminator(fake_images, training=True)
+                seen_real, seen_fake = self._augment_pair(real_images, fake_images, step)
+                real_logits = self.discriminator(seen_real, training=True)
+                fake_logits = self.discriminator(seen_fake, training=True)
                 d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
                 total_d_loss = d_loss
                 if self.gradient_penalty_weight:
@@ -193,8 +208,9 @@ class GAN(keras.Model):
         # Generator step, with fresh latents.
         latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations, 1)
         with tf.GradientTape() as tape:
-            generated_logits = self.discriminator(
-                self.generator(latents, training=True), training=True)
+            generated = self._augment(self.generator(latents, training=True),
+                                      2 * self.generator_optimizer.iterations + 1)
+            generated_logits = self.discriminator(generated, training=True)
             g_loss = self.generator_loss_fn(generated_logits)
             scaled_g_loss = g_loss / replicas
         g_variables = self.generator.trainable_variables
@@ -207,11 +223,29 @@ class GAN(keras.Model):
         self.fake_accuracy_tracker.update_state(tf.cast(fake_logits <= threshold, tf.float32))
         return {metric.name: metric.result() for metric in self.metrics}
 
+    def _augment(self, images, step):
+        """`images` as D sees them: augmented with draws for (seed, step) when augmenting."""
+        if self.augment == "none":
+            return images
+        uniforms = self._draw(tf.shape(images)[0], [augment_lib.NUM_UNIFORMS], step, 3,
+                              uniform=True)
+        return augment_lib.diff_augment(images, uniforms)
+
+    def _augment_pair(self, real_images, fake_images, step):
+        """Real and fake images of a D step, each with its own draws (D uses even steps)."""
+        if self.augment == "none":
+            return real_images, fake_images
+        uniforms = self._draw(tf.shape(real_images)[0], [2, augment_lib.NUM_UNIFORMS],
+                              2 * tf.cast(step, tf.int64), 3, uniform=True)
+        return (augment_lib.diff_augment(real_images, uniforms[:, 0]),
+                augment_lib.diff_augment(fake_images, uniforms[:, 1]))
+
     def _draw(self, batch_size, shape, step, stream, uniform=False):
         """This replica's slice of a global-batch random draw for (seed, step, stream).
 
         Standard normal (latents) or, with `uniform`, U[0, 1) (interpolation coefficients),
-        of shape `(batch_size,) + shape`. Streams: 0 D's latents, 1 G's latents, 2 WGAN-GP.
+        of shape `(batch_size,) + shape`. Streams: 0 D's latents, 1 G's latents, 2 WGAN-GP,
+        3 augmentation.
         """
         context = tf.distribute.get_replica_context()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
@@ -298,6 +332,7 @@ class GAN(keras.Model):
             "gradient_penalty": self.gradient_penalty_weight,
             "r1_penalty": self.r1_penalty_weight,
             "discriminator_steps": self.discriminator_steps,
+            "augment": self.augment,
         }
 
     def compile_from_config(self, config):
@@ -311,4 +346,5 @@ class GAN(keras.Model):
             gradient_penalty=config.get("gradient_penalty", 0.0),
             r1_penalty=config.get("r1_penalty", 0.0),
             discriminator_steps=config.get("discriminator_steps", 1),
+            augment=config.get("augment", "none"),
         )

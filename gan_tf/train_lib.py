@@ -159,6 +159,7 @@ def build_gan(config, image_shape):
         gradient_penalty=config.gradient_penalty,
         r1_penalty=config.r1_penalty,
         discriminator_steps=config.discriminator_steps,
+        augment=config.augment,
     )
     return gan
 
@@ -204,6 +205,8 @@ def _objective(config):
         parts.append("spectral norm on D")
     if config.ema_decay is not None:
         parts.append(f"EMA of G {config.ema_decay:g}")
+    if config.augment != "none":
+        parts.append(f"{config.augment} augmentation")
     return ", ".join(parts)
 
 

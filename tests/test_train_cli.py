@@ -41,6 +41,7 @@ def test_cli_trains_resumes_and_says_when_finished(tmp_path):
     ("--epochs=many", "epochs"),
     ("--gradient_penalty=-1", "Received: gradient_penalty=-1"),
     ("--discriminator_steps=0", "Received: discriminator_steps=0"),
+    ("--augment=mixup", "Received: augment='mixup'"),
     ("--no_such_flag=1", "no_such_flag"),
 ])
 def test_bad_flags_exit_2_before_anything_is_written(flag, message, tmp_path):

@@ -199,7 +199,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous(make_tiny_config, 
 
 EVERY_OPTION = dict(architecture="dcgan", dcgan_filters=4, loss="hinge", spectral_norm=True,
                     gradient_penalty=10.0, r1_penalty=1.0, discriminator_steps=2,
-                    ema_decay=0.9)
+                    ema_decay=0.9, augment="diffaugment")
 
 
 def test_every_option_resumes_with_its_whole_state_and_exports(make_tiny_config, tmp_path):

@@ -1,0 +1,70 @@
+"""DiffAugment's transformations, checked by hand on tiny images."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gan_tf import augment
+
+
+def ramp(batch=1, size=8, channels=1):
+    values = np.arange(size * size, dtype=np.float32).reshape(1, size, size, 1) / 64.0
+    return np.tile(values, (batch, 1, 1, channels))
+
+
+def test_translation_shifts_by_whole_pixels_and_zero_fills():
+    images = ramp()  # 8x8: s = 1 pixel
+    # u = 0.0 -> floor(0 * 3) - 1 = -1 (up); u = 0.99 -> floor(2.97) - 1 = +1 (right).
+    shifted = augment.translation(images, np.array([[0.0, 0.99]], np.float32)).numpy()
+    # Output (y, x) = input (y + 1, x - 1): rows move up one, columns right one.
+    np.testing.assert_array_equal(shifted[0, :7, 1:, 0], images[0, 1:, :7, 0])
+    assert not shifted[0, 7, :, 0].any() and not shifted[0, :, 0, 0].any()
+    unchanged = augment.translation(images, np.array([[0.5, 0.5]], np.float32))
+    np.testing.assert_array_equal(unchanged, images)  # floor(1.5) - 1 = 0
+
+
+def test_cutout_zeroes_one_square_of_half_the_size():
+    images = np.ones((2, 8, 8, 3), np.float32)
+    # size 4 (even): centre = floor(u * (8 + 1)); u = 0.5 -> 4: rows 2..5, cols 2..5.
+    out = augment.cutout(images, np.array([[0.5, 0.5], [0.0, 0.0]], np.float32)).numpy()
+    hole = out[0, ..., 0] == 0
+    assert hole.sum() == 16 and hole[2:6, 2:6].all()
+    # Centre 0: the square is clipped to rows 0..1, cols 0..1.
+    assert (out[1, ..., 0] == 0).sum() == 4 and (out[1, :2, :2] == 0).all()
+
+
+def test_color_transformations_known_values():
+    images = np.array([[[[0.0, 0.5, -0.5]]]], np.float32)  # one RGB pixel
+    # brightness +0.25 (u0 = 0.75); saturation x1 (u1 = 0.5); contrast x1 (u2 = 0.5).
+    out = augment.color(images, np.array([[0.75, 0.5, 0.5]], np.float32)).numpy()
+    np.testing.assert_allclose(out, images + 0.25, atol=1e-6)
+    # saturation x0 (u1 = 0): every channel becomes the pixel's channel mean.
+    gray = augment.color(images, np.array([[0.5, 0.0, 0.5]], np.float32)).numpy()
+    np.testing.assert_allclose(gray, np.zeros_like(images), atol=1e-6)
+
+
+def test_diff_augment_is_differentiable_and_keeps_shape():
+    images = tf.Variable(ramp(batch=3, channels=3))
+    uniforms = np.random.default_rng(0).uniform(size=(3, augment.NUM_UNIFORMS))
+    with tf.GradientTape() as tape:
+        out = augment.diff_augment(images, tf.constant(uniforms, tf.float32))
+        total = tf.reduce_sum(out)
+    gradient = tape.gradient(total, images)
+    assert out.shape == images.shape
+    assert gradient is not None and np.isfinite(gradient.numpy()).all()
+    assert np.abs(gradient.numpy()).sum() > 0
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_gan_trains_with_diffaugment(architecture):
+    from test_gan import make_gan, real_images
+
+    gan = make_gan(architecture=architecture, augment="diffaugment")
+    history = gan.fit(real_images(16), epochs=1, batch_size=8, verbose=0)
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    with pytest.raises(ValueError, match="augment='ada2'"):
+        make_gan(augment="ada2")
+    # D sees augmented images: the same real batch gives other logits than without.
+    real = tf.constant(real_images(8))
+    seen, _ = gan._augment_pair(real, real, tf.constant(0))
+    assert not np.allclose(seen, real)

@@ -150,10 +150,10 @@ class SampleGrid(keras.callbacks.Callback):
         if self._last_epoch is None:
             return  # fit ran no epoch
         if self._last_written == self._last_epoch:
-            # Same weights as the last epoch's grid: copy it rather than log it twice.
-            images_lib.save_png(images_lib.read_png(os.path.join(
-                self.directory, f"epoch_{self._last_epoch:04d}.png")),
-                os.path.join(self.directory, "final.png"))
+            # Same weights as the last epoch's grid: copy its file rather than log it twice.
+            with open(os.path.join(self.directory, f"epoch_{self._last_epoch:04d}.png"),
+                      "rb") as stream:
+                atomic_write_bytes(os.path.join(self.directory, "final.png"), stream.read())
         else:
             self.write("final.png", self._last_epoch)
         if self.gif_path:
@@ -189,7 +189,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             `model.checkpoint_items()` if the model has it, else the model and its optimizer.
         max_to_keep: how many recent checkpoints to keep. Defaults to 3.
         every_n_epochs: save after every N-th epoch (and always at the end). Defaults to 1.
-        verbose: 1 prints what was restored and saved, 0 is silent. Defaults to 1.
+        verbose: 0 is silent, 1 prints what was restored, 2 also each save. Defaults to 1.
     """
 
     def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1, verbose=1):
@@ -230,10 +230,6 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """Removes `*_temp*` files and folders a killed write left behind."""
         for path in glob.glob(os.path.join(self.directory, "*_temp*")):
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
-
-    @property
-    def latest_checkpoint(self):
-        return tf.train.latest_checkpoint(self.directory)
 
     def checkpoint_paths(self):
         """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
@@ -287,6 +283,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._ensure_manager()
         self._last_saved = int(self.epoch.numpy())
+        self._finished = None  # the last finished epoch whose state may be saved
 
     def on_epoch_end(self, epoch, logs=None):
         bad = non_finite(logs)
@@ -301,10 +298,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self._last_saved = self._finished
 
     def on_train_end(self, logs=None):
-        finished = getattr(self, "_finished", None)
-        if finished is not None and finished != self._last_saved:
-            self.save(finished)
-            self._last_saved = finished
+        if self._finished is not None and self._finished != self._last_saved:
+            self.save(self._finished)
+            self._last_saved = self._finished
 
 
 class TrainingDiverged(UserError):

@@ -6,12 +6,14 @@ import os
 import re
 from typing import Optional
 
-from gan_tf.errors import UserError, check_positive_int, invalid
+from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
+                           invalid)
 
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment")
 EMBEDDED_DATASET = "embedded_mnist"
+FOLDER_PREFIX = "folder:"
 
 # Fields that may change when a run directory is reused: everything else defines the model,
 # the data or the optimisation, and a resumed run must not silently mix two of them.
@@ -84,18 +86,16 @@ class TrainConfig:
 
     def validate(self):
         """Raises `UserError` naming the first invalid field."""
-        _check_choice("architecture", self.architecture, ARCHITECTURES)
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("augment", self.augment, AUGMENTATIONS)
+        check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("augment", self.augment, AUGMENTATIONS)
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise invalid("dataset", self.dataset, f"'{EMBEDDED_DATASET}', a tensorflow-datasets "
                           "name such as 'mnist', or 'folder:PATH'")
-        if self.dataset.startswith("folder:") and not self.dataset[len("folder:"):]:
+        if self.dataset.startswith(FOLDER_PREFIX) and not self.dataset[len(FOLDER_PREFIX):]:
             raise invalid("dataset", self.dataset, "'folder:PATH' with the path of an image folder")
         for name in ("gradient_penalty", "r1_penalty"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value < 1e6:
-                raise invalid(name, value, "a number >= 0 (0 turns it off), e.g. 10")
+            check_non_negative(name, getattr(self, name))
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
             check_positive_int(name, getattr(self, name))
@@ -157,8 +157,3 @@ class TrainConfig:
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))

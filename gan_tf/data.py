@@ -14,10 +14,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from gan_tf.config import EMBEDDED_DATASET
+from gan_tf.config import EMBEDDED_DATASET, FOLDER_PREFIX
 from gan_tf.errors import UserError
 
-FOLDER_PREFIX = "folder:"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 # Hosts tensorflow-datasets downloads from; probed (3 s) before a download is attempted.
 _DOWNLOAD_PROBE = ("storage.googleapis.com", 443)

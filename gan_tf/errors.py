@@ -1,4 +1,6 @@
-"""The one exception type gan_tf raises for problems a user can fix."""
+"""The one exception type gan_tf raises for problems a user can fix, and its checks."""
+
+import math
 
 
 class UserError(ValueError):
@@ -21,3 +23,16 @@ def check_positive_int(name, value):
     """Raises the standard `UserError` unless `value` is an int > 0 (bools are not ints here)."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise invalid(name, value, "a positive integer")
+
+
+def check_choice(name, value, choices):
+    """Raises the standard `UserError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise invalid(name, value, "one of " + ", ".join(repr(c) for c in choices))
+
+
+def check_non_negative(name, value):
+    """Raises the standard `UserError` unless `value` is a finite number >= 0."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or value < 0):
+        raise invalid(name, value, "a number >= 0 (0 turns it off), e.g. 10")

@@ -7,7 +7,8 @@ import tensorflow as tf
 from gan_tf import augment as augment_lib
 from gan_tf import config as config_lib
 from gan_tf import losses as losses_lib
-from gan_tf.errors import UserError, check_positive_int
+from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
+                           invalid)
 
 
 def sample_latents(num_images, latent_dim, seed):
@@ -52,9 +53,6 @@ def _clone(model, latent_dim):
     if not clone.built:
         clone(tf.zeros((1, latent_dim)))
     return clone
-
-
-AUGMENTATIONS = config_lib.AUGMENTATIONS
 
 
 @keras.saving.register_keras_serializable(package="gan_tf")
@@ -133,15 +131,10 @@ class GAN(keras.Model):
         self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
         self.loss_name = loss
         self.decision_threshold = losses_lib.decision_threshold(loss)
-        for name, value in (("gradient_penalty", gradient_penalty),
-                            ("r1_penalty", r1_penalty)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise UserError(f"Invalid value for argument {name}. Received: {name}={value!r}. "
-                                "Expected a number >= 0 (0 turns it off).")
+        check_non_negative("gradient_penalty", gradient_penalty)
+        check_non_negative("r1_penalty", r1_penalty)
         check_positive_int("discriminator_steps", discriminator_steps)
-        if augment not in AUGMENTATIONS:
-            raise UserError(f"Invalid value for argument augment. Received: augment={augment!r}."
-                            f" Expected one of {', '.join(map(repr, AUGMENTATIONS))}.")
+        check_choice("augment", augment, config_lib.AUGMENTATIONS)
         self.augment = augment
         self.gradient_penalty_weight = float(gradient_penalty)
         self.r1_penalty_weight = float(r1_penalty)
@@ -150,9 +143,8 @@ class GAN(keras.Model):
         self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
             2e-4, beta_1=0.5)
         if self.generator_optimizer is self.discriminator_optimizer:
-            raise UserError("Invalid value for argument discriminator_optimizer. Received: the "
-                            "generator's optimizer. Expected a separate optimizer instance for "
-                            "each network.")
+            raise invalid("discriminator_optimizer", "the generator's optimizer",
+                          "a separate optimizer instance for each network")
         # optimizer=None: Keras would otherwise build an unused default optimizer over every
         # variable and save it in every checkpoint (FINDINGS.md).
         super().compile(optimizer=None, **kwargs)
@@ -290,8 +282,7 @@ class GAN(keras.Model):
         parts = [generator(latents[i:i + batch_size], training=False)
                  for i in range(0, num_images, batch_size)]
         if not parts:
-            raise UserError(f"Invalid value for argument num_images. Received: "
-                            f"num_images={num_images}. Expected a positive integer.")
+            raise invalid("num_images", num_images, "a positive integer")
         return np.concatenate([np.asarray(p) for p in parts])
 
     def checkpoint_items(self):

@@ -79,13 +79,10 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
                                 download=config.download, image_size=config.image_size,
                                 max_examples=config.max_examples, seed=config.seed)
     data_lib.check_batch_size(data, config.batch_size)
-    if config.architecture == "dcgan":
-        networks.dcgan_upsamplings(data.image_shape)
-    _check_run_dir(run_dir, config)
-
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    gan = build_gan(config, data.image_shape)
+    gan = build_gan(config, data.image_shape)  # refuses image shapes the networks cannot take
+    _check_run_dir(run_dir, config)  # the first write
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
@@ -164,6 +161,19 @@ def build_gan(config, image_shape):
     return gan
 
 
+def read_run_config(run_dir):
+    """`(TrainConfig, image_shape)` from a run directory's config.json; UserError if unreadable."""
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        return (TrainConfig.from_dict(record["config"]),
+                tuple(record["dataset"]["image_shape"]))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
+                        "Restore it, or pass the --output_dir of a training run.") from None
+
+
 def load_run(run_dir):
     """The GAN of a run directory, restored from its newest readable checkpoint.
 
@@ -175,15 +185,7 @@ def load_run(run_dir):
     """
     from gan_tf import callbacks as callbacks_lib
 
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    try:
-        with open(config_path, encoding="utf-8") as stream:
-            record = json.load(stream)
-        config = TrainConfig.from_dict(record["config"])
-        image_shape = tuple(record["dataset"]["image_shape"])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
-                        "Pass the --output_dir of a training run.") from None
+    config, image_shape = read_run_config(run_dir)
     gan = build_gan(config, image_shape)
     checkpoint = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
                                                    verbose=0)
@@ -214,12 +216,7 @@ def _check_run_dir(run_dir, config):
     """Refuses a directory that is not ours, belongs to another config, or is not writable."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(config_path):
-        try:
-            with open(config_path, encoding="utf-8") as stream:
-                saved = TrainConfig.from_dict(json.load(stream)["config"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise UserError(f"{config_path} cannot be read ({error}). Restore it, or train "
-                            "into a new --output_dir.") from None
+        saved, _ = read_run_config(run_dir)
         differences = saved.differences(config)
         if differences:
             lines = "; ".join(f"{name}: saved {old!r}, now {new!r}"

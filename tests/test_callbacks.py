@@ -6,7 +6,6 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from conftest import tensorboard_events
 from gan_tf import callbacks, images

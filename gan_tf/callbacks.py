@@ -25,7 +25,7 @@ from gan_tf import images as images_lib
 from gan_tf import plots
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text
-from gan_tf.gan import latent_dim_of
+from gan_tf.gan import class_labels, latent_dim_of, num_classes_of
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -36,6 +36,10 @@ class SampleGrid(keras.callbacks.Callback):
     the grids can be compared across epochs and restarts. Grids are written atomically as
     `epoch_0001.png`, ... and `final.png` when training ends. Optionally each grid also goes
     to TensorBoard as an image summary, and the epoch grids become an animated GIF at the end.
+
+    A class-conditional generator (one with `num_classes`, taking `[latents, labels]`) gets
+    row `r` of the grid drawn for class `r % num_classes`, unless `labels` says otherwise:
+    pass `num_rows=num_classes` for one row per class.
 
     Example:
     ```python
@@ -60,11 +64,13 @@ class SampleGrid(keras.callbacks.Callback):
         tensorboard_dir: if set, also write each grid as an image summary in this folder.
         latent_dim: the generator's input size. Defaults to the size of its `keras.Input`;
             needed for a generator built without one.
+        labels: for a class-conditional generator, the class of each of the
+            `num_rows * num_cols` cells (row-major). Defaults to one class per row.
     """
 
     def __init__(self, directory, generator=None, num_rows=8, num_cols=8, every_n_epochs=1,
                  seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None,
-                 latent_dim=None):
+                 latent_dim=None, labels=None):
         super().__init__()
         for name, value in (("num_rows", num_rows), ("num_cols", num_cols),
                             ("every_n_epochs", every_n_epochs)):
@@ -81,6 +87,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.gif_path = gif_path
         self.tensorboard_dir = tensorboard_dir
         self.latent_dim = latent_dim
+        self.labels = labels
         self._writer = None
         self._latents = None
         self._last_epoch = None  # the last finished epoch seen in this fit
@@ -119,9 +126,24 @@ class SampleGrid(keras.callbacks.Callback):
         self._latents = latents
         return latents
 
+    def fixed_labels(self):
+        """The class of each cell for a conditional generator (None if unconditional)."""
+        num_classes = num_classes_of(self._resolve_generator())
+        if not num_classes:
+            return None
+        cells = self.num_rows * self.num_cols
+        if self.labels is None:
+            return (np.arange(cells, dtype=np.int32) // self.num_cols) % num_classes
+        return class_labels(cells, num_classes, self.labels)
+
     def grid(self):
         """The current grid as uint8 pixels `(H, W, C)`."""
-        images = self._resolve_generator()(self.fixed_latents(), training=False)
+        generator = self._resolve_generator()
+        latents, labels = self.fixed_latents(), self.fixed_labels()
+        if labels is None:
+            images = generator(latents, training=False)
+        else:
+            images = generator([tf.constant(latents), tf.constant(labels)], training=False)
         return images_lib.make_grid(
             images_lib.to_uint8(np.asarray(images, np.float32), self.value_range), self.num_rows)
 

@@ -5,10 +5,18 @@ The SavedModel has two signatures:
 - `generate(num_images, seed)`: int32, int64 scalars -> `{"images", "latents"}`; the latents
   are `tf.random.stateless_normal` of the seed, the same as `GAN.generate(num_images, seed)`.
 
+A class-conditional generator's SavedModel has instead:
+- `serve(z, label)`: latents and int32 class indices `(batch,)` -> `{"images"}`.
+- `generate(labels, seed)`: int32 `(num_images,)` classes, int64 seed -> `{"images", "latents",
+  "labels"}`, the same images as `GAN.generate(len(labels), seed, labels=labels)`.
+A label outside `[0, num_classes)` fails with InvalidArgumentError naming the range.
+
 Load it anywhere with:
 ```python
 model = tf.saved_model.load(path)
 images = model.signatures["generate"](num_images=tf.constant(16), seed=tf.constant(0, tf.int64))
+sevens = conditional_model.signatures["generate"](labels=tf.fill([16], 7),
+                                                  seed=tf.constant(0, tf.int64))
 ```
 """
 
@@ -19,14 +27,15 @@ import keras
 import tensorflow as tf
 
 from gan_tf.files import make_temp_dir
-from gan_tf.gan import latent_dim_of, sample_latents
+from gan_tf.gan import latent_dim_of, num_classes_of, sample_latents
 
 
 def export_generator(generator, path, latent_dim=None):
     """Writes `generator` as a SavedModel at `path`; replaces an older export only on success.
 
     Args:
-        generator: a `keras.Model` from `(batch, latent_dim)` latents to images.
+        generator: a `keras.Model` from `(batch, latent_dim)` latents to images, or a
+            class-conditional gan_tf generator (with `num_classes`) from `[latents, labels]`.
         path: the SavedModel folder to write.
         latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
 
@@ -34,20 +43,13 @@ def export_generator(generator, path, latent_dim=None):
         `path`.
     """
     latent_dim = latent_dim_of(generator, latent_dim)
+    num_classes = num_classes_of(generator)
     archive = keras.export.ExportArchive()
     archive.track(generator)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
-    def serve(z):
-        return {"images": tf.cast(generator(z, training=False), tf.float32)}
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
-    def generate(num_images, seed):
-        latents = sample_latents(num_images, latent_dim, seed)
-        return {"images": tf.cast(generator(latents, training=False), tf.float32),
-                "latents": latents}
-
+    if num_classes:
+        serve, generate = _conditional_endpoints(generator, latent_dim, num_classes)
+    else:
+        serve, generate = _endpoints(generator, latent_dim)
     archive.add_endpoint("serve", serve)
     archive.add_endpoint("generate", generate)
 
@@ -68,6 +70,46 @@ def export_generator(generator, path, latent_dim=None):
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def _endpoints(generator, latent_dim):
+    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
+    def serve(z):
+        return {"images": tf.cast(generator(z, training=False), tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(num_images, seed):
+        latents = sample_latents(num_images, latent_dim, seed)
+        return {"images": tf.cast(generator(latents, training=False), tf.float32),
+                "latents": latents}
+
+    return serve, generate
+
+
+def _conditional_endpoints(generator, latent_dim, num_classes):
+    def checked(labels):
+        message = f"labels must be class indices in [0, {num_classes})"
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(labels, message=message),
+                tf.debugging.assert_less(labels, num_classes, message=message)]):
+            return tf.identity(labels)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z"),
+                                  tf.TensorSpec([None], tf.int32, name="label")])
+    def serve(z, label):
+        images = generator([z, checked(label)], training=False)
+        return {"images": tf.cast(images, tf.float32)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="labels"),
+                                  tf.TensorSpec([], tf.int64, name="seed")])
+    def generate(labels, seed):
+        labels = checked(labels)
+        latents = sample_latents(tf.shape(labels)[0], latent_dim, seed)
+        images = generator([latents, labels], training=False)
+        return {"images": tf.cast(images, tf.float32), "latents": latents, "labels": labels}
+
+    return serve, generate
 
 
 def load_generator(path):

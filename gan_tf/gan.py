@@ -22,7 +22,11 @@ def sample_latents(num_images, latent_dim, seed):
 
 
 def latent_dim_of(generator, latent_dim=None):
-    """The generator's latent size: `latent_dim` if given, else read off its one input."""
+    """The generator's latent size: `latent_dim` if given, else read off its latents input.
+
+    The latents input is the generator's only `keras.Input`, or the first of `[latents,
+    labels]` for a class-conditional generator.
+    """
     if latent_dim is not None:
         check_positive_int("latent_dim", latent_dim)
         return latent_dim
@@ -30,11 +34,44 @@ def latent_dim_of(generator, latent_dim=None):
         inputs = generator.inputs
     except (AttributeError, ValueError):
         inputs = None
-    if inputs and len(inputs) == 1 and len(inputs[0].shape) == 2:
+    if inputs and len(inputs) in (1, 2) and len(inputs[0].shape) == 2:
         return int(inputs[0].shape[-1])
     raise UserError(
         f"Cannot tell the latent size of generator {getattr(generator, 'name', generator)!r}: "
-        "it has no single (batch, latent_dim) keras.Input. Pass latent_dim=N.")
+        "it has no (batch, latent_dim) keras.Input. Pass latent_dim=N.")
+
+
+def num_classes_of(model):
+    """The number of classes of a class-conditional gan_tf network, or None if unconditional.
+
+    A conditional network has a `num_classes` attribute and takes `[inputs, labels]`.
+    """
+    num_classes = getattr(model, "num_classes", None)
+    return int(num_classes) if num_classes else None
+
+
+def class_labels(num_images, num_classes, labels=None):
+    """int32 labels for `num_images` conditional samples.
+
+    Args:
+        num_images: how many images.
+        num_classes: classes of the generator.
+        labels: None (balanced: 0, 1, ..., num_classes - 1, 0, 1, ...), one class index for
+            all images, or a sequence of `num_images` class indices.
+    """
+    if labels is None:
+        return np.arange(num_images, dtype=np.int32) % num_classes
+    values = np.asarray(labels)
+    if values.ndim == 0:
+        values = np.full([num_images], values)
+    if (values.ndim != 1 or values.shape[0] != num_images
+            or not np.issubdtype(values.dtype, np.integer)
+            or (values.size and (values.min() < 0 or values.max() >= num_classes))):
+        raise invalid("labels", labels if np.size(labels) <= 10 else f"array of shape "
+                      f"{values.shape} and dtype {values.dtype}",
+                      f"None, one class index or {num_images} class indices in "
+                      f"[0, {num_classes})")
+    return values.astype(np.int32)
 
 
 class _Holder:
@@ -51,7 +88,8 @@ def _clone(model, latent_dim):
     except Exception:  # noqa: BLE001 - fall back to Keras's generic cloning
         clone = keras.models.clone_model(model)
     if not clone.built:
-        clone(tf.zeros((1, latent_dim)))
+        latents = tf.zeros((1, latent_dim))
+        clone([latents, tf.zeros((1,), tf.int32)] if num_classes_of(model) else latents)
     return clone
 
 
@@ -67,12 +105,23 @@ class GAN(keras.Model):
     Losses are divided by the number of replicas before the gradients are taken: replicas'
     gradients are summed, so the update is that of the global-batch mean.
 
+    Class-conditional training: with a generator and a discriminator that have `num_classes`
+    (e.g. `DCGANGenerator(num_classes=10)`), the data must be `(images, labels)` batches; G
+    draws each fake image for the label of the real image at the same batch position, so
+    generated classes follow the data's class frequencies, and D judges `[image, label]`
+    pairs.
+
     Example:
     ```python
     gan = GAN(MLPGenerator(), MLPDiscriminator())
     gan.compile(loss="non_saturating")
     gan.fit(images_dataset, epochs=5)
     samples = gan.generate(16, seed=1)  # numpy, (16, 28, 28, 1) in [-1, 1]
+
+    conditional = GAN(DCGANGenerator(num_classes=10), DCGANDiscriminator(num_classes=10))
+    conditional.compile()
+    conditional.fit(images_and_labels_dataset, epochs=5)
+    sevens = conditional.generate(16, labels=7)
     ```
 
     Args:
@@ -89,10 +138,16 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.seed = int(seed)
         self.latent_dim = latent_dim_of(generator, latent_dim)
+        self.num_classes = num_classes_of(generator)
+        if num_classes_of(discriminator) != self.num_classes:
+            raise invalid("discriminator", f"a discriminator with num_classes="
+                          f"{num_classes_of(discriminator)}",
+                          f"num_classes={self.num_classes}, the generator's")
         if not (generator.built and discriminator.built):
             # A network defined without keras.Input (e.g. a Sequential of layers) has no
             # variables yet; one forward pass creates them, so compile can build optimizers.
-            discriminator(generator(tf.zeros((1, self.latent_dim))))
+            labels = tf.zeros((1,), tf.int32)
+            self._discriminate(self._generate(tf.zeros((1, self.latent_dim)), labels), labels)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")
@@ -103,6 +158,12 @@ class GAN(keras.Model):
         self.r1_penalty_weight = 0.0
         self.discriminator_steps = 1
         self.augment = "none"
+        self.ada_target = config_lib.ADA_TARGET
+        self.ada_ramp_images = config_lib.ADA_RAMP_IMAGES
+        # ADA's augmentation probability p: a variable, so checkpoints hold it. Every replica
+        # computes the same update from all-reduced statistics, so the first one's is kept.
+        self.ada_p = tf.Variable(0.0, trainable=False, name="ada_p",
+                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         self._averaged = _Holder()
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (FINDINGS.md).
@@ -110,7 +171,8 @@ class GAN(keras.Model):
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
                 loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,
-                discriminator_steps=1, augment="none", **kwargs):
+                discriminator_steps=1, augment="none", ada_target=config_lib.ADA_TARGET,
+                ada_ramp_images=config_lib.ADA_RAMP_IMAGES, **kwargs):
         """Sets both optimizers (default Adam(2e-4, beta_1=0.5)), the loss and D's regularizers.
 
         Args:
@@ -122,10 +184,16 @@ class GAN(keras.Model):
             r1_penalty: gamma of the R1 penalty on real images added to D's loss (0: off).
             discriminator_steps: D updates per G update, each on the step's real batch with
                 fresh latents. Defaults to 1.
-            augment: "none" or "diffaugment": D sees real and generated images through the
-                same kind of random differentiable colour/translation/cutout transformation
-                (`gan_tf.augment`), in the D and the G steps. Penalties use the
-                un-augmented images.
+            augment: "none", "diffaugment" or "ada": D sees real and generated images through
+                the same kind of random differentiable transformation (`gan_tf.augment`), in
+                the D and the G steps. "diffaugment" always applies colour, translation and
+                cutout; "ada" applies flips, rotations, translation, colour and cutout, each
+                with probability p (`ada_p`, starting at 0), raised when D's real outputs
+                are positive more often than `ada_target` and lowered otherwise. Penalties
+                use the un-augmented images.
+            ada_target: with "ada", the target of `E[sign(D(x_real))]`. Defaults to 0.6.
+            ada_ramp_images: with "ada", images over which p can move from 0 to 1.
+                Defaults to 100,000.
             **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
         """
         self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
@@ -136,6 +204,11 @@ class GAN(keras.Model):
         check_positive_int("discriminator_steps", discriminator_steps)
         check_choice("augment", augment, config_lib.AUGMENTATIONS)
         self.augment = augment
+        if not 0 < ada_target < 1:
+            raise invalid("ada_target", ada_target, "a number between 0 and 1, e.g. 0.6")
+        check_positive_int("ada_ramp_images", ada_ramp_images)
+        self.ada_target = float(ada_target)
+        self.ada_ramp_images = int(ada_ramp_images)
         self.gradient_penalty_weight = float(gradient_penalty)
         self.r1_penalty_weight = float(r1_penalty)
         self.discriminator_steps = discriminator_steps
@@ -162,11 +235,41 @@ class GAN(keras.Model):
             metrics.append(self.r1_penalty_tracker)
         return metrics
 
-    def call(self, latents, training=False):
-        return self.generator(latents, training=training)
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)
+
+    def _generate(self, latents, labels, training=False, generator=None):
+        """G(z), or G(z, y) when conditional."""
+        generator = self.generator if generator is None else generator
+        if self.num_classes:
+            return generator([latents, labels], training=training)
+        return generator(latents, training=training)
+
+    def _discriminate(self, images, labels, training=False):
+        """D(x), or D(x, y) when conditional."""
+        if self.num_classes:
+            return self.discriminator([images, labels], training=training)
+        return self.discriminator(images, training=training)
+
+    def _critic(self, labels):
+        """D as a function of images alone (for the penalties), labels bound when conditional."""
+        if not self.num_classes:
+            return self.discriminator
+        return lambda images, training=True: self._discriminate(images, labels, training)
 
     def train_step(self, data):
-        real_images = data[0] if isinstance(data, (tuple, list)) else data
+        if isinstance(data, (tuple, list)):
+            real_images, labels = data[0], (data[1] if len(data) > 1 else None)
+        else:
+            real_images, labels = data, None
+        if self.num_classes:
+            if labels is None:
+                raise UserError("This GAN is class-conditional (num_classes="
+                                f"{self.num_classes}) but the data has no labels. Pass "
+                                "(images, labels) batches, or use unconditional networks.")
+            labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        else:
+            labels = None
         batch_size = tf.shape(real_images)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -176,20 +279,22 @@ class GAN(keras.Model):
             step = self.discriminator_optimizer.iterations
             latents = self._draw(batch_size, [self.latent_dim], step, 0)
             with tf.GradientTape() as tape:
-                fake_images = self.generator(latents, training=True)
+                fake_images = self._generate(latents, labels, training=True)
                 seen_real, seen_fake = self._augment_pair(real_images, fake_images, step)
-                real_logits = self.discriminator(seen_real, training=True)
-                fake_logits = self.discriminator(seen_fake, training=True)
+                real_logits = self._discriminate(seen_real, labels, training=True)
+                fake_logits = self._discriminate(seen_fake, labels, training=True)
                 d_loss = self.discriminator_loss_fn(real_logits, fake_logits)
+                if self.augment == "ada":
+                    self._adapt_augmentation(real_logits)
                 total_d_loss = d_loss
                 if self.gradient_penalty_weight:
                     interpolation = self._draw(batch_size, [], step, 2, uniform=True)
                     penalty = losses_lib.gradient_penalty(
-                        self.discriminator, real_images, fake_images, interpolation)
+                        self._critic(labels), real_images, fake_images, interpolation)
                     total_d_loss += self.gradient_penalty_weight * penalty
                     self.gradient_penalty_tracker.update_state(penalty)
                 if self.r1_penalty_weight:
-                    penalty = losses_lib.r1_penalty(self.discriminator, real_images)
+                    penalty = losses_lib.r1_penalty(self._critic(labels), real_images)
                     total_d_loss += self.r1_penalty_weight * penalty
                     self.r1_penalty_tracker.update_state(penalty)
                 scaled_d_loss = total_d_loss / replicas
@@ -200,9 +305,9 @@ class GAN(keras.Model):
         # Generator step, with fresh latents.
         latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations, 1)
         with tf.GradientTape() as tape:
-            generated = self._augment(self.generator(latents, training=True),
+            generated = self._augment(self._generate(latents, labels, training=True),
                                       2 * self.generator_optimizer.iterations + 1)
-            generated_logits = self.discriminator(generated, training=True)
+            generated_logits = self._discriminate(generated, labels, training=True)
             g_loss = self.generator_loss_fn(generated_logits)
             scaled_g_loss = g_loss / replicas
         g_variables = self.generator.trainable_variables
@@ -213,24 +318,47 @@ class GAN(keras.Model):
         threshold = self.decision_threshold
         self.real_accuracy_tracker.update_state(tf.cast(real_logits > threshold, tf.float32))
         self.fake_accuracy_tracker.update_state(tf.cast(fake_logits <= threshold, tf.float32))
-        return {metric.name: metric.result() for metric in self.metrics}
+        logs = {metric.name: metric.result() for metric in self.metrics}
+        if self.augment == "ada":
+            logs["ada_p"] = tf.identity(self.ada_p)
+        return logs
+
+    def _adapt_augmentation(self, real_logits):
+        """ADA: moves p by `ada_adjustment` of the global batch's signs of D(real)."""
+        signs = tf.sign(tf.cast(real_logits, tf.float32) - self.decision_threshold)
+        totals = tf.stack([tf.reduce_sum(signs), tf.cast(tf.size(signs), tf.float32)])
+        context = tf.distribute.get_replica_context()
+        if context is not None:
+            totals = context.all_reduce(tf.distribute.ReduceOp.SUM, totals)
+        change = augment_lib.ada_adjustment(totals[0] / totals[1], self.ada_target,
+                                            totals[1], self.ada_ramp_images)
+        self.ada_p.assign(tf.clip_by_value(self.ada_p + change, 0.0, 1.0))
+
+    def _transform(self, images, uniforms):
+        if self.augment == "ada":
+            return augment_lib.ada_augment(images, uniforms, self.ada_p)
+        return augment_lib.diff_augment(images, uniforms)
+
+    def _num_uniforms(self):
+        return (augment_lib.ADA_NUM_UNIFORMS if self.augment == "ada"
+                else augment_lib.NUM_UNIFORMS)
 
     def _augment(self, images, step):
         """`images` as D sees them: augmented with draws for (seed, step) when augmenting."""
         if self.augment == "none":
             return images
-        uniforms = self._draw(tf.shape(images)[0], [augment_lib.NUM_UNIFORMS], step, 3,
+        uniforms = self._draw(tf.shape(images)[0], [self._num_uniforms()], step, 3,
                               uniform=True)
-        return augment_lib.diff_augment(images, uniforms)
+        return self._transform(images, uniforms)
 
     def _augment_pair(self, real_images, fake_images, step):
         """Real and fake images of a D step, each with its own draws (D uses even steps)."""
         if self.augment == "none":
             return real_images, fake_images
-        uniforms = self._draw(tf.shape(real_images)[0], [2, augment_lib.NUM_UNIFORMS],
+        uniforms = self._draw(tf.shape(real_images)[0], [2, self._num_uniforms()],
                               2 * tf.cast(step, tf.int64), 3, uniform=True)
-        return (augment_lib.diff_augment(real_images, uniforms[:, 0]),
-                augment_lib.diff_augment(fake_images, uniforms[:, 1]))
+        return (self._transform(real_images, uniforms[:, 0]),
+                self._transform(fake_images, uniforms[:, 1]))
 
     def _draw(self, batch_size, shape, step, stream, uniform=False):
         """This replica's slice of a global-batch random draw for (seed, step, stream).
@@ -272,27 +400,43 @@ class GAN(keras.Model):
             target.assign(averages.get(id(source), source))
         return self._averaged.model
 
-    def generate(self, num_images, seed=0, batch_size=500):
+    def generate(self, num_images, seed=0, batch_size=500, labels=None):
         """`num_images` images in [-1, 1] (numpy), from latents drawn from `seed`.
 
         Uses `sampling_generator()`: the averaged weights when training keeps an EMA.
+
+        Args:
+            num_images: how many images.
+            seed: seed of the latents (`sample_latents`); the exported generator's `generate`
+                signature gives the same images for the same seed (and labels).
+            batch_size: images per generator call.
+            labels: class-conditional GANs only: None (balanced, 0, 1, ..., 9, 0, ...), one
+                class index for every image, or `num_images` class indices.
         """
+        check_positive_int("num_images", num_images)
+        if self.num_classes:
+            labels = tf.constant(class_labels(num_images, self.num_classes, labels))
+        elif labels is not None:
+            raise invalid("labels", labels, "None: this GAN is not class-conditional")
         latents = sample_latents(num_images, self.latent_dim, seed)
         generator = self.sampling_generator()
-        parts = [generator(latents[i:i + batch_size], training=False)
+        parts = [self._generate(latents[i:i + batch_size],
+                                None if labels is None else labels[i:i + batch_size],
+                                generator=generator)
                  for i in range(0, num_images, batch_size)]
-        if not parts:
-            raise invalid("num_images", num_images, "a positive integer")
         return np.concatenate([np.asarray(p) for p in parts])
 
     def checkpoint_items(self):
         """What a `tf.train.Checkpoint` must hold to resume this GAN exactly."""
-        return {
+        items = {
             "generator": self.generator,
             "discriminator": self.discriminator,
             "generator_optimizer": self.generator_optimizer,
             "discriminator_optimizer": self.discriminator_optimizer,
         }
+        if self.augment == "ada":
+            items["ada_p"] = self.ada_p
+        return items
 
     def get_config(self):
         return {
@@ -324,6 +468,8 @@ class GAN(keras.Model):
             "r1_penalty": self.r1_penalty_weight,
             "discriminator_steps": self.discriminator_steps,
             "augment": self.augment,
+            "ada_target": self.ada_target,
+            "ada_ramp_images": self.ada_ramp_images,
         }
 
     def compile_from_config(self, config):
@@ -338,4 +484,6 @@ class GAN(keras.Model):
             r1_penalty=config.get("r1_penalty", 0.0),
             discriminator_steps=config.get("discriminator_steps", 1),
             augment=config.get("augment", "none"),
+            ada_target=config.get("ada_target", config_lib.ADA_TARGET),
+            ada_ramp_images=config.get("ada_ramp_images", config_lib.ADA_RAMP_IMAGES),
         )

@@ -5,6 +5,12 @@ every constructor argument as an attribute, lists them all in `get_config`, and 
 itself for Keras serialization, so `model.save("g.keras")` / `keras.saving.load_model` work
 with gan_tf imported. Generators map latents `(batch, latent_dim)` to images in [-1, 1]
 (tanh); discriminators map images to one logit per image (no sigmoid).
+
+With `num_classes`, every network is class-conditional: generators take `[latents, labels]`
+(the label's learned embedding is concatenated to z, as in Mirza and Osindero's conditional
+GAN) and discriminators take `[images, labels]` and add a projection term
+`<embed(y), phi(x)>` to the logit (Miyato and Koyama, "cGANs with Projection
+Discriminator", 2018). Labels are int32 class indices `(batch,)` in `[0, num_classes)`.
 """
 
 import math
@@ -36,6 +42,49 @@ def _maybe_spectral(layer, spectral_norm):
         else layer
 
 
+def _check_num_classes(num_classes):
+    if num_classes is not None and (not isinstance(num_classes, int) or isinstance(
+            num_classes, bool) or num_classes < 2):
+        raise invalid("num_classes", num_classes,
+                      "None (unconditional) or an integer >= 2 (class-conditional)")
+    return num_classes
+
+
+def _generator_inputs(latent_dim, num_classes, embedding_dim):
+    """`(inputs, x)`: the latents input (plus a labels input whose embedding is concatenated
+    to z when `num_classes` is set) and the tensor the generator grows from."""
+    latents = keras.Input(shape=(latent_dim,), name="latents")
+    if num_classes is None:
+        return latents, latents
+    labels = keras.Input(shape=(), dtype="int32", name="labels")
+    embedding = keras.layers.Embedding(num_classes, embedding_dim, name="label_embedding")(labels)
+    x = keras.layers.Concatenate(name="latents_and_label")([latents, embedding])
+    return [latents, labels], x
+
+
+def _discriminator_inputs(image_shape, num_classes):
+    images = keras.Input(shape=image_shape, name="images")
+    if num_classes is None:
+        return images, images, None
+    labels = keras.Input(shape=(), dtype="int32", name="labels")
+    return [images, labels], images, labels
+
+
+def _logits(features, labels, num_classes, spectral_norm):
+    """One logit per example from `features`; plus `<embed(y), features>` when conditional."""
+    logits = _maybe_spectral(keras.layers.Dense(1, dtype="float32", name="logits"),
+                             spectral_norm)(features)
+    if num_classes is None:
+        return logits
+    # The projection discriminator's class term. The embedding is not spectrally normalized
+    # (Keras's SpectralNormalization wraps kernels only).
+    embedding = keras.layers.Embedding(num_classes, int(features.shape[-1]),
+                                       name="label_projection")(labels)
+    projection = keras.layers.Dot(axes=1, dtype="float32", name="projection")(
+        [embedding, features])
+    return keras.layers.Add(dtype="float32", name="conditional_logits")([logits, projection])
+
+
 def _image_shape(image_shape):
     shape = tuple(int(d) for d in image_shape)
     if len(shape) != 3 or min(shape) < 1:
@@ -58,29 +107,36 @@ class MLPGenerator(_Network):
         image_shape: `(height, width, channels)` of the output images. Defaults to (28, 28, 1).
         hidden_units: widths of the hidden Dense layers. Defaults to (128, 128).
         negative_slope: LeakyReLU slope. Defaults to 0.2 (`tf.nn.leaky_relu`'s default).
+        num_classes: None (unconditional) or the number of classes: the generator then
+            takes `[latents, labels]`. Defaults to None.
+        embedding_dim: size of the label embedding concatenated to z when conditional.
+            Defaults to 50.
     """
 
-    _config_names = ("latent_dim", "image_shape", "hidden_units", "negative_slope")
+    _config_names = ("latent_dim", "image_shape", "hidden_units", "negative_slope",
+                     "num_classes", "embedding_dim")
 
     def __init__(self, latent_dim=100, image_shape=(28, 28, 1), hidden_units=(128, 128),
-                 negative_slope=0.2, **kwargs):
+                 negative_slope=0.2, num_classes=None, embedding_dim=50, **kwargs):
         image_shape = _image_shape(image_shape)
         hidden_units = tuple(int(u) for u in hidden_units)
+        num_classes = _check_num_classes(num_classes)
         # === Functional Model ===
-        latents = keras.Input(shape=(latent_dim,), name="latents")
-        x = latents
+        inputs, x = _generator_inputs(latent_dim, num_classes, embedding_dim)
         for index, units in enumerate(hidden_units):
             x = keras.layers.Dense(units, name=f"dense_{index}")(x)
             x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{index}")(x)
         x = keras.layers.Dense(math.prod(image_shape), name="output_dense")(x)
         x = keras.layers.Activation("tanh", dtype="float32", name="tanh")(x)
         images = keras.layers.Reshape(image_shape, dtype="float32", name="images")(x)
-        super().__init__(inputs=latents, outputs=images, **kwargs)
+        super().__init__(inputs=inputs, outputs=images, **kwargs)
         # === Config ===
         self.latent_dim = latent_dim
         self.image_shape = image_shape
         self.hidden_units = hidden_units
         self.negative_slope = negative_slope
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -99,28 +155,32 @@ class MLPDiscriminator(_Network):
         negative_slope: LeakyReLU slope. Defaults to 0.2.
         spectral_norm: wrap every Dense layer in `keras.layers.SpectralNormalization`
             (Miyato et al., 2018). Defaults to False.
+        num_classes: None (unconditional) or the number of classes: the discriminator then
+            takes `[images, labels]` and adds a projection term to the logit. Defaults to None.
     """
 
-    _config_names = ("image_shape", "hidden_units", "negative_slope", "spectral_norm")
+    _config_names = ("image_shape", "hidden_units", "negative_slope", "spectral_norm",
+                     "num_classes")
 
     def __init__(self, image_shape=(28, 28, 1), hidden_units=(128, 128), negative_slope=0.2,
-                 spectral_norm=False, **kwargs):
+                 spectral_norm=False, num_classes=None, **kwargs):
         image_shape = _image_shape(image_shape)
         hidden_units = tuple(int(u) for u in hidden_units)
+        num_classes = _check_num_classes(num_classes)
         # === Functional Model ===
-        images = keras.Input(shape=image_shape, name="images")
+        inputs, images, labels = _discriminator_inputs(image_shape, num_classes)
         x = keras.layers.Flatten(name="flatten")(images)
         for index, units in enumerate(hidden_units):
             x = _maybe_spectral(keras.layers.Dense(units, name=f"dense_{index}"), spectral_norm)(x)
             x = keras.layers.LeakyReLU(negative_slope, name=f"leaky_relu_{index}")(x)
-        logits = _maybe_spectral(keras.layers.Dense(1, dtype="float32", name="logits"),
-                                 spectral_norm)(x)
-        super().__init__(inputs=images, outputs=logits, **kwargs)
+        logits = _logits(x, labels, num_classes, spectral_norm)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.hidden_units = hidden_units
         self.negative_slope = negative_slope
         self.spectral_norm = spectral_norm
+        self.num_classes = num_classes
 
 
 def dcgan_upsamplings(image_shape, max_upsamplings=4):
@@ -163,20 +223,25 @@ class DCGANGenerator(_Network):
         filters: channels of the last hidden stage; earlier stages double it. Defaults to 64.
         batch_norm_momentum: momentum of the BatchNormalization moving statistics.
             Defaults to 0.9.
+        num_classes: None (unconditional) or the number of classes: the generator then
+            takes `[latents, labels]`. Defaults to None.
+        embedding_dim: size of the label embedding concatenated to z when conditional.
+            Defaults to 50.
     """
 
-    _config_names = ("latent_dim", "image_shape", "filters", "batch_norm_momentum")
+    _config_names = ("latent_dim", "image_shape", "filters", "batch_norm_momentum",
+                     "num_classes", "embedding_dim")
 
     def __init__(self, latent_dim=100, image_shape=(28, 28, 1), filters=64,
-                 batch_norm_momentum=0.9, **kwargs):
+                 batch_norm_momentum=0.9, num_classes=None, embedding_dim=50, **kwargs):
         image_shape = _image_shape(image_shape)
+        num_classes = _check_num_classes(num_classes)
         stages = dcgan_upsamplings(image_shape)
         height, width = image_shape[0] // 2 ** stages, image_shape[1] // 2 ** stages
         start_filters = filters * 2 ** (stages - 1)
         # === Functional Model ===
-        latents = keras.Input(shape=(latent_dim,), name="latents")
-        x = keras.layers.Dense(height * width * start_filters, use_bias=False, name="project")(
-            latents)
+        inputs, x = _generator_inputs(latent_dim, num_classes, embedding_dim)
+        x = keras.layers.Dense(height * width * start_filters, use_bias=False, name="project")(x)
         x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="project_bn")(x)
         x = keras.layers.ReLU(name="project_relu")(x)
         x = keras.layers.Reshape((height, width, start_filters), name="reshape")(x)
@@ -192,12 +257,14 @@ class DCGANGenerator(_Network):
         # straight to the image (BUILD_NOTES.md).
         x = keras.layers.Conv2D(image_shape[-1], 4, padding="same", name="to_image")(x)
         images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
-        super().__init__(inputs=latents, outputs=images, **kwargs)
+        super().__init__(inputs=inputs, outputs=images, **kwargs)
         # === Config ===
         self.latent_dim = latent_dim
         self.image_shape = image_shape
         self.filters = filters
         self.batch_norm_momentum = batch_norm_momentum
+        self.num_classes = num_classes
+        self.embedding_dim = embedding_dim
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -220,16 +287,19 @@ class DCGANDiscriminator(_Network):
         negative_slope: LeakyReLU slope. Defaults to 0.2.
         spectral_norm: wrap every convolution and the Dense layer in
             `keras.layers.SpectralNormalization` (Miyato et al., 2018). Defaults to False.
+        num_classes: None (unconditional) or the number of classes: the discriminator then
+            takes `[images, labels]` and adds a projection term to the logit. Defaults to None.
     """
 
-    _config_names = ("image_shape", "filters", "negative_slope", "spectral_norm")
+    _config_names = ("image_shape", "filters", "negative_slope", "spectral_norm", "num_classes")
 
     def __init__(self, image_shape=(28, 28, 1), filters=64, negative_slope=0.2,
-                 spectral_norm=False, **kwargs):
+                 spectral_norm=False, num_classes=None, **kwargs):
         image_shape = _image_shape(image_shape)
+        num_classes = _check_num_classes(num_classes)
         stages = dcgan_upsamplings(image_shape)
         # === Functional Model ===
-        images = keras.Input(shape=image_shape, name="images")
+        inputs, images, labels = _discriminator_inputs(image_shape, num_classes)
         x = images
         for stage in range(stages):
             x = _maybe_spectral(keras.layers.Conv2D(
@@ -237,32 +307,41 @@ class DCGANDiscriminator(_Network):
                 spectral_norm)(x)
             x = keras.layers.LeakyReLU(negative_slope, name=f"down_{stage}_leaky_relu")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-        logits = _maybe_spectral(keras.layers.Dense(1, dtype="float32", name="logits"),
-                                 spectral_norm)(x)
-        super().__init__(inputs=images, outputs=logits, **kwargs)
+        logits = _logits(x, labels, num_classes, spectral_norm)
+        super().__init__(inputs=inputs, outputs=logits, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.filters = filters
         self.negative_slope = negative_slope
         self.spectral_norm = spectral_norm
+        self.num_classes = num_classes
 
 
-def make_generator(architecture, latent_dim, image_shape, filters=64):
-    """The generator of `architecture` ("mlp" or "dcgan") for `image_shape`."""
+def make_generator(architecture, latent_dim, image_shape, filters=64, num_classes=None):
+    """The generator of `architecture` ("mlp" or "dcgan") for `image_shape`.
+
+    With `num_classes`, a class-conditional generator taking `[latents, labels]`.
+    """
     if architecture == "mlp":
-        return MLPGenerator(latent_dim=latent_dim, image_shape=image_shape, name="generator")
+        return MLPGenerator(latent_dim=latent_dim, image_shape=image_shape,
+                            num_classes=num_classes, name="generator")
     if architecture == "dcgan":
         return DCGANGenerator(latent_dim=latent_dim, image_shape=image_shape, filters=filters,
-                              name="generator")
+                              num_classes=num_classes, name="generator")
     raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")
 
 
-def make_discriminator(architecture, image_shape, filters=64, spectral_norm=False):
-    """The discriminator of `architecture` ("mlp" or "dcgan") for `image_shape`."""
+def make_discriminator(architecture, image_shape, filters=64, spectral_norm=False,
+                       num_classes=None):
+    """The discriminator of `architecture` ("mlp" or "dcgan") for `image_shape`.
+
+    With `num_classes`, a projection discriminator taking `[images, labels]`.
+    """
     if architecture == "mlp":
         return MLPDiscriminator(image_shape=image_shape, spectral_norm=spectral_norm,
-                                name="discriminator")
+                                num_classes=num_classes, name="discriminator")
     if architecture == "dcgan":
         return DCGANDiscriminator(image_shape=image_shape, filters=filters,
-                                  spectral_norm=spectral_norm, name="discriminator")
+                                  spectral_norm=spectral_norm, num_classes=num_classes,
+                                  name="discriminator")
     raise invalid("architecture", architecture, f"one of {ARCHITECTURES}")

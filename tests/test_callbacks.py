@@ -172,3 +172,29 @@ def test_checkpoint_skips_non_finite_epochs_and_metrics_log_writes_null(tmp_path
     log.on_epoch_begin(0)
     log.on_epoch_end(0, {"loss": float("inf"), "other": 2.0})
     assert json.loads((tmp_path / "m.jsonl").read_text())["loss"] is None
+
+
+def test_sample_grid_of_a_conditional_generator_has_one_row_per_class(tmp_path):
+    import tensorflow as tf
+
+    from gan_tf import networks
+
+    generator = networks.make_generator("mlp", 6, (8, 8, 1), num_classes=3)
+    generator.get_layer("label_embedding").embeddings.assign(
+        np.random.default_rng(0).normal(size=(3, 50)) * 3)  # labels change the images visibly
+    grid = callbacks.SampleGrid(tmp_path, generator=generator, num_rows=3, num_cols=4)
+    assert grid.fixed_labels().tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    latents = grid.fixed_latents()
+    rows = [generator([tf.constant(latents[4 * row:4 * row + 4]), tf.fill([4], row)],
+                      training=False) for row in range(3)]
+    expected = images.make_grid(images.to_uint8(np.concatenate(rows)), 3)
+    np.testing.assert_array_equal(grid.grid(), expected)
+    same_class = generator([tf.constant(latents), tf.zeros([12], tf.int32)], training=False)
+    assert not np.array_equal(images.make_grid(images.to_uint8(np.asarray(same_class)), 3),
+                              expected)
+    explicit = callbacks.SampleGrid(tmp_path / "b", generator=generator, num_rows=1,
+                                    num_cols=4, labels=[2, 2, 1, 0])
+    assert explicit.fixed_labels().tolist() == [2, 2, 1, 0]
+    with pytest.raises(UserError, match="labels"):
+        callbacks.SampleGrid(tmp_path / "c", generator=generator, num_rows=1, num_cols=2,
+                             labels=[5, 0]).grid()

@@ -86,3 +86,58 @@ def test_export_replaces_an_older_export_only_when_complete(tmp_path, monkeypatc
     assert sorted(os.listdir(tmp_path)) == ["generator"]  # no staging folder left
     loaded = export.load_generator(path)
     assert "serve" in loaded.signatures
+
+
+CONDITIONAL_FRESH_PROCESS = textwrap.dedent("""
+    import json, sys
+    sys.modules["gan_tf"] = None  # any import of gan_tf now raises ImportError
+    import numpy as np
+    import tensorflow as tf
+    path, expected_path = sys.argv[1], sys.argv[2]
+    model = tf.saved_model.load(path)
+    expected = np.load(expected_path)
+    serve = model.signatures["serve"](z=tf.constant(expected["z"]),
+                                      label=tf.constant(expected["labels"]))["images"].numpy()
+    generated = model.signatures["generate"](labels=tf.constant(expected["labels"]),
+                                             seed=tf.constant(11, tf.int64))
+    try:
+        model.signatures["generate"](labels=tf.constant([0, 3]), seed=tf.constant(1, tf.int64))
+        refused = None
+    except tf.errors.InvalidArgumentError as error:
+        refused = error.message
+    print("RESULT " + json.dumps({
+        "signatures": sorted(model.signatures),
+        "serve_diff": float(np.abs(serve - expected["serve"]).max()),
+        "generate_diff": float(np.abs(generated["images"].numpy()
+                                      - expected["generate"]).max()),
+        "labels": generated["labels"].numpy().tolist(),
+        "refused": refused,
+    }))
+""")
+
+
+def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
+    import tensorflow as tf
+
+    generator = networks.make_generator("dcgan", 6, (12, 12, 1), filters=4, num_classes=3)
+    gan = GAN(generator, networks.make_discriminator("dcgan", (12, 12, 1), filters=4,
+                                                     num_classes=3))
+    gan.compile()
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((8, 12, 12, 1), "float32"), np.arange(8, dtype="int32") % 3)).batch(4)
+    gan.fit(dataset, epochs=1, verbose=0, shuffle=False)
+    path = export.export_generator(generator, str(tmp_path / "generator"))
+    z = np.random.default_rng(0).normal(size=(4, 6)).astype("float32")
+    labels = np.array([2, 0, 1, 2], "int32")
+    np.savez(tmp_path / "expected.npz", z=z, labels=labels,
+             serve=generator([tf.constant(z), tf.constant(labels)], training=False),
+             generate=gan.generate(4, seed=11, labels=labels))
+    result = run_python(["-c", CONDITIONAL_FRESH_PROCESS, path, str(tmp_path / "expected.npz")],
+                        cwd=str(tmp_path), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(next(line for line in result.stdout.splitlines()
+                             if line.startswith("RESULT "))[len("RESULT "):])
+    assert {"serve", "generate"} <= set(report["signatures"])
+    assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
+    assert report["labels"] == labels.tolist()
+    assert report["refused"] and "[0, 3)" in report["refused"]

@@ -243,3 +243,103 @@ def test_ema_generator_holds_the_optimizer_averages():
     assert averaged not in gan._flatten_layers()  # not tracked: .keras files are unchanged
     np.testing.assert_array_equal(gan.generate(3, seed=2),
                                   averaged(sample_latents(3, 8, 2), training=False))
+
+
+def make_conditional_gan(architecture="mlp", num_classes=3, **compile_kwargs):
+    generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4,
+                                        num_classes=num_classes)
+    discriminator = networks.make_discriminator(architecture, (12, 12, 1), filters=4,
+                                                num_classes=num_classes)
+    gan = GAN(generator, discriminator, seed=0)
+    gan.compile(**compile_kwargs)
+    return gan
+
+
+def labelled_dataset(count=16, num_classes=3, batch=8):
+    labels = np.arange(count, dtype=np.int32) % num_classes
+    return tf.data.Dataset.from_tensor_slices((real_images(count), labels)).batch(batch)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_conditional_gan_trains_both_networks_and_their_label_embeddings(architecture):
+    gan = make_conditional_gan(architecture)
+    assert gan.num_classes == 3
+    variables = gan.generator.trainable_variables + gan.discriminator.trainable_variables
+    embeddings = [v for v in variables if "label_" in v.path]
+    assert len(embeddings) == 2  # G's embedding and D's projection
+    before = [np.array(v) for v in variables]
+    history = gan.fit(labelled_dataset(), epochs=2, verbose=0, shuffle=False)
+    assert all(np.isfinite(v).all() for v in history.history.values())
+    for old, variable in zip(before, variables):
+        if "bias" not in variable.path:
+            assert not np.array_equal(old, variable), variable.path
+
+
+def test_conditional_generate_makes_the_classes_asked_for():
+    gan = make_conditional_gan()
+    gan.fit(labelled_dataset(), epochs=1, verbose=0, shuffle=False)
+    z = sample_latents(6, 8, 4)
+    expected = {
+        "balanced": (None, [0, 1, 2, 0, 1, 2]),
+        "one class": (2, [2] * 6),
+        "listed": ([1, 0, 0, 2, 2, 1], [1, 0, 0, 2, 2, 1]),
+    }
+    for name, (labels, classes) in expected.items():
+        images = gan.generate(6, seed=4, labels=labels, batch_size=4)
+        np.testing.assert_allclose(
+            images, gan.generator([z, tf.constant(classes)], training=False), atol=1e-6,
+            err_msg=name)
+    from gan_tf.errors import UserError
+
+    for bad in (3, -1, [0, 1], [[0] * 6], np.full(6, 0.5)):
+        with pytest.raises(UserError, match="labels"):
+            gan.generate(6, labels=bad)
+    with pytest.raises(UserError, match="not class-conditional"):
+        make_gan().generate(2, labels=1)
+
+
+def test_conditional_gan_refuses_unlabelled_data_and_mismatched_networks():
+    from gan_tf.errors import UserError
+
+    gan = make_conditional_gan()
+    with pytest.raises(UserError, match="data has no labels"):
+        gan.fit(real_images(16), epochs=1, batch_size=8, verbose=0)
+    with pytest.raises(UserError, match="num_classes=3"):
+        GAN(networks.make_generator("mlp", 8, (12, 12, 1), num_classes=3),
+            networks.make_discriminator("mlp", (12, 12, 1)))
+
+
+def test_ada_probability_follows_the_sign_of_d_on_real_images():
+    gan = make_gan(augment="ada", ada_target=0.6, ada_ramp_images=1000)
+    assert float(gan.ada_p) == 0
+    gan._adapt_augmentation(tf.ones([100, 1]))  # D sure of every real image: r_t = 1 > 0.6
+    assert float(gan.ada_p) == pytest.approx(0.1)
+    gan._adapt_augmentation(tf.constant([[1.0]] * 50 + [[-1.0]] * 50))  # r_t = 0 < 0.6
+    assert float(gan.ada_p) == pytest.approx(0.0)
+    gan._adapt_augmentation(tf.constant([[-3.0]] * 100))
+    assert float(gan.ada_p) == 0  # clipped at 0
+    # In training: a D that beats G on 16 images pushes p up; p is logged every step.
+    history = make_gan(augment="ada", ada_ramp_images=64).fit(
+        real_images(16), epochs=3, batch_size=8, verbose=0).history
+    assert "ada_p" in history and all(0 <= p <= 1 for p in history["ada_p"])
+
+
+def test_ada_probability_is_checkpointed_and_compile_options_round_trip(tmp_path):
+    from gan_tf.callbacks import ResumableCheckpoint
+
+    gan = make_conditional_gan(augment="ada", ada_target=0.7, ada_ramp_images=5000)
+    gan.fit(labelled_dataset(), epochs=1, verbose=0, shuffle=False)
+    gan.ada_p.assign(0.37)
+    ResumableCheckpoint(tmp_path / "checkpoints", items=gan.checkpoint_items(),
+                        verbose=0).save(1)
+    fresh = make_conditional_gan(augment="ada")
+    assert ResumableCheckpoint(tmp_path / "checkpoints", items=fresh.checkpoint_items(),
+                               verbose=0).restore() == 1
+    assert float(fresh.ada_p) == pytest.approx(0.37)
+    np.testing.assert_array_equal(fresh.generate(4, seed=1), gan.generate(4, seed=1))
+    gan.save(str(tmp_path / "gan.keras"))
+    loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
+    assert (loaded.augment, loaded.ada_target, loaded.ada_ramp_images, loaded.num_classes) == (
+        "ada", 0.7, 5000, 3)
+    np.testing.assert_array_equal(loaded.generate(4, seed=1, labels=2),
+                                  gan.generate(4, seed=1, labels=2))

@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from gan_tf import networks
 from gan_tf.errors import UserError
@@ -47,6 +48,12 @@ def test_dcgan_refuses_shapes_it_cannot_take(image_shape):
     (networks.MLPDiscriminator, dict(image_shape=(8, 8, 3), hidden_units=(16, 8))),
     (networks.DCGANGenerator, dict(latent_dim=12, image_shape=(16, 16, 3), filters=4)),
     (networks.DCGANDiscriminator, dict(image_shape=(16, 16, 3), filters=4)),
+    (networks.MLPGenerator, dict(latent_dim=12, image_shape=(8, 8, 1), num_classes=3,
+                                 embedding_dim=5)),
+    (networks.MLPDiscriminator, dict(image_shape=(8, 8, 1), num_classes=3, spectral_norm=True)),
+    (networks.DCGANGenerator, dict(latent_dim=12, image_shape=(16, 16, 3), filters=4,
+                                   num_classes=4)),
+    (networks.DCGANDiscriminator, dict(image_shape=(16, 16, 3), filters=4, num_classes=4)),
 ])
 def test_config_and_keras_file_round_trip(cls, kwargs, tmp_path):
     model = cls(**kwargs)
@@ -58,10 +65,41 @@ def test_config_and_keras_file_round_trip(cls, kwargs, tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert type(loaded) is cls and loaded.get_config() == config
-    inputs = np.random.normal(size=(3,) + tuple(model.inputs[0].shape[1:])).astype("float32")
+    inputs = tf.random.normal((3,) + tuple(model.inputs[0].shape[1:]))
+    if kwargs.get("num_classes"):
+        inputs = [inputs, tf.constant([0, 1, 2])]
     np.testing.assert_allclose(loaded(inputs), model(inputs), atol=1e-6)
 
 
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="architecture"):
         networks.make_generator("vit", 10, (28, 28, 1))
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_conditional_networks_take_labels_and_use_them(architecture):
+    generator = networks.make_generator(architecture, 16, (28, 28, 1), filters=8,
+                                        num_classes=10)
+    discriminator = networks.make_discriminator(architecture, (28, 28, 1), filters=8,
+                                                num_classes=10)
+    assert [tuple(i.shape) for i in generator.inputs] == [(None, 16), (None,)]
+    assert [tuple(i.shape) for i in discriminator.inputs] == [(None, 28, 28, 1), (None,)]
+    # Embeddings start near zero; give them weight so the label's effect is clear.
+    for model, name in ((generator, "label_embedding"), (discriminator, "label_projection")):
+        layer = model.get_layer(name)
+        layer.set_weights([np.random.default_rng(0).normal(size=w.shape) for w in
+                           layer.get_weights()])
+    z = tf.random.normal((4, 16), seed=0)
+    threes, sevens = (generator([z, tf.fill([4], c)], training=False) for c in (3, 7))
+    assert threes.shape == (4, 28, 28, 1) and float(tf.reduce_max(tf.abs(threes))) <= 1
+    assert float(tf.reduce_max(tf.abs(threes - sevens))) > 1e-3  # G depends on the label
+    # Projection: D(x, y) = psi(phi(x)) + <embed(y), phi(x)>; the class term changes the logit.
+    logits = [discriminator([threes, tf.fill([4], c)]) for c in (3, 7)]
+    assert logits[0].shape == (4, 1)
+    assert float(tf.reduce_max(tf.abs(logits[0] - logits[1]))) > 1e-3
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, 2.5, "10", True])
+def test_num_classes_must_be_two_or_more(num_classes):
+    with pytest.raises(UserError, match="num_classes"):
+        networks.MLPGenerator(num_classes=num_classes)

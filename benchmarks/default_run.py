@@ -6,7 +6,9 @@ Trains `TrainConfig` with the given overrides (defaults: the default 50-epoch ru
 judges 2,000 samples with a small CNN digit classifier trained here on 4,000 of the embedded
 real digits (its accuracy on the other 1,000 is printed beside the verdict): the per-class
 histogram, how many samples it classifies confidently (p >= 0.9), and how many classes
-have at least 5% of the confident samples. Prints one JSON line. Not a timed test.
+have at least 5% of the confident samples. For a `"conditional": true` run the samples are
+asked for balanced classes and it also reports how often the classifier sees the class
+asked for. Prints one JSON line. Not a timed test.
 """
 
 import json
@@ -49,8 +51,8 @@ def train_digit_classifier(images, labels, seed=0, epochs=8):
     return model, float(accuracy)
 
 
-def judge(classifier, samples):
-    """Class histogram and confidence of `samples` in [-1, 1]."""
+def judge(classifier, samples, requested=None):
+    """Class histogram and confidence of `samples` in [-1, 1] (and agreement with `requested`)."""
     import numpy as np
 
     probabilities = np.asarray(
@@ -59,11 +61,16 @@ def judge(classifier, samples):
     confident = probabilities.max(-1) >= 0.9
     histogram = np.bincount(predicted[confident], minlength=10)
     covered = int((histogram >= 0.05 * max(1, confident.sum())).sum())
-    return {
+    report = {
         "confident_fraction": round(float(confident.mean()), 3),
         "confident_histogram": histogram.tolist(),
         "classes_with_5pct_of_confident": covered,
     }
+    if requested is not None:
+        report["requested_class_accuracy"] = round(float((predicted == requested).mean()), 3)
+        report["requested_class_accuracy_per_class"] = [
+            round(float((predicted[requested == c] == c).mean()), 3) for c in range(10)]
+    return report
 
 
 def main(argv):
@@ -80,8 +87,15 @@ def main(argv):
     import tensorflow as tf
 
     exported = tf.saved_model.load(result.export_path)
-    samples = exported.signatures["generate"](
-        num_images=tf.constant(FLAGS.num_samples), seed=tf.constant(12345, tf.int64))["images"]
+    seed = tf.constant(12345, tf.int64)
+    requested = None
+    if config.conditional:
+        requested = np.arange(FLAGS.num_samples) % 10
+        samples = exported.signatures["generate"](
+            labels=tf.constant(requested, tf.int32), seed=seed)["images"]
+    else:
+        samples = exported.signatures["generate"](
+            num_images=tf.constant(FLAGS.num_samples), seed=seed)["images"]
     report = {
         "config": {k: v for k, v in config.to_dict().items() if k != "output_dir"},
         "fit_seconds": round(result.seconds, 1),
@@ -90,7 +104,7 @@ def main(argv):
         "classifier_heldout_accuracy": round(accuracy, 4),
         "real_digits": judge(classifier, data.to_float(
             digits.images[np.random.default_rng(1).permutation(len(digits))[:FLAGS.num_samples]])),
-        "samples": judge(classifier, samples),
+        "samples": judge(classifier, samples, requested),
         "final_metrics": {k: round(v[-1], 4) for k, v in result.history.items()},
     }
     print(json.dumps(report))

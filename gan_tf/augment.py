@@ -5,6 +5,8 @@ GAN Training", NeurIPS 2020): D sees real and generated images through the same 
 differentiable transformations (colour, translation, cutout), so it cannot memorize a small
 training set, and G's gradients flow back through the augmentation.
 
+`ada_augment` applies the same transforms with an adaptive probability (ADA).
+
 Every function takes its randomness as an argument (`uniforms`, values in [0, 1)), so it is
 pure, testable by hand, and the caller decides where the randomness comes from (the GAN
 draws it statelessly from (seed, step), so it is checkpointed like everything else).
@@ -76,3 +78,57 @@ def cutout(images, uniforms, ratio=CUTOUT_RATIO):
     inside_x = (cols >= left[:, None]) & (cols < left[:, None] + size_x)  # (batch, W)
     hole = inside_y[:, :, None] & inside_x[:, None, :]
     return images * tf.cast(~hole, images.dtype)[..., None]
+
+
+# ADA: uniform draws each example needs: 7 gates (x-flip, rotation, translation, brightness,
+# saturation, contrast, cutout), then 1 for the rotation's quarter turns, 3 for the colour
+# transforms, 2 for the translation, 2 for the cutout position.
+ADA_NUM_UNIFORMS = 15
+
+
+def ada_augment(images, uniforms, probability):
+    """Adaptive augmentation: each transform applied to each image with `probability`.
+
+    The augmentation of ADA (Karras, Aittala, Hellsten, Laine, Lehtinen and Aila, "Training
+    Generative Adversarial Networks with Limited Data", NeurIPS 2020), with a smaller set of
+    transforms: x-flip, rotation by 90/180/270 degrees (square images only), integer
+    translation, brightness, saturation, contrast and cutout. The caller adapts
+    `probability` (p) to D's overfitting; with p < 1 the augmented distribution still
+    determines the clean one, so augmentations do not leak into G's samples. Every step is
+    differentiable in `images`.
+
+    Args:
+        images: float `(batch, H, W, C)` in [-1, 1].
+        uniforms: float `(batch, ADA_NUM_UNIFORMS)` in [0, 1): 7 gates then the parameters.
+        probability: scalar p in [0, 1].
+    """
+    probability = tf.cast(probability, uniforms.dtype)
+    gates = uniforms[:, :7] < probability  # (batch, 7)
+    params = uniforms[:, 7:]
+
+    def select(gate, transformed, original):
+        return tf.where(gate[:, None, None, None], transformed, original)
+
+    images = select(gates[:, 0], tf.reverse(images, axis=[2]), images)
+    if images.shape[1] == images.shape[2]:
+        quarter_turns = tf.cast(tf.floor(params[:, 0] * 3), tf.int32) + 1  # 1, 2 or 3
+        rotated = images
+        for turns in (1, 2, 3):
+            rotated = tf.where((quarter_turns == turns)[:, None, None, None],
+                               tf.image.rot90(images, k=turns), rotated)
+        images = select(gates[:, 1], rotated, images)
+    images = select(gates[:, 2], translation(images, params[:, 4:6]), images)
+    # Colour: a transform gated off gets the draw 0.5, its identity (shift 0, scale 1).
+    colour_draws = tf.where(gates[:, 3:6], params[:, 1:4], 0.5)
+    images = select(tf.reduce_any(gates[:, 3:6], axis=1), color(images, colour_draws), images)
+    return select(gates[:, 6], cutout(images, params[:, 6:8]), images)
+
+
+def ada_adjustment(real_signs_mean, target, images_seen, ramp_images):
+    """How much ADA's p moves after a batch: `sign(r_t - target) * images / ramp_images`.
+
+    `r_t = E[sign(D(x_real))]` (here over the batch's augmented real images) is D's
+    overfitting heuristic: it tends to 1 as D grows sure of every training image.
+    """
+    return (tf.sign(tf.cast(real_signs_mean, tf.float32) - target)
+            * tf.cast(images_seen, tf.float32) / float(ramp_images))

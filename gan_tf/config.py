@@ -11,7 +11,9 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_po
 
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
-AUGMENTATIONS = ("none", "diffaugment")
+AUGMENTATIONS = ("none", "diffaugment", "ada")
+ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
+ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
 EMBEDDED_DATASET = "embedded_mnist"
 FOLDER_PREFIX = "folder:"
 
@@ -55,6 +57,8 @@ class TrainConfig:
     architecture: str = _field("dcgan", "mlp (the design note's pair) | dcgan (convolutional)")
     latent_dim: int = _field(100, "size of the generator's input noise z")
     dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
+    conditional: bool = _field(False, "class-conditional G(z, label) and projection D(x, label) "
+                                      "(needs a labelled dataset)")
 
     # Objective and optimisation.
     loss: str = _field("non_saturating", "minimax (the design note's) | non_saturating | "
@@ -63,7 +67,12 @@ class TrainConfig:
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
     discriminator_steps: int = _field(1, "D updates per G update")
     spectral_norm: bool = _field(False, "spectral normalization on D's layers")
-    augment: str = _field("none", "none | diffaugment (colour, translation, cutout before D)")
+    augment: str = _field("none", "none | diffaugment (colour, translation, cutout before D) | "
+                          "ada (the same transforms, each applied with an adaptive probability)")
+    ada_target: Optional[float] = _field(None, f"--augment=ada: target of E[sign(D(real))] "
+                                               f"(default {ADA_TARGET})")
+    ada_ramp_images: Optional[int] = _field(None, "--augment=ada: images over which p can go "
+                                                  f"from 0 to 1 (default {ADA_RAMP_IMAGES})")
     ema_decay: Optional[float] = _field(None, "keep an EMA of G's weights (e.g. 0.999) and "
                                               "sample and export from it")
     epochs: int = _field(50, "passes over the training images")
@@ -109,6 +118,11 @@ class TrainConfig:
         if self.ema_decay is not None and (not _is_number(self.ema_decay)
                                            or not 0 < self.ema_decay < 1):
             raise invalid("ema_decay", self.ema_decay, "a number between 0 and 1, e.g. 0.999")
+        if self.ada_target is not None and (not _is_number(self.ada_target)
+                                            or not 0 < self.ada_target < 1):
+            raise invalid("ada_target", self.ada_target, "a number between 0 and 1, e.g. 0.6")
+        if self.ada_ramp_images is not None:
+            check_positive_int("ada_ramp_images", self.ada_ramp_images)
         for name in ("beta_1", "beta_2"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:
@@ -117,6 +131,35 @@ class TrainConfig:
             0 <= self.seed < 2**31
         ):
             raise invalid("seed", self.seed, "an integer in [0, 2**31)")
+        self._check_combinations()
+
+    def _check_combinations(self):
+        """Refuses options that contradict each other or would silently do nothing."""
+        if self.loss == "wasserstein" and not (self.gradient_penalty or self.spectral_norm):
+            raise UserError(
+                "Invalid combination: --loss=wasserstein with no Lipschitz constraint on the "
+                "critic (its scores would grow without bound). Add --gradient_penalty=10 "
+                "(WGAN-GP) or --spectral_norm.")
+        if self.gradient_penalty and self.r1_penalty:
+            raise UserError(
+                f"Invalid combination: --gradient_penalty={self.gradient_penalty:g} and "
+                f"--r1_penalty={self.r1_penalty:g}. They pull D's gradient norm toward 1 (near "
+                "interpolates) and toward 0 (on real images) at once. Choose one.")
+        if self.augment != "ada":
+            for name in ("ada_target", "ada_ramp_images"):
+                if getattr(self, name) is not None:
+                    raise UserError(
+                        f"Invalid combination: --{name}={getattr(self, name)} with "
+                        f"--augment={self.augment}; it only acts with --augment=ada. Add "
+                        f"--augment=ada or drop --{name}.")
+
+    @property
+    def effective_ada_target(self):
+        return ADA_TARGET if self.ada_target is None else self.ada_target
+
+    @property
+    def effective_ada_ramp_images(self):
+        return ADA_RAMP_IMAGES if self.ada_ramp_images is None else self.ada_ramp_images
 
     def resolved_output_dir(self):
         """The run directory: `output_dir`, or `runs/<dataset>-<architecture>`."""

@@ -79,9 +79,11 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
                                 download=config.download, image_size=config.image_size,
                                 max_examples=config.max_examples, seed=config.seed)
     data_lib.check_batch_size(data, config.batch_size)
+    num_classes = _conditional_classes(config, data)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    gan = build_gan(config, data.image_shape)  # refuses image shapes the networks cannot take
+    # Refuses image shapes the networks cannot take.
+    gan = build_gan(config, data.image_shape, num_classes)
     _check_run_dir(run_dir, config)  # the first write
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
@@ -105,7 +107,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
                                  plot_path=os.path.join(run_dir, "losses.png")),
         callbacks_lib.SampleGrid(
-            os.path.join(run_dir, "samples"), num_rows=10, num_cols=10,
+            os.path.join(run_dir, "samples"), num_rows=num_classes or 10, num_cols=10,
             every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
             gif_path=os.path.join(run_dir, "progress.gif"),
             tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples")),
@@ -134,16 +136,23 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     return result
 
 
-def build_gan(config, image_shape):
-    """The compiled `GAN` that `config` describes, for images of `image_shape`."""
+def build_gan(config, image_shape, num_classes=None):
+    """The compiled `GAN` that `config` describes, for images of `image_shape`.
+
+    `num_classes` is needed when `config.conditional` (the dataset's number of classes).
+    """
     import keras
 
     from gan_tf.gan import GAN
 
+    if config.conditional and not num_classes:
+        raise UserError("A conditional GAN needs the number of classes of its dataset.")
+    num_classes = num_classes if config.conditional else None
     generator = networks.make_generator(config.architecture, config.latent_dim, image_shape,
-                                        config.dcgan_filters)
+                                        config.dcgan_filters, num_classes=num_classes)
     discriminator = networks.make_discriminator(config.architecture, image_shape,
-                                                config.dcgan_filters, config.spectral_norm)
+                                                config.dcgan_filters, config.spectral_norm,
+                                                num_classes=num_classes)
     gan = GAN(generator, discriminator, seed=config.seed)
     use_ema = config.ema_decay is not None
     gan.compile(
@@ -157,18 +166,26 @@ def build_gan(config, image_shape):
         r1_penalty=config.r1_penalty,
         discriminator_steps=config.discriminator_steps,
         augment=config.augment,
+        ada_target=config.effective_ada_target,
+        ada_ramp_images=config.effective_ada_ramp_images,
     )
     return gan
 
 
 def read_run_config(run_dir):
-    """`(TrainConfig, image_shape)` from a run directory's config.json; UserError if unreadable."""
+    """`(TrainConfig, dataset facts)` from a run directory's config.json; UserError if unreadable.
+
+    The dataset facts are a dict with "name", "num_examples", "image_shape" (a tuple),
+    "num_classes" (None for unlabelled data) and "class_names" (when recorded).
+    """
     config_path = os.path.join(run_dir, CONFIG_FILE)
     try:
         with open(config_path, encoding="utf-8") as stream:
             record = json.load(stream)
-        return (TrainConfig.from_dict(record["config"]),
-                tuple(record["dataset"]["image_shape"]))
+        dataset = dict(record["dataset"])
+        dataset["image_shape"] = tuple(dataset["image_shape"])
+        dataset.setdefault("num_classes", None)
+        return TrainConfig.from_dict(record["config"]), dataset
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
                         "Restore it, or pass the --output_dir of a training run.") from None
@@ -185,8 +202,8 @@ def load_run(run_dir):
     """
     from gan_tf import callbacks as callbacks_lib
 
-    config, image_shape = read_run_config(run_dir)
-    gan = build_gan(config, image_shape)
+    config, dataset = read_run_config(run_dir)
+    gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
     checkpoint = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
                                                    verbose=0)
     epochs = checkpoint.restore(gan)
@@ -195,8 +212,25 @@ def load_run(run_dir):
     return gan, config, epochs
 
 
+def _conditional_classes(config, data):
+    """The number of classes a conditional run trains on (None when not conditional)."""
+    if not config.conditional:
+        return None
+    if data.labels is None or not data.num_classes:
+        raise UserError(
+            f"--conditional needs a labelled dataset, but {data.name} has no labels. Use "
+            "embedded_mnist, a labelled tensorflow-datasets dataset, or folder:PATH with one "
+            "sub-folder per class; or drop --conditional.")
+    if data.num_classes < 2:
+        raise UserError(f"--conditional needs at least 2 classes; {data.name} has "
+                        f"{data.num_classes}. Drop --conditional.")
+    return data.num_classes
+
+
 def _objective(config):
     parts = [f"{config.loss} loss"]
+    if config.conditional:
+        parts.insert(0, "class-conditional")
     if config.gradient_penalty:
         parts.append(f"gradient penalty {config.gradient_penalty:g}")
     if config.r1_penalty:
@@ -245,7 +279,9 @@ def _write_config(run_dir, config, data):
         "config": config.to_dict(),
         "run_dir": run_dir,
         "dataset": {"name": data.name, "num_examples": len(data),
-                    "image_shape": list(data.image_shape), "num_classes": data.num_classes},
+                    "image_shape": list(data.image_shape), "num_classes": data.num_classes,
+                    "class_names": None if data.class_names is None else list(
+                        data.class_names)},
         "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "numpy": np.__version__,
                      "tensorflow_datasets": _package_version("tensorflow-datasets"),

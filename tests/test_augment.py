@@ -68,3 +68,59 @@ def test_gan_trains_with_diffaugment(architecture):
     real = tf.constant(real_images(8))
     seen, _ = gan._augment_pair(real, real, tf.constant(0))
     assert not np.allclose(seen, real)
+
+
+def ada_uniforms(batch, gates, params=0.3):
+    """ADA draws: the 7 gates (x-flip, rotation, translation, brightness, saturation,
+    contrast, cutout) set to 0 (on for any p > 0) where `gates` says so, else 0.99."""
+    values = np.full((batch, augment.ADA_NUM_UNIFORMS), params, np.float32)
+    values[:, :7] = [0.0 if on else 0.99 for on in gates]
+    return tf.constant(values)
+
+
+def test_ada_with_probability_zero_is_the_identity_and_one_applies_everything():
+    images = tf.random.uniform((3, 8, 8, 2), -1, 1, seed=1)
+    uniforms = tf.random.uniform((3, augment.ADA_NUM_UNIFORMS), seed=2)
+    np.testing.assert_array_equal(augment.ada_augment(images, uniforms, 0.0), images)
+    everything = augment.ada_augment(images, uniforms, 1.0)
+    params = uniforms[:, 7:]
+    expected = tf.reverse(images, axis=[2])
+    turns = (np.floor(params[:, 0].numpy() * 3) + 1).astype(int)
+    expected = tf.stack([tf.image.rot90(x, k=k) for x, k in zip(expected, turns)])
+    expected = augment.translation(expected, params[:, 4:6])
+    expected = augment.color(expected, params[:, 1:4])
+    expected = augment.cutout(expected, params[:, 6:8])
+    np.testing.assert_allclose(everything, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("gate, expected", [
+    (0, lambda x: x[:, :, ::-1]),  # x-flip
+    (1, lambda x: np.rot90(x, k=1, axes=(1, 2))),  # params 0.3 -> one quarter turn
+])
+def test_ada_gates_apply_one_transform_each(gate, expected):
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 6, 6, 1)).astype(np.float32)
+    gates = [index == gate for index in range(7)]
+    result = augment.ada_augment(tf.constant(images), ada_uniforms(2, gates), 0.5)
+    np.testing.assert_allclose(result, expected(images), atol=1e-6)
+    # A draw at or above p leaves the image alone.
+    np.testing.assert_array_equal(
+        augment.ada_augment(tf.constant(images), ada_uniforms(2, gates), 0.0), images)
+
+
+def test_ada_is_differentiable_and_skips_rotation_for_non_square_images():
+    images = tf.random.uniform((2, 8, 12, 3), -1, 1, seed=3)
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = augment.ada_augment(images, tf.random.uniform((2, 15), seed=4), 0.7)
+        total = tf.reduce_sum(out)
+    assert out.shape == images.shape
+    gradient = tape.gradient(total, images)
+    assert gradient is not None and float(tf.reduce_sum(tf.abs(gradient))) > 0
+    only_rotation = ada_uniforms(2, [False, True] + [False] * 5)
+    np.testing.assert_array_equal(augment.ada_augment(images, only_rotation, 0.5), images)
+
+
+@pytest.mark.parametrize("signs_mean, expected", [(1.0, 64 / 1000), (0.6001, 64 / 1000),
+                                                  (0.5, -64 / 1000), (-1.0, -64 / 1000)])
+def test_ada_adjustment_steps_toward_the_target(signs_mean, expected):
+    assert float(augment.ada_adjustment(signs_mean, 0.6, 64, 1000)) == pytest.approx(expected)

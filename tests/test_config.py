@@ -36,10 +36,12 @@ def test_every_field_has_help_text():
     ("ema_decay", 1.0, "between 0 and 1"),
     ("gradient_penalty", -2.0, ">= 0"),
     ("discriminator_steps", 0, "positive integer"),
+    ("ada_target", 1.5, "between 0 and 1"),
+    ("ada_ramp_images", 0, "positive integer"),
 ])
 def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
     with pytest.raises(UserError) as error:
-        TrainConfig(**{field: value})
+        TrainConfig(**{field: value, **({"augment": "ada"} if field.startswith("ada") else {})})
     message = str(error.value)
     assert f"argument {field}" in message and expected in message
 
@@ -71,3 +73,25 @@ def test_config_and_losses_agree_on_names():
     from gan_tf import losses
 
     assert set(config_lib.LOSSES) == set(losses.names())
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(loss="wasserstein"), "--gradient_penalty=10"),
+    (dict(gradient_penalty=10.0, r1_penalty=1.0), "Choose one"),
+    (dict(ada_target=0.7), "--ada_target=0.7 with --augment=none"),
+    (dict(augment="diffaugment", ada_ramp_images=10), "only acts with --augment=ada"),
+])
+def test_combinations_that_make_no_sense_are_refused(values, message):
+    with pytest.raises(UserError, match="Invalid combination") as error:
+        TrainConfig(**values)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("values", [
+    dict(loss="wasserstein", gradient_penalty=10.0),
+    dict(loss="wasserstein", spectral_norm=True),
+    dict(augment="ada", ada_target=0.7, ada_ramp_images=10),
+    dict(conditional=True, augment="ada", ema_decay=0.999, r1_penalty=10.0, loss="hinge"),
+])
+def test_sensible_combinations_are_accepted(values):
+    assert TrainConfig(**values).to_dict().items() >= values.items()

@@ -43,10 +43,15 @@ def test_cli_trains_resumes_and_says_when_finished(tmp_path):
     ("--discriminator_steps=0", "Received: discriminator_steps=0"),
     ("--augment=mixup", "Received: augment='mixup'"),
     ("--no_such_flag=1", "no_such_flag"),
+    # Combinations that make no sense.
+    ("--loss=wasserstein", "Add --gradient_penalty=10 (WGAN-GP) or --spectral_norm"),
+    ("--gradient_penalty=10 --r1_penalty=1", "Choose one"),
+    ("--ada_target=0.7", "only acts with --augment=ada"),
+    ("--augment=diffaugment --ada_ramp_images=1000", "only acts with --augment=ada"),
 ])
 def test_bad_flags_exit_2_before_anything_is_written(flag, message, tmp_path):
     started = time.monotonic()
-    result = run_python(["-m", "gan_tf.train", flag, f"--output_dir={tmp_path / 'run'}"],
+    result = run_python(["-m", "gan_tf.train", *flag.split(), f"--output_dir={tmp_path / 'run'}"],
                         cwd=str(tmp_path))
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr

@@ -11,6 +11,10 @@ A class-conditional generator's SavedModel has instead:
   "labels"}`, the same images as `GAN.generate(len(labels), seed, labels=labels)`.
 A label outside `[0, num_classes)` fails with InvalidArgumentError naming the range.
 
+Beside the SavedModel files, `gan_tf.json` describes the model (latent size, image shape,
+number of classes, class names and what `metadata` the caller adds, e.g. the dataset); read
+it with `read_metadata(path)`. TensorFlow ignores it.
+
 Load it anywhere with:
 ```python
 model = tf.saved_model.load(path)
@@ -20,17 +24,22 @@ sevens = conditional_model.signatures["generate"](labels=tf.fill([16], 7),
 ```
 """
 
+import json
 import os
 import shutil
 
 import keras
 import tensorflow as tf
 
+from gan_tf.errors import UserError
 from gan_tf.files import make_temp_dir
 from gan_tf.gan import latent_dim_of, num_classes_of, sample_latents
 
 
-def export_generator(generator, path, latent_dim=None):
+METADATA_FILE = "gan_tf.json"
+
+
+def export_generator(generator, path, latent_dim=None, metadata=None):
     """Writes `generator` as a SavedModel at `path`; replaces an older export only on success.
 
     Args:
@@ -38,6 +47,8 @@ def export_generator(generator, path, latent_dim=None):
             class-conditional gan_tf generator (with `num_classes`) from `[latents, labels]`.
         path: the SavedModel folder to write.
         latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
+        metadata: a JSON-serializable dict stored in `gan_tf.json` beside the model (e.g.
+            `{"class_names": [...], "dataset": "mnist"}`).
 
     Returns:
         `path`.
@@ -52,6 +63,16 @@ def export_generator(generator, path, latent_dim=None):
         serve, generate = _endpoints(generator, latent_dim)
     archive.add_endpoint("serve", serve)
     archive.add_endpoint("generate", generate)
+    description = {
+        "format": "gan_tf generator SavedModel",
+        "latent_dim": int(latent_dim),
+        "image_shape": [int(d) for d in generator.outputs[0].shape[1:]] if getattr(
+            generator, "outputs", None) else None,
+        "num_classes": num_classes,
+        "signatures": {"serve": ["z", "label"] if num_classes else ["z"],
+                       "generate": ["labels", "seed"] if num_classes else ["num_images", "seed"]},
+    }
+    description.update(metadata or {})
 
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
@@ -59,6 +80,8 @@ def export_generator(generator, path, latent_dim=None):
     staging = make_temp_dir(parent, ".export_tmp_")
     try:
         archive.write_out(staging, verbose=False)
+        with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as stream:
+            json.dump(description, stream, indent=2)
         if os.path.exists(path):
             retired = make_temp_dir(parent, ".export_old_")
             os.rename(path, os.path.join(retired, "old"))
@@ -110,6 +133,17 @@ def _conditional_endpoints(generator, latent_dim, num_classes):
         return {"images": tf.cast(images, tf.float32), "latents": latents, "labels": labels}
 
     return serve, generate
+
+
+def read_metadata(path):
+    """The `gan_tf.json` description of an exported generator (UserError if it has none)."""
+    file = os.path.join(os.fspath(path), METADATA_FILE)
+    try:
+        with open(file, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path} is not a gan_tf generator export ({file}: {error}). Pass the "
+                        "generator/ folder of a training run.") from None
 
 
 def load_generator(path):

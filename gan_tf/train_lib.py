@@ -95,7 +95,8 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
             "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
         if not os.path.exists(export_path):
-            export.export_generator(gan.sampling_generator(), export_path)
+            export.export_generator(gan.sampling_generator(), export_path,
+                                    metadata=_export_metadata(run_dir, config))
             log(f"Exported the generator to {export_path}")
         return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
 
@@ -126,7 +127,8 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
                       steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                       shuffle=False)
     seconds = time.perf_counter() - started
-    export.export_generator(gan.sampling_generator(), export_path)
+    export.export_generator(gan.sampling_generator(), export_path,
+                            metadata=_export_metadata(run_dir, config))
     trained_images = (config.epochs - start_epoch) * steps_per_epoch * config.batch_size
     result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
                          trained_images / seconds, export_path, history.history)
@@ -210,6 +212,14 @@ def load_run(run_dir):
     if epochs == 0:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
     return gan, config, epochs
+
+
+def _export_metadata(run_dir, config):
+    """What the export records about its run: dataset, classes, EMA, epochs."""
+    _, dataset = read_run_config(run_dir)
+    return {"dataset": dataset["name"], "class_names": dataset.get("class_names"),
+            "dataset_num_classes": dataset["num_classes"], "conditional": config.conditional,
+            "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 
 
 def _conditional_classes(config, data):

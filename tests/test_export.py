@@ -141,3 +141,20 @@ def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
     assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
     assert report["labels"] == labels.tolist()
     assert report["refused"] and "[0, 3)" in report["refused"]
+    metadata = export.read_metadata(path)
+    assert (metadata["num_classes"], metadata["latent_dim"], metadata["image_shape"]) == (
+        3, 6, [12, 12, 1])
+    assert metadata["signatures"]["generate"] == ["labels", "seed"]
+
+
+def test_metadata_is_written_and_other_folders_are_refused(tmp_path):
+    from gan_tf.errors import UserError
+
+    generator = networks.make_generator("mlp", 4, (8, 8, 1))
+    path = export.export_generator(generator, str(tmp_path / "generator"),
+                                   metadata={"class_names": ["a", "b"], "dataset": "x"})
+    metadata = export.read_metadata(path)
+    assert metadata["class_names"] == ["a", "b"] and metadata["num_classes"] is None
+    assert metadata["signatures"]["generate"] == ["num_images", "seed"]
+    with pytest.raises(UserError, match="not a gan_tf generator export"):
+        export.read_metadata(str(tmp_path))

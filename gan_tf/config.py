@@ -12,6 +12,7 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_po
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
+EXTRACTORS = ("classifier", "inception")
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
 EMBEDDED_DATASET = "embedded_mnist"
@@ -29,6 +30,10 @@ RESUMABLE_CHANGES = frozenset(
         "sample_every_n_epochs",
         "checkpoint_every_n_epochs",
         "keep_checkpoints",
+        "eval_every_n_epochs",
+        "eval_num_samples",
+        "extractor",
+        "inception_weights",
     }
 )
 
@@ -90,6 +95,16 @@ class TrainConfig:
     keep_checkpoints: int = _field(3, "how many recent checkpoints to keep")
     tensorboard: bool = _field(False, "also write TensorBoard scalars and sample images")
 
+    # Sample quality during training.
+    eval_every_n_epochs: int = _field(5, "score samples (FD, KID, class coverage) every N "
+                                         "epochs and keep the best checkpoint by FD (0: off)")
+    eval_num_samples: int = _field(1000, "samples per score during training")
+    extractor: str = _field("classifier", "features for the scores: classifier (trained on "
+                                          "the labelled dataset, offline) | inception")
+    inception_weights: Optional[str] = _field(None, "InceptionV3 .h5 weights for "
+                                                    "--extractor=inception (default: Keras "
+                                                    "cache)")
+
     def __post_init__(self):
         self.validate()
 
@@ -98,6 +113,12 @@ class TrainConfig:
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_choice("loss", self.loss, LOSSES)
         check_choice("augment", self.augment, AUGMENTATIONS)
+        check_choice("extractor", self.extractor, EXTRACTORS)
+        if (not isinstance(self.eval_every_n_epochs, int) or isinstance(self.eval_every_n_epochs,
+                                                                         bool)
+                or self.eval_every_n_epochs < 0):
+            raise invalid("eval_every_n_epochs", self.eval_every_n_epochs,
+                          "a non-negative integer (0 turns scoring off)")
         if not isinstance(self.dataset, str) or not self.dataset.strip():
             raise invalid("dataset", self.dataset, f"'{EMBEDDED_DATASET}', a tensorflow-datasets "
                           "name such as 'mnist', or 'folder:PATH'")
@@ -106,7 +127,8 @@ class TrainConfig:
         for name in ("gradient_penalty", "r1_penalty"):
             check_non_negative(name, getattr(self, name))
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
-                     "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints"):
+                     "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints",
+                     "eval_num_samples"):
             check_positive_int(name, getattr(self, name))
         for name in ("image_size", "max_examples"):
             if getattr(self, name) is not None:
@@ -145,6 +167,10 @@ class TrainConfig:
                 f"Invalid combination: --gradient_penalty={self.gradient_penalty:g} and "
                 f"--r1_penalty={self.r1_penalty:g}. They pull D's gradient norm toward 1 (near "
                 "interpolates) and toward 0 (on real images) at once. Choose one.")
+        if self.inception_weights and self.extractor != "inception":
+            raise UserError(
+                f"Invalid combination: --inception_weights with --extractor={self.extractor}. "
+                "Add --extractor=inception or drop --inception_weights.")
         if self.augment != "ada":
             for name in ("ada_target", "ada_ramp_images"):
                 if getattr(self, name) is not None:

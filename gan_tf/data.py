@@ -78,21 +78,24 @@ def subset(data, count, seed=0):
     Classes are filled round-robin from a seeded permutation of each class, so 500 embedded
     digits are 50 of each; unlabelled data gives a seeded random subset.
     """
-    rng = np.random.default_rng(seed)
-    if data.labels is None:
-        chosen = np.sort(rng.permutation(len(data))[:count])
-    else:
-        pools = [rng.permutation(np.flatnonzero(data.labels == c)).tolist()
-                 for c in np.unique(data.labels)]
-        chosen = []
-        while len(chosen) < count:
-            for pool in pools:
-                if pool and len(chosen) < count:
-                    chosen.append(pool.pop())
-        chosen = np.sort(np.array(chosen))
+    chosen = subset_indices(data.labels, len(data), count, seed)
     return dataclasses.replace(
         data, images=data.images[chosen],
         labels=None if data.labels is None else data.labels[chosen])
+
+
+def subset_indices(labels, size, count, seed=0):
+    """Sorted indices of the class-balanced choice of `subset` (labels may be None)."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        return np.sort(rng.permutation(size)[:count])
+    pools = [rng.permutation(np.flatnonzero(labels == c)).tolist() for c in np.unique(labels)]
+    chosen = []
+    while len(chosen) < min(count, size):
+        for pool in pools:
+            if pool and len(chosen) < count:
+                chosen.append(pool.pop())
+    return np.sort(np.array(chosen, np.int64))
 
 
 def load_embedded_mnist():

@@ -43,3 +43,56 @@ def plot_metrics(records, path, title="Training"):
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(figure, plt, path):
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_class_histogram(fake_counts, real_counts, path, class_names=None):
+    """Bars of the share of each class among samples (and among real images, if given)."""
+    import numpy as np
+
+    plt = _figure()
+    fake = np.asarray(fake_counts, np.float64)
+    names = list(class_names) if class_names else [str(i) for i in range(len(fake))]
+    figure, axis = plt.subplots(figsize=(max(5, 0.5 * len(fake) + 2), 3.4))
+    positions = np.arange(len(fake))
+    width = 0.4 if real_counts is not None else 0.8
+    axis.bar(positions - (width / 2 if real_counts is not None else 0),
+             fake / max(1.0, fake.sum()), width, label=f"samples (n={int(fake.sum())})")
+    if real_counts is not None:
+        real = np.asarray(real_counts, np.float64)
+        axis.bar(positions + width / 2, real / max(1.0, real.sum()), width,
+                 label=f"real (n={int(real.sum())})")
+    axis.axhline(1 / len(fake), color="gray", linestyle=":", linewidth=1)
+    axis.set_xticks(positions, names, rotation=45 if len(names) > 12 else 0)
+    axis.set(xlabel="class (as the judge sees it)", ylabel="share", title="Classes of samples")
+    axis.legend()
+    _save(figure, plt, path)
+
+
+def plot_scores(records, path):
+    """FD, KID and class coverage over epochs, from metrics.jsonl records that have them."""
+    plt = _figure()
+    keys = [key for key in ("fd", "kid", "class_coverage") if any(key in r for r in records)]
+    figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for axis, key in zip(axes[0], keys):
+        points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker=".")
+        axis.set(xlabel="epoch", title=key)
+        axis.grid(alpha=0.3)
+    _save(figure, plt, path)

@@ -4,7 +4,9 @@ A run directory holds:
     config.json       the resolved config, library versions and dataset facts
     checkpoints/      tf.train checkpoints (both networks, both optimizers, epoch)
     samples/          latents.npy and the fixed-latent grids epoch_NNNN.png, final.png
-    metrics.jsonl     one JSON line per epoch; losses.png, the curves
+    metrics.jsonl     one JSON line per epoch (with fd, kid, class_coverage every
+                      --eval_every_n_epochs); losses.png, the curves
+    best_checkpoint/  the checkpoint with the best FD so far, and best.json
     progress.gif      the epoch grids, animated
     generator/        the exported SavedModel (loads without gan_tf)
     tensorboard/      with --tensorboard
@@ -84,6 +86,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     tf.config.experimental.enable_op_determinism()
     # Refuses image shapes the networks cannot take.
     gan = build_gan(config, data.image_shape, num_classes)
+    quality = _sample_quality(config, data, run_dir, log)  # may train the domain classifier
     _check_run_dir(run_dir, config)  # the first write
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
@@ -104,7 +107,8 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     dataset, steps_per_epoch = data_lib.make_dataset(
         data, config.batch_size, config.seed, start_epoch, config.epochs)
     tensorboard_dir = os.path.join(run_dir, "tensorboard") if config.tensorboard else None
-    callbacks = [
+    callbacks = [quality] if quality else []
+    callbacks += [
         callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
                                  plot_path=os.path.join(run_dir, "losses.png")),
         callbacks_lib.SampleGrid(
@@ -212,6 +216,29 @@ def load_run(run_dir):
     if epochs == 0:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
     return gan, config, epochs
+
+
+def _sample_quality(config, data, run_dir, log):
+    """The `SampleQuality` callback the config asks for, or None."""
+    if not config.eval_every_n_epochs:
+        return None
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf import evaluate_lib
+    from gan_tf import features as features_lib
+
+    if config.extractor == "classifier" and (data.labels is None or not data.num_classes
+                                             or data.num_classes < 2):
+        log(f"No sample-quality scores during training: {data.name} has no labels to train "
+            "the domain classifier on. Pass --extractor=inception (with ImageNet weights on "
+            "disk) to score it, or --eval_every_n_epochs=0 to silence this.")
+        return None
+    judge = features_lib.get_extractor(config.extractor, data,
+                                       inception_weights=config.inception_weights, log=log)
+    real = evaluate_lib.real_features(judge, data)
+    return callbacks_lib.SampleQuality(
+        judge, real, every_n_epochs=config.eval_every_n_epochs,
+        num_samples=config.eval_num_samples, seed=config.seed,
+        best_checkpoint_dir=os.path.join(run_dir, "best_checkpoint"), log=log)
 
 
 def _export_metadata(run_dir, config):

@@ -5,6 +5,12 @@ import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Cached domain classifiers and real-data features go to a temporary folder shared by the
+# tests of one session (and their subprocesses), never to the user's ~/.cache.
+if "GAN_TF_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -30,9 +36,12 @@ def _seed():
 
 
 def tiny_config(tmp_path, **overrides):
-    """A config that trains in about a second: 256 digits, the design note's MLP, 2 epochs."""
+    """A config that trains in about a second: 256 digits, the design note's MLP, 2 epochs.
+
+    Sample scoring is off (it trains a domain classifier); tests of it turn it on.
+    """
     values = dict(architecture="mlp", max_examples=256, batch_size=64, epochs=2,
-                  output_dir=str(tmp_path / "run"))
+                  output_dir=str(tmp_path / "run"), eval_every_n_epochs=0)
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -327,3 +327,25 @@ def test_conditional_run_draws_the_digit_asked_for(make_tiny_config):
     print(f"asked-for digit drawn: {(seen == asked).mean():.3f}; per class {per_class}")
     assert (seen == asked).mean() > 0.6, per_class
     assert sum(agreement >= 0.5 for agreement in per_class) >= 8, per_class
+
+
+def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_config):
+    config = make_tiny_config(eval_every_n_epochs=1, eval_num_samples=200, epochs=2)
+    messages = []
+    train_lib.train(config, verbose=0, log=messages.append)
+    lines = [json.loads(line) for line in open(os.path.join(config.output_dir, "metrics.jsonl"))]
+    assert all({"fd", "kid", "class_coverage"} <= set(line) for line in lines)
+    assert all(line["fd"] > 0 and 0 <= line["class_coverage"] <= 10 for line in lines)
+    best = json.load(open(os.path.join(config.output_dir, "best_checkpoint", "best.json")))
+    assert best["fd"] == min(line["fd"] for line in lines)
+    assert any("domain classifier" in m or "sample quality" in m for m in messages)
+    # Unlabelled data and the classifier extractor: training goes on, unscored, and says so.
+    from conftest import write_image_folder
+
+    folder = write_image_folder(os.path.join(config.output_dir, "..", "flat"), classes=())
+    messages.clear()
+    train_lib.train(make_tiny_config(dataset=f"folder:{folder}", batch_size=4, epochs=1,
+                                     max_examples=None, eval_every_n_epochs=1,
+                                     output_dir=config.output_dir + "_flat"),
+                    verbose=0, log=messages.append)
+    assert any("No sample-quality scores" in m for m in messages)

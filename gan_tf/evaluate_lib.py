@@ -1,0 +1,274 @@
+"""How good are a generator's samples? Scores against the real data, and their plots.
+
+`evaluate(sampler, data, ...)` draws samples, computes every metric of `gan_tf.metrics` over
+the features of an extractor (`gan_tf.features`) and writes a JSON report with plots.
+`real_features` computes (and caches, per dataset, split and extractor) the features of the
+real images, which both this and the training-time `SampleQuality` callback compare with.
+Every score in a report says how many samples it used.
+"""
+
+import datetime
+import json
+import os
+
+import numpy as np
+
+from gan_tf import features as features_lib
+from gan_tf import metrics
+from gan_tf.errors import check_positive_int
+from gan_tf.files import atomic_write_bytes, atomic_write_text
+
+REPORT_FILE = "report.json"
+KID_SUBSETS = 50
+KID_SUBSET_SIZE = 1000
+
+
+def _extractor_key(extractor):
+    key = extractor.name
+    weights = getattr(extractor, "weights", None)
+    if weights and weights != "random":
+        key += "-" + os.path.basename(weights).split(".")[0][-12:]
+    elif weights == "random":
+        key += "-random"
+    if extractor.accuracy is not None:
+        key += f"-acc{extractor.accuracy:.4f}"
+    return key
+
+
+def real_features(extractor, data, cache=None, max_images=10000, split="train"):
+    """Features (and probabilities) of up to `max_images` real images, cached on disk.
+
+    The images are a fixed, class-balanced choice (a function of the dataset), so every
+    evaluation of a dataset compares with the same real set. Cached under
+    `<cache>/statistics/<dataset fingerprint>-<split>-<extractor>.npz`.
+
+    Returns:
+        dict with "features" `(N, d)`, "probabilities" `(N, C)` or None, "labels" `(N,)` or
+        None, and "indices" (which images of `data`).
+    """
+    check_positive_int("max_images", max_images)
+    folder = os.path.join(features_lib.cache_dir(cache), "statistics")
+    name = f"{features_lib.dataset_fingerprint(data)}-{split}-{_extractor_key(extractor)}"
+    path = os.path.join(folder, f"{name}-{max_images}.npz")
+    if os.path.exists(path):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {
+                    "features": stored["features"],
+                    "probabilities": stored["probabilities"] if stored["probabilities"].size
+                    else None,
+                    "labels": stored["labels"] if stored["labels"].size else None,
+                    "indices": stored["indices"],
+                }
+        except (OSError, ValueError, KeyError):
+            pass  # a torn or stale file: compute it again
+    indices = _real_choice(data, max_images)
+    from gan_tf.data import to_float
+
+    images = np.asarray(to_float(data.images[indices]))
+    feature_array, probabilities = extractor.features_and_probabilities(images)
+    labels = None if data.labels is None else data.labels[indices]
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, features=feature_array,
+             probabilities=probabilities if probabilities is not None else np.zeros(0),
+             labels=labels if labels is not None else np.zeros(0, np.int32), indices=indices)
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
+    return {"features": feature_array, "probabilities": probabilities, "labels": labels,
+            "indices": indices}
+
+
+def _real_choice(data, max_images):
+    from gan_tf.data import subset_indices
+
+    return subset_indices(data.labels, len(data), min(max_images, len(data)), seed=0)
+
+
+def score_samples(extractor, real, fake_images, requested_labels=None, train_images=None,
+                  num_classes=None, seed=0):
+    """Every metric of fake images against `real` (from `real_features`).
+
+    Args:
+        extractor: the `features.Extractor` that made `real`.
+        real: dict from `real_features`.
+        fake_images: `(N, H, W, C)` in [-1, 1].
+        requested_labels: the classes a conditional generator was asked for, or None.
+        train_images: not used directly; memorization is measured against `real`.
+        num_classes: classes of the dataset (for class coverage). Defaults to the extractor's.
+        seed: seed of KID's random subsets.
+
+    Returns:
+        A JSON-serializable dict of scores, each with the sample counts it used.
+    """
+    del train_images
+    fake_features, fake_probabilities = extractor.features_and_probabilities(fake_images)
+    real_array = real["features"]
+    counts = {"num_fake": int(len(fake_features)), "num_real": int(len(real_array))}
+    fd_name = "FID" if extractor.name == "inception" else f"FD ({extractor.name} features)"
+    subset_size = min(KID_SUBSET_SIZE, len(fake_features), len(real_array))
+    kid_mean, kid_std = metrics.kernel_inception_distance(
+        real_array, fake_features, num_subsets=KID_SUBSETS, subset_size=subset_size, seed=seed)
+    report = {
+        "frechet_distance": {"name": fd_name, "value": metrics.frechet_distance(
+            real_array, fake_features), **counts},
+        "kid": {"mean": kid_mean, "std": kid_std, "num_subsets": KID_SUBSETS,
+                "subset_size": subset_size, **counts},
+        "precision_recall": {**metrics.precision_recall(real_array, fake_features, k=3),
+                             "k": 3, **counts},
+        "density_coverage": {**metrics.density_coverage(real_array, fake_features, k=5),
+                             "k": 5, **counts},
+    }
+    if fake_probabilities is not None:
+        score_name = "inception_score" if extractor.name == "inception" else "classifier_score"
+        splits = 10 if len(fake_probabilities) >= 100 else 1
+        mean, std = metrics.inception_score(fake_probabilities, num_splits=splits, seed=seed)
+        report[score_name] = {"mean": mean, "std": std, "num_splits": splits,
+                              "num_fake": counts["num_fake"]}
+        if real.get("probabilities") is not None:
+            real_mean, _ = metrics.inception_score(real["probabilities"], num_splits=1)
+            report[score_name]["real_data_value"] = real_mean
+    labelled = extractor.num_classes is not None and real.get("labels") is not None \
+        and extractor.name == "classifier"
+    if labelled:
+        classes = num_classes or extractor.num_classes
+        predicted = fake_probabilities.argmax(-1)
+        coverage = metrics.class_coverage(predicted, classes)
+        coverage["real_histogram"] = metrics.class_histogram(
+            real["probabilities"].argmax(-1), classes).tolist() if real.get(
+            "probabilities") is not None else None
+        coverage["num_fake"] = counts["num_fake"]
+        report["class_coverage"] = coverage
+        if requested_labels is not None:
+            requested = np.asarray(requested_labels)
+            report["requested_class_accuracy"] = {
+                "value": float((predicted == requested).mean()),
+                "per_class": [float((predicted[requested == c] == c).mean())
+                              if (requested == c).any() else None for c in range(classes)],
+                "num_fake": counts["num_fake"],
+            }
+    # Memorization: fakes' distance to half of the real set, against the other half's.
+    half = len(real_array) // 2
+    if half >= 2:
+        order = np.random.default_rng(seed).permutation(len(real_array))
+        reference, holdout = real_array[order[:half]], real_array[order[half:]]
+        memorization = metrics.memorization_report(fake_features, reference, holdout)
+        closest = memorization["closest_fake_indices"]
+        _, nearest = metrics.nearest_neighbour_distances(fake_features[closest], reference)
+        # The dataset index of the real image nearest to each of the closest samples.
+        memorization["nearest_real_indices"] = [
+            int(real["indices"][order[index]]) for index in nearest]
+        report["memorization"] = {**memorization, "num_fake": counts["num_fake"],
+                                  "num_reference": int(half),
+                                  "num_holdout": int(len(holdout))}
+    report["verdicts"] = verdicts(report)
+    return report
+
+
+def verdicts(report):
+    """Plain-language readings of a report's scores."""
+    lines = []
+    coverage = report.get("class_coverage")
+    if coverage:
+        if coverage["collapsed"]:
+            lines.append(f"Mode collapse: the samples cover {coverage['covered']} of "
+                         f"{len(coverage['histogram'])} classes.")
+        else:
+            lines.append(f"All {coverage['covered']} classes appear in the samples.")
+    requested = report.get("requested_class_accuracy")
+    if requested:
+        lines.append(f"The judge sees the class asked for in {requested['value']:.1%} of "
+                     "samples (chance: 1 in the number of classes).")
+    memorization = report.get("memorization")
+    if memorization:
+        ratio = memorization.get("median_ratio")
+        if ratio is not None and ratio < 0.8:
+            lines.append(f"Possible memorization: samples are closer to training images than "
+                         f"real images are (median distance ratio {ratio:.2f}).")
+        elif ratio is not None:
+            lines.append(f"No sign of memorization (median nearest-neighbour distance ratio "
+                         f"{ratio:.2f}; about 1 or more is normal).")
+    pr = report["precision_recall"]
+    lines.append(f"Precision {pr['precision']:.2f} (samples that look real), recall "
+                 f"{pr['recall']:.2f} (real variety the samples cover).")
+    return lines
+
+
+def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples=2000, seed=0,
+             cache=None, inception_weights=None, metrics_path=None, log=print):
+    """Scores `sampler`'s samples against `data`; writes `report.json` and plots.
+
+    Args:
+        sampler: a `generate_lib.Sampler` (a run directory or an exported generator).
+        data: the real `ImageData` the generator was trained on.
+        output_dir: where to write report.json and the plots (None: write nothing).
+        extractor: "classifier" (offline default) or "inception".
+        num_samples: samples to draw and score.
+        seed: seed of the samples and of KID's subsets.
+        cache: cache directory (default `$GAN_TF_CACHE` or ~/.cache/gan_tf).
+        inception_weights: path of InceptionV3 weights for extractor="inception".
+        metrics_path: a run's metrics.jsonl: its evaluation scores are plotted over epochs.
+        log: function that prints progress.
+
+    Returns:
+        The report dict.
+    """
+    check_positive_int("num_samples", num_samples)
+    if tuple(sampler.image_shape) != tuple(data.image_shape):
+        from gan_tf.errors import UserError
+
+        raise UserError(f"The model makes {tuple(sampler.image_shape)} images but {data.name} "
+                        f"holds {tuple(data.image_shape)} images. Pass the dataset (and "
+                        "--image_size) the model was trained on.")
+    judge = features_lib.get_extractor(extractor, data, cache=cache,
+                                       inception_weights=inception_weights, log=log)
+    real = real_features(judge, data, cache=cache)
+    requested = None
+    if sampler.num_classes:
+        requested = np.arange(num_samples, dtype=np.int32) % sampler.num_classes
+    fake = sampler.generate(num_samples, seed=seed, labels=requested)
+    report = {
+        "model": sampler.description,
+        "dataset": {"name": data.name, "num_examples": len(data),
+                    "image_shape": list(data.image_shape)},
+        "extractor": judge.describe(),
+        "seed": seed,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    report.update(score_samples(judge, real, fake, requested_labels=requested,
+                                num_classes=data.num_classes, seed=seed))
+    if output_dir:
+        os.makedirs(output_dir, exist_ok=True)
+        atomic_write_text(os.path.join(output_dir, REPORT_FILE),
+                          json.dumps(report, indent=2) + "\n")
+        _write_plots(report, fake, data, real, output_dir, metrics_path,
+                     class_names=data.class_names)
+    return report
+
+
+def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names=None):
+    from gan_tf import images as images_lib
+    from gan_tf import plots
+
+    coverage = report.get("class_coverage")
+    if coverage:
+        plots.plot_class_histogram(coverage["histogram"], coverage.get("real_histogram"),
+                                   os.path.join(output_dir, "class_histogram.png"),
+                                   class_names=class_names)
+    memorization = report.get("memorization")
+    if memorization and memorization.get("closest_fake_indices"):
+        # Each row: a sample, then the real image nearest to it (in feature space).
+        pairs = []
+        for fake_index, real_index in zip(memorization["closest_fake_indices"][:8],
+                                          memorization["nearest_real_indices"][:8]):
+            pairs.append(images_lib.to_uint8(fake[fake_index][None])[0])
+            pairs.append(data.images[real_index])
+        images_lib.save_png(images_lib.make_grid(np.stack(pairs), len(pairs) // 2),
+                            os.path.join(output_dir, "nearest_neighbours.png"))
+    if metrics_path and os.path.exists(metrics_path):
+        from gan_tf.callbacks import read_jsonl
+
+        records = [r for r in read_jsonl(metrics_path) if r.get("fd") is not None]
+        if records:
+            plots.plot_scores(records, os.path.join(output_dir, "scores.png"))

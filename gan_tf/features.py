@@ -1,0 +1,317 @@
+"""Feature extractors for the sample-quality metrics: a domain classifier and Inception-v3.
+
+An extractor turns images in [-1, 1] into feature vectors (for FD, KID, precision/recall,
+density/coverage, nearest neighbours) and, where it can, class probabilities (for the
+classifier / Inception score and class coverage).
+
+- `DomainClassifier` (the offline default): a small CNN that gan_tf trains on the dataset's
+  own labelled images (90%, class-balanced) and tests on the other 10%; its held-out
+  accuracy goes beside every score computed with it, because a weak judge makes weak
+  scores. Its penultimate layer gives the features. Trained once per dataset: it is cached
+  under the cache directory by a fingerprint of the dataset's pixels and labels.
+- `InceptionExtractor`: keras.applications.InceptionV3 with ImageNet weights read from disk
+  (the Keras cache, or a path), on images resized to 299x299 with antialiasing (Parmar et
+  al., "On Aliased Resizing and Surprising Subtleties in GAN Evaluation", 2022, showed naive
+  resizing shifts FID by several points). Its 2,048-d pool features make FID/KID comparable
+  with published numbers only when the weights are the standard ImageNet ones. Nothing here
+  downloads: without the weights file it says where to put it.
+
+The cache directory is `$GAN_TF_CACHE`, else `~/.cache/gan_tf`.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from gan_tf.errors import UserError, invalid
+from gan_tf.files import atomic_write_text, make_temp_dir
+
+EXTRACTORS = ("classifier", "inception")
+CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes
+INCEPTION_SIZE = 299
+KERAS_INCEPTION_FILES = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
+                         "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")
+
+
+def cache_dir(path=None):
+    """The folder for cached classifiers and real-data statistics."""
+    path = path or os.environ.get("GAN_TF_CACHE") or os.path.join("~", ".cache", "gan_tf")
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def dataset_fingerprint(data):
+    """A short hash of a dataset's pixels, labels and shape: the key of everything cached."""
+    digest = hashlib.sha256()
+    digest.update(repr((data.images.shape, str(data.images.dtype))).encode())
+    digest.update(np.ascontiguousarray(data.images).tobytes())
+    if data.labels is not None:
+        digest.update(np.ascontiguousarray(data.labels, np.int64).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def held_out_split(labels, count, fraction=0.1, seed=0):
+    """`(train_indices, held_out_indices)`: a class-balanced split, a pure function of seed."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        order = rng.permutation(count)
+        cut = max(1, int(round(count * fraction)))
+        return np.sort(order[cut:]), np.sort(order[:cut])
+    held_out = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        held_out.extend(members[:max(1, int(round(len(members) * fraction)))])
+    held_out = np.sort(np.array(held_out, np.int64))
+    return np.setdiff1d(np.arange(count), held_out), held_out
+
+
+class Extractor:
+    """What the metrics need from a feature extractor.
+
+    Attributes:
+        name: identifies the extractor in reports and cache keys.
+        num_classes: classes of `probabilities`, or None if it has none.
+        accuracy: held-out accuracy of a domain classifier (None for Inception).
+    """
+
+    name = "extractor"
+    num_classes = None
+    accuracy = None
+
+    def features(self, images, batch_size=250):
+        """`(N, d)` float32 features of images in [-1, 1]."""
+        return self._run(images, batch_size)[0]
+
+    def probabilities(self, images, batch_size=250):
+        """`(N, num_classes)` class probabilities, or None if the extractor has no classes."""
+        return self._run(images, batch_size)[1]
+
+    def features_and_probabilities(self, images, batch_size=250):
+        return self._run(images, batch_size)
+
+    def describe(self):
+        return {"name": self.name, "num_classes": self.num_classes, "accuracy": self.accuracy}
+
+    def _run(self, images, batch_size):
+        import tensorflow as tf
+
+        features, probabilities = [], []
+        for start in range(0, len(images), batch_size):
+            batch = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
+            feature, probability = self._call(batch)
+            features.append(np.asarray(feature, np.float32))
+            if probability is not None:
+                probabilities.append(np.asarray(probability, np.float32))
+        if not features:
+            raise invalid("images", "an empty array", "at least one image")
+        return (np.concatenate(features),
+                np.concatenate(probabilities) if probabilities else None)
+
+    def _call(self, batch):
+        raise NotImplementedError
+
+
+def _classifier_model(image_shape, num_classes):
+    import keras
+
+    images = keras.Input(shape=image_shape, name="images")
+    x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv_0")(images)
+    x = keras.layers.MaxPooling2D(name="pool")(x)
+    for index, filters in enumerate((64, 128), start=1):
+        x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
+                                name=f"conv_{index}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    features = keras.layers.Dense(128, activation="relu", name="features")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(
+        keras.layers.Dropout(0.3, name="dropout")(features))
+    return keras.Model(images, [features, logits], name="domain_classifier")
+
+
+class DomainClassifier(Extractor):
+    """A small CNN trained on the dataset itself: features, class probabilities, accuracy.
+
+    Example:
+    ```python
+    digits = gan_tf.data.load_embedded_mnist()
+    judge = DomainClassifier.for_dataset(digits)  # trains (~20 s on 2 cores) or loads
+    judge.accuracy                                # held-out accuracy, e.g. 0.97
+    features = judge.features(gan.generate(1000))
+    ```
+
+    Args:
+        model: a Keras model from images to `[features, logits]`.
+        accuracy: its held-out accuracy.
+        name: report name. Defaults to "classifier".
+    """
+
+    def __init__(self, model, accuracy, name="classifier"):
+        self.model = model
+        self.accuracy = float(accuracy)
+        self.name = name
+        self.num_classes = int(model.outputs[1].shape[-1])
+
+    def _call(self, batch):
+        import tensorflow as tf
+
+        features, logits = self.model(batch, training=False)
+        return features, tf.nn.softmax(logits)
+
+    @classmethod
+    def for_dataset(cls, data, cache=None, epochs=8, seed=0, log=print):
+        """The classifier of labelled `data`: loaded from the cache, or trained and cached."""
+        import keras
+
+        if data.labels is None or not data.num_classes or data.num_classes < 2:
+            raise UserError(
+                f"The domain classifier needs a labelled dataset with 2 or more classes; "
+                f"{data.name} has none. Use --extractor=inception (ImageNet weights on disk) "
+                "for unlabelled images.")
+        folder = os.path.join(cache_dir(cache), "classifiers",
+                              f"{dataset_fingerprint(data)}-v{CLASSIFIER_VERSION}")
+        model_path = os.path.join(folder, "classifier.keras")
+        info_path = os.path.join(folder, "info.json")
+        if os.path.exists(model_path) and os.path.exists(info_path):
+            try:
+                with open(info_path, encoding="utf-8") as stream:
+                    info = json.load(stream)
+                return cls(keras.saving.load_model(model_path), info["accuracy"])
+            except (OSError, ValueError, KeyError) as error:
+                log(f"Warning: the cached classifier in {folder} cannot be read ({error}); "
+                    "training it again.")
+        model, accuracy = train_classifier(data, epochs=epochs, seed=seed)
+        _save_classifier(model, accuracy, data, folder)
+        log(f"Trained the domain classifier of {data.name}: held-out accuracy "
+            f"{accuracy:.4f}; cached in {folder}")
+        return cls(model, accuracy)
+
+
+def train_classifier(data, epochs=8, seed=0, batch_size=64):
+    """Trains the domain classifier on 90% of labelled `data`; `(model, held-out accuracy)`."""
+    import keras
+    import tensorflow as tf
+
+    from gan_tf.data import to_float
+
+    train, held_out = held_out_split(data.labels, len(data), seed=seed)
+    keras.utils.set_random_seed(seed)
+    model = _classifier_model(data.image_shape, data.num_classes)
+    trainer = keras.Model(model.inputs, model.outputs[1])
+    trainer.compile(keras.optimizers.Adam(1e-3),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=["accuracy"])
+    images = np.asarray(to_float(data.images))
+    dataset = tf.data.Dataset.from_tensor_slices((images[train], data.labels[train]))
+    dataset = dataset.shuffle(len(train), seed=seed).batch(batch_size).prefetch(2)
+    trainer.fit(dataset, epochs=epochs, verbose=0, shuffle=False)
+    accuracy = trainer.evaluate(images[held_out], data.labels[held_out], verbose=0)[1]
+    return model, float(accuracy)
+
+
+def _save_classifier(model, accuracy, data, folder):
+    parent = os.path.dirname(folder)
+    os.makedirs(parent, exist_ok=True)
+    staging = make_temp_dir(parent, ".classifier_tmp_")
+    model.save(os.path.join(staging, "classifier.keras"))
+    atomic_write_text(os.path.join(staging, "info.json"), json.dumps({
+        "accuracy": accuracy, "dataset": data.name, "num_examples": len(data),
+        "class_names": list(data.class_names), "version": CLASSIFIER_VERSION}, indent=2))
+    if os.path.exists(folder):  # another process cached it meanwhile: keep theirs
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        os.rename(staging, folder)
+
+
+class InceptionExtractor(Extractor):
+    """Inception-v3 pool features (2,048-d) and, with the top, ImageNet class probabilities.
+
+    Images are made RGB (grey tiled) and resized to 299x299 with antialiased bicubic
+    interpolation, then fed in [-1, 1] (Inception-v3's own input range).
+
+    Args:
+        weights: a weights file (.h5 with or without the top), None to look in the Keras
+            cache (`~/.keras/models/`), or "random" for untrained weights (tests only: the
+            scores then mean nothing).
+    """
+
+    name = "inception"
+
+    def __init__(self, weights=None):
+        import keras
+
+        path = weights if weights not in (None, "random") else None
+        if weights is None:
+            path = find_inception_weights()
+            if path is None:
+                folder = os.path.join(os.path.expanduser("~"), ".keras", "models")
+                raise UserError(
+                    "No Inception-v3 weights on disk. Put ImageNet weights in "
+                    f"{folder}/{KERAS_INCEPTION_FILES[0]} (or the _notop file), or pass "
+                    "--inception_weights=PATH; or use --extractor=classifier (offline "
+                    "default).")
+        if path is not None and not os.path.isfile(path):
+            raise invalid("inception_weights", path, "the path of an InceptionV3 .h5 file")
+        include_top = path is None or "notop" not in os.path.basename(path)
+        base = keras.applications.InceptionV3(include_top=include_top, weights=None,
+                                              input_shape=(INCEPTION_SIZE, INCEPTION_SIZE, 3),
+                                              pooling=None if include_top else "avg")
+        if path is not None:
+            try:
+                base.load_weights(path)
+            except (OSError, ValueError) as error:
+                raise UserError(f"Cannot load Inception-v3 weights from {path}: {error}. "
+                                "Pass the Keras InceptionV3 ImageNet .h5 file.") from None
+        if include_top:
+            pool = base.get_layer("avg_pool").output
+            self.model = keras.Model(base.inputs, [pool, base.outputs[0]])
+            self.num_classes = int(base.outputs[0].shape[-1])
+        else:
+            self.model = keras.Model(base.inputs, [base.outputs[0]])
+            self.num_classes = None
+        self.weights = path or "random"
+
+    def describe(self):
+        return {**super().describe(), "weights": self.weights}
+
+    def _call(self, batch):
+        outputs = self.model(resize_for_inception(batch), training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+
+
+def resize_for_inception(images):
+    """Images in [-1, 1] -> RGB 299x299, antialiased bicubic, clipped to [-1, 1]."""
+    import tensorflow as tf
+
+    images = tf.convert_to_tensor(images, tf.float32)
+    if images.shape[-1] == 1:
+        images = tf.tile(images, [1, 1, 1, 3])
+    elif images.shape[-1] != 3:
+        raise invalid("images", f"images with {images.shape[-1]} channels", "1 or 3 channels")
+    resized = tf.image.resize(images, [INCEPTION_SIZE, INCEPTION_SIZE], method="bicubic",
+                              antialias=True)
+    return tf.clip_by_value(resized, -1.0, 1.0)
+
+
+def find_inception_weights():
+    """The InceptionV3 weights file in the Keras cache, or None."""
+    folder = os.path.join(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")), "models")
+    for name in KERAS_INCEPTION_FILES:
+        path = os.path.join(os.path.expanduser(folder), name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def get_extractor(name, data=None, cache=None, inception_weights=None, log=print):
+    """The extractor called `name` ("classifier" for `data`, or "inception")."""
+    if name == "classifier":
+        if data is None:
+            raise UserError("The classifier extractor needs the dataset it judges.")
+        return DomainClassifier.for_dataset(data, cache=cache, log=log)
+    if name == "inception":
+        return InceptionExtractor(inception_weights)
+    raise invalid("extractor", name, f"one of {EXTRACTORS}")

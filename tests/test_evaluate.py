@@ -1,0 +1,187 @@
+"""evaluate_lib (scores, cache, report, plots) and the SampleQuality callback."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gan_tf import callbacks, evaluate_lib
+from gan_tf import data as data_lib
+from gan_tf import features
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data_lib.load_embedded_mnist()
+
+
+@pytest.fixture(scope="module")
+def judge(digits):
+    """The domain classifier of the embedded digits (trained once per test session)."""
+    return features.DomainClassifier.for_dataset(digits, log=lambda message: None)
+
+
+class PixelExtractor(features.Extractor):
+    """Features = downsampled pixels; counts its calls."""
+
+    name = "pixels"
+
+    def __init__(self):
+        self.calls = 0
+
+    def _call(self, batch):
+        import tensorflow as tf
+
+        self.calls += 1
+        return tf.reshape(tf.nn.avg_pool2d(batch, 4, 4, "VALID"), [tf.shape(batch)[0], -1]), None
+
+
+class StubSampler:
+    """What evaluate() needs from a generate_lib sampler: fixed images, optional classes."""
+
+    def __init__(self, images, num_classes=None):
+        self.images = images
+        self.num_classes = num_classes
+        self.image_shape = images.shape[1:]
+        self.description = {"kind": "stub"}
+        self.asked = None
+
+    def generate(self, num_images, seed=0, labels=None):
+        self.asked = labels
+        return self.images[np.arange(num_images) % len(self.images)]
+
+
+def real_images(digits, count, offset=0):
+    """`count` real digits in [-1, 1], from a fixed shuffle (the file is sorted by class)."""
+    order = np.random.default_rng(0).permutation(len(digits))[offset:offset + count]
+    return np.asarray(data_lib.to_float(digits.images[order]))
+
+
+def test_real_features_are_cached_per_dataset_and_extractor(digits, tmp_path):
+    small = data_lib.subset(digits, 300)
+    extractor = PixelExtractor()
+    first = evaluate_lib.real_features(extractor, small, cache=tmp_path, max_images=200)
+    calls = extractor.calls
+    assert first["features"].shape == (200, 49) and first["probabilities"] is None
+    assert np.bincount(first["labels"]).tolist() == [20] * 10  # a class-balanced choice
+    again = evaluate_lib.real_features(extractor, small, cache=tmp_path, max_images=200)
+    assert extractor.calls == calls  # read from the cache
+    np.testing.assert_array_equal(again["features"], first["features"])
+    np.testing.assert_array_equal(again["indices"], first["indices"])
+    other = evaluate_lib.real_features(extractor, data_lib.subset(digits, 301), cache=tmp_path,
+                                       max_images=200)
+    assert extractor.calls > calls  # another dataset: computed anew
+    assert len(os.listdir(tmp_path / "statistics")) == 2
+    assert other["features"].shape == (200, 49)
+
+
+def test_scores_of_real_images_against_themselves_and_of_noise(digits, tmp_path):
+    extractor = PixelExtractor()
+    real = evaluate_lib.real_features(extractor, digits, cache=tmp_path, max_images=500)
+    same = evaluate_lib.score_samples(extractor, real, np.asarray(data_lib.to_float(
+        digits.images[real["indices"]])))
+    assert same["frechet_distance"]["value"] < 1e-6
+    assert same["precision_recall"]["precision"] == 1 and same["precision_recall"]["recall"] == 1
+    assert same["frechet_distance"]["num_fake"] == 500 == same["kid"]["num_real"]
+    noise = np.random.default_rng(0).uniform(-1, 1, (500, 28, 28, 1)).astype(np.float32)
+    noisy = evaluate_lib.score_samples(extractor, real, noise)
+    assert noisy["frechet_distance"]["value"] > 100 * max(same["frechet_distance"]["value"],
+                                                          1e-3)
+    assert noisy["kid"]["mean"] > 10 * abs(same["kid"]["mean"]) + 1e-3
+    assert noisy["precision_recall"]["precision"] < 0.05
+
+
+def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judge, tmp_path):
+    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+    one_digit = real_images(digits, 1)  # the same real digit, 1,000 times
+    report = evaluate_lib.score_samples(judge, real, np.repeat(one_digit, 1000, axis=0))
+    coverage = report["class_coverage"]
+    assert coverage["covered"] == 1 and coverage["collapsed"]
+    assert sum(coverage["histogram"]) == 1000 and max(coverage["histogram"]) == 1000
+    assert any("Mode collapse" in line and "1 of 10" in line for line in report["verdicts"])
+    # Real digits, for contrast: every class, no collapse.
+    varied = evaluate_lib.score_samples(judge, real, real_images(digits, 1000, offset=0))
+    assert varied["class_coverage"]["covered"] == 10 and not varied["class_coverage"]["collapsed"]
+    assert judge.accuracy > 0.9
+
+
+def test_copies_of_training_images_are_flagged_as_memorization(digits, judge, tmp_path):
+    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+    report = evaluate_lib.score_samples(judge, real, np.asarray(data_lib.to_float(
+        digits.images[real["indices"][:1000]])))
+    memorization = report["memorization"]
+    assert memorization["num_copies"] > 300  # about half the copies are of reference images
+    assert memorization["close_fraction"] > 10 * memorization["expected_close_fraction"]
+
+
+def test_evaluate_writes_the_report_and_plots(digits, judge, tmp_path):
+    sampler = StubSampler(real_images(digits, 40, offset=100), num_classes=10)
+    metrics_path = tmp_path / "metrics.jsonl"
+    metrics_path.write_text("".join(json.dumps({"epoch": e, "fd": 10.0 / e, "kid": 0.1 / e,
+                                                "class_coverage": 10}) + "\n"
+                                    for e in (5, 10)))
+    report = evaluate_lib.evaluate(sampler, digits, output_dir=str(tmp_path / "out"),
+                                   num_samples=200, metrics_path=str(metrics_path),
+                                   log=lambda message: None)
+    assert sampler.asked.tolist() == (np.arange(200) % 10).tolist()  # balanced classes asked
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["frechet_distance"]["value"] == report["frechet_distance"]["value"]
+    assert saved["extractor"]["accuracy"] == judge.accuracy
+    for key in ("frechet_distance", "kid", "precision_recall", "density_coverage",
+                "classifier_score", "class_coverage", "requested_class_accuracy",
+                "memorization"):
+        assert saved[key]["num_fake"] == 200, key
+    assert 0 <= saved["requested_class_accuracy"]["value"] <= 1
+    for name in ("class_histogram.png", "nearest_neighbours.png", "scores.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000, name
+    from gan_tf.errors import UserError
+
+    with pytest.raises(UserError, match="makes"):
+        evaluate_lib.evaluate(StubSampler(np.zeros((4, 32, 32, 3), np.float32)), digits)
+
+
+class ScriptedModel:
+    """A stand-in for a GAN whose samples are varied digits, then one digit (collapse)."""
+
+    def __init__(self, varied, collapsed):
+        self.varied, self.collapsed, self.collapse = varied, collapsed, False
+
+    def generate(self, num_images, seed=0):
+        source = self.collapsed if self.collapse else self.varied
+        return source[np.arange(num_images) % len(source)]
+
+    def checkpoint_items(self):
+        import tensorflow as tf
+
+        return {"marker": tf.Variable(1.0)}
+
+
+def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits, judge,
+                                                                         tmp_path):
+    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+    model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
+    messages = []
+    quality = callbacks.SampleQuality(judge, real, every_n_epochs=2, num_samples=300,
+                                      best_checkpoint_dir=tmp_path / "best",
+                                      log=messages.append)
+    quality.set_model(model)
+    logs = {}
+    quality.on_epoch_end(0, logs)  # epoch 1: not an evaluation epoch
+    assert logs == {}
+    quality.on_epoch_end(1, logs)  # epoch 2
+    assert set(logs) == {"fd", "kid", "class_coverage"} and logs["class_coverage"] == 10
+    best = json.loads((tmp_path / "best" / "best.json").read_text())
+    assert best["epoch"] == 2 and best["fd"] == logs["fd"]
+    assert any(name.startswith("best-2") for name in os.listdir(tmp_path / "best"))
+    model.collapse = True
+    collapsed_logs = {}
+    quality.on_epoch_end(3, collapsed_logs)  # epoch 4
+    assert collapsed_logs["class_coverage"] == 1
+    assert any("mode collapse at epoch 4" in w and "1 of 10" in w for w in quality.warnings)
+    assert any("degrading at epoch 4" in w for w in quality.warnings)
+    assert json.loads((tmp_path / "best" / "best.json").read_text())["epoch"] == 2
+    # A resumed run remembers the best so far.
+    resumed = callbacks.SampleQuality(judge, real, best_checkpoint_dir=tmp_path / "best")
+    assert resumed.best["epoch"] == 2
+    assert any("sample quality (300 samples" in m for m in messages)

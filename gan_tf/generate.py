@@ -1,0 +1,108 @@
+r"""Writes a labelled synthetic dataset from a trained generator.
+
+    python -m gan_tf.generate --model=runs/embedded_mnist-dcgan --num_images=1000 \
+        --format=png --output=synthetic [--labels=balanced|0,3,7|cat,dog] [--seed=0]
+
+--model is a training run directory (its newest checkpoint) or an exported generator folder
+(a run's generator/). The images of a class-conditional model are spread evenly over the
+classes asked for (all by default). --format=png writes one folder per class (loads with
+`keras.utils.image_dataset_from_directory`), npz one data.npz, tfrecord one data.tfrecord
+(read it with `gan_tf.generate_lib.read_tfrecord`); every format has a manifest.json. The
+dataset appears at --output only when complete; a non-empty --output is refused.
+
+Exit codes: 0 success, 1 an error in the model or the output folder, 2 an invalid flag
+(nothing is written; --labels that the model has no classes for is an invalid flag too).
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+from gan_tf import generate_lib
+from gan_tf.errors import UserError
+
+EXIT_ERROR = 1
+EXIT_BAD_FLAGS = 2
+
+flags.DEFINE_string("model", None, "training run directory or exported generator folder")
+flags.DEFINE_integer("num_images", 1000, "how many images to generate")
+flags.DEFINE_string("format", "png", "png (one folder per class) | npz | tfrecord")
+flags.DEFINE_string("output", None, "new or empty folder to write the dataset to")
+flags.DEFINE_string("labels", None, "conditional models: balanced (default: every class) | "
+                    "comma-separated class indices or names, e.g. 0,3,7")
+flags.DEFINE_integer("seed", 0, "seed of the latents: same model and seed, same images")
+flags.DEFINE_integer("batch_size", 500, "images per generator call")
+FLAGS = flags.FLAGS
+
+
+def check_flags():
+    """Raises UserError for a flag value that is wrong whatever the model (no TensorFlow)."""
+    for name in ("model", "output"):
+        if not (FLAGS[name].value or "").strip():
+            raise UserError(f"--{name} is required: " + (
+                "a training run directory or an exported generator folder." if name == "model"
+                else "a new or empty folder for the dataset."))
+    generate_lib.check_request(FLAGS.num_images, FLAGS.format, FLAGS.batch_size, FLAGS.seed,
+                               FLAGS.labels, FLAGS.output)
+
+
+def summary(manifest):
+    """One line: how many images of which classes, in which format, where."""
+    if manifest["counts"] is None:
+        what = f"{manifest['num_images']} images"
+    else:
+        counts = ", ".join(f"{name}: {count}" for name, count in manifest["counts"].items()
+                           if count)
+        what = f"{manifest['num_images']} images ({counts})"
+    return (f"Wrote {what} as {manifest['format']} to {manifest['output_dir']} "
+            f"(manifest: {os.path.join(manifest['output_dir'], generate_lib.MANIFEST_FILE)})")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}; every option is a --flag "
+              "(see --help).", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    try:
+        check_flags()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    logging.set_verbosity(logging.WARNING)
+
+    try:
+        generate_lib.check_output_dir(FLAGS.output)  # before the model takes seconds to load
+        sampler = generate_lib.load_sampler(FLAGS.model)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        classes = generate_lib.parse_labels(FLAGS.labels, sampler.num_classes,
+                                            sampler.class_names)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    try:
+        manifest = generate_lib.write_dataset(
+            sampler, FLAGS.output, FLAGS.num_images, FLAGS.format, seed=FLAGS.seed,
+            labels=classes, batch_size=FLAGS.batch_size)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    print(summary(manifest))
+    return 0
+
+
+def parse_flags(argv):
+    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {error}. See --help.", file=sys.stderr)
+        sys.exit(EXIT_BAD_FLAGS)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,606 @@
+"""Labelled synthetic datasets from a trained generator: PNG folders, NPZ or TFRecord.
+
+`load_sampler(path)` opens a training run directory (its newest checkpoint, sampled with the
+EMA generator when the run keeps one) or an exported generator folder (`generator/` of a run,
+loadable without gan_tf). `write_dataset(sampler, output_dir, ...)` draws `num_images` images
+from one seed, with class labels spread evenly over the chosen classes, and writes them with a
+`manifest.json`:
+
+    png       one folder per class, `output_dir/<folder>/<index>.png`; folders sort in class
+              order, so `keras.utils.image_dataset_from_directory(output_dir, shuffle=False)`
+              gives every image its class index (an unconditional model: one `images/` folder)
+    npz       `output_dir/data.npz`: `images` uint8 (N, H, W, C), `labels` int32 (N,) and
+              `class_names` (the last two for a class-conditional model only)
+    tfrecord  `output_dir/data.tfrecord` of `tf.train.Example`s: `image` (PNG bytes), `label`
+              (int64, conditional only), `height`, `width`, `channels`; read it back with
+              `read_tfrecord(path)`
+
+Image `i` of every format is the same image: the `i`-th of `sampler.generate(num_images, seed,
+labels=label_plan(num_images, classes))`. The same model, seed and classes give the same
+files, from a run directory or from its export.
+
+Folder names (png): the class names themselves when every name is a plain folder name (no
+path separator, no leading dot, unique ignoring case) and the names already sort in class
+order (e.g. MNIST's "0".."9", or the sorted sub-folders of a `folder:` dataset); otherwise
+`<index>_<name>` with the index zero-padded to the width of the largest index and unsafe
+characters replaced by "_" ("00_T-shirt_top", ..., "11_eleven"). Every class gets a folder,
+empty for a class not drawn, so Keras's label `k` is always the model's class `k`. The
+manifest's `class_folders` maps each class name to its folder.
+
+Nothing is written at `output_dir` until the dataset is complete: it is built in a hidden
+sibling folder and renamed into place. An existing non-empty `output_dir` is refused.
+
+Example:
+```python
+from gan_tf import generate_lib
+
+sampler = generate_lib.load_sampler("runs/embedded_mnist-dcgan")
+manifest = generate_lib.write_dataset(sampler, "synthetic", num_images=1000, format="png",
+                                      labels="3,7")
+dataset = keras.utils.image_dataset_from_directory("synthetic", image_size=(28, 28),
+                                                    color_mode="grayscale", shuffle=False)
+```
+TensorFlow is imported on first use, so the CLI can check its flags without it.
+"""
+
+import datetime
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+
+from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+from gan_tf.files import make_temp_dir
+from gan_tf.images import encode_png, to_uint8
+
+FORMATS = ("png", "npz", "tfrecord")
+BALANCED = "balanced"
+MANIFEST_FILE = "manifest.json"
+NPZ_FILE = "data.npz"
+TFRECORD_FILE = "data.tfrecord"
+UNCONDITIONAL_FOLDER = "images"
+RUN_CONFIG_FILE = "config.json"  # train_lib.CONFIG_FILE (not imported: it would load gan_tf.data)
+EXPORT_METADATA_FILE = "gan_tf.json"  # export.METADATA_FILE (not imported: it loads TensorFlow)
+_MAX_NAMES_SHOWN = 20
+_MODEL_EXPECTED = ("Expected a training run directory (with config.json, e.g. runs/NAME) or an "
+                   "exported generator folder (with gan_tf.json, e.g. runs/NAME/generator).")
+
+
+class Sampler:
+    """Images from a trained generator, however it was saved (see `load_sampler`).
+
+    Attributes:
+        num_classes: number of classes of a class-conditional generator, else None.
+        class_names: the classes' names (str), index `k` names class `k`; `[]` when
+            unconditional.
+        image_shape: `(height, width, channels)`.
+        latent_dim: size of the generator's latent input.
+        description: JSON-ready facts for a manifest: `path`, `kind` ("run" or "export"),
+            `epochs` and `dataset` (None where unknown), `conditional`, `ema`.
+    """
+
+    def __init__(self, run_batch, latent_dim, image_shape, num_classes, class_names,
+                 description):
+        self._run_batch = run_batch  # (latents, labels or None) -> float32 numpy images
+        self.latent_dim = int(latent_dim)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.num_classes = int(num_classes) if num_classes else None
+        self.class_names = list(class_names) if self.num_classes else []
+        self.description = dict(description)
+
+    def labels_for(self, num_images, labels=None):
+        """int32 class indices for `num_images` images (None when unconditional).
+
+        `labels`: None (balanced over all classes: 0, 1, ..., 0, 1, ...), one class index for
+        every image, or `num_images` class indices.
+        """
+        check_positive_int("num_images", num_images)
+        if not self.num_classes:
+            if labels is not None:
+                raise invalid("labels", labels, "None: this generator is not class-conditional")
+            return None
+        if labels is None:
+            return label_plan(num_images, range(self.num_classes))
+        values = np.asarray(labels)
+        if values.ndim == 0:
+            values = np.full([num_images], values)
+        if (values.ndim != 1 or values.shape[0] != num_images
+                or not np.issubdtype(values.dtype, np.integer)
+                or values.min() < 0 or values.max() >= self.num_classes):
+            shown = labels if np.size(labels) <= 10 else (
+                f"array of shape {values.shape} and dtype {values.dtype}")
+            raise invalid("labels", shown, f"None, one class index or {num_images} class "
+                          f"indices in [0, {self.num_classes})")
+        return values.astype(np.int32)
+
+    def batches(self, num_images, seed=0, labels=None, batch_size=500):
+        """Yields `(images, labels)` batches of at most `batch_size`, in order.
+
+        The latents of all `num_images` images are drawn at once from `seed`
+        (`gan_tf.gan.sample_latents`), as `GAN.generate` does, so the images do not depend on
+        `batch_size` and equal `GAN.generate(num_images, seed, labels=...)`. `images` are
+        float32 numpy in [-1, 1]; `labels` int32 numpy, or None when unconditional.
+        """
+        from gan_tf.gan import sample_latents
+
+        check_positive_int("batch_size", batch_size)
+        _check_seed(seed)
+        labels = self.labels_for(num_images, labels)
+        latents = sample_latents(num_images, self.latent_dim, seed)
+        for start in range(0, num_images, batch_size):
+            part = None if labels is None else labels[start:start + batch_size]
+            images = self._run_batch(latents[start:start + batch_size], part)
+            yield np.asarray(images, dtype=np.float32), part
+
+    def generate(self, num_images, seed=0, labels=None, batch_size=500):
+        """`num_images` images, float32 numpy `(N, H, W, C)` in [-1, 1]; see `batches`."""
+        return np.concatenate([images for images, _ in self.batches(
+            num_images, seed=seed, labels=labels, batch_size=batch_size)])
+
+
+def load_sampler(model_path):
+    """A `Sampler` for a training run directory or an exported generator folder.
+
+    A run directory (with config.json) is restored from its newest checkpoint and sampled
+    with `GAN.sampling_generator()` (the EMA weights when the run keeps them). An export
+    (with gan_tf.json, e.g. the run's `generator/`) is called through its `serve` signature.
+    For the same seed and labels both give the same images (up to float round-off).
+
+    Raises:
+        UserError: the path is neither, or the run/export cannot be read.
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(model_path)))
+    if os.path.isfile(os.path.join(path, RUN_CONFIG_FILE)):
+        return _run_sampler(path)
+    if os.path.isfile(os.path.join(path, EXPORT_METADATA_FILE)):
+        return _export_sampler(path)
+    if not os.path.exists(path):
+        problem = "does not exist"
+    elif not os.path.isdir(path):
+        problem = "is a file"
+    elif os.path.isfile(os.path.join(path, "saved_model.pb")):
+        problem = (f"is a SavedModel without {EXPORT_METADATA_FILE}, so its latent size and "
+                   "classes are unknown")
+    else:
+        problem = f"holds neither {RUN_CONFIG_FILE} nor {EXPORT_METADATA_FILE}"
+    raise UserError(f"Cannot generate from model path {path}: it {problem}. {_MODEL_EXPECTED}")
+
+
+def _run_sampler(path):
+    import tensorflow as tf
+
+    from gan_tf import train_lib
+
+    _, dataset = train_lib.read_run_config(path)
+    gan, config, epochs = train_lib.load_run(path)
+    generator = gan.sampling_generator()
+    num_classes = gan.num_classes
+
+    def run_batch(latents, labels):
+        if num_classes:
+            return generator([latents, tf.constant(labels, tf.int32)], training=False)
+        return generator(latents, training=False)
+
+    description = {"path": path, "kind": "run", "epochs": int(epochs),
+                   "dataset": dataset.get("name"), "architecture": config.architecture,
+                   "conditional": bool(num_classes), "ema": bool(gan.uses_ema)}
+    return Sampler(run_batch, gan.latent_dim, dataset["image_shape"], num_classes,
+                   _class_names(dataset.get("class_names"), num_classes), description)
+
+
+def _export_sampler(path):
+    import tensorflow as tf
+
+    from gan_tf import export
+
+    metadata = export.read_metadata(path)
+    try:
+        latent_dim = int(metadata["latent_dim"])
+        image_shape = tuple(int(d) for d in metadata["image_shape"])
+        num_classes = int(metadata["num_classes"]) if metadata.get("num_classes") else None
+    except (KeyError, TypeError, ValueError) as error:
+        raise UserError(f"{path}/{EXPORT_METADATA_FILE} does not describe the generator "
+                        f"({type(error).__name__}: {error}). Export it again with "
+                        "gan_tf.export.export_generator.") from None
+    try:
+        model = export.load_generator(path)
+        serve = model.signatures["serve"]
+    except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
+        raise UserError(f"Cannot load the exported generator {path} "
+                        f"({type(error).__name__}: {str(error).splitlines()[0][:300]}). "
+                        f"{_MODEL_EXPECTED}") from None
+
+    def run_batch(latents, labels):
+        if num_classes:
+            return serve(z=latents, label=tf.constant(labels, tf.int32))["images"].numpy()
+        return serve(z=latents)["images"].numpy()
+
+    ema_decay = metadata.get("ema_decay")
+    description = {"path": path, "kind": "export", "epochs": metadata.get("epochs"),
+                   "dataset": metadata.get("dataset"), "conditional": bool(num_classes),
+                   "ema": None if "ema_decay" not in metadata else ema_decay is not None}
+    return Sampler(run_batch, latent_dim, image_shape, num_classes,
+                   _class_names(metadata.get("class_names"), num_classes), description)
+
+
+def _class_names(names, num_classes):
+    """The recorded class names as str, or "0", "1", ... when missing or of another length."""
+    if not num_classes:
+        return []
+    if names is None or len(names) != num_classes:
+        return [str(index) for index in range(num_classes)]
+    return [str(name) for name in names]
+
+
+def split_labels(text):
+    """The comma-separated items of a `--labels` value (None for None / "balanced").
+
+    A pure syntax check (no model needed): refuses empty items and duplicates.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise invalid("labels", text, "a string: 'balanced' or comma-separated classes")
+    if text.strip() == BALANCED:
+        return None
+    items = [item.strip() for item in text.split(",")]
+    if not text.strip() or not all(items):
+        raise invalid("labels", text, "'balanced' or comma-separated class indices or names "
+                      "with no empty item, e.g. '0,3,7'")
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise invalid("labels", text, f"each class once (repeated: {', '.join(duplicates)})")
+    return items
+
+
+def parse_labels(text, num_classes, class_names=None):
+    """The class indices that `--labels=text` asks for, in the order given.
+
+    Args:
+        text: None or "balanced" (every class), or comma-separated classes: a class name
+            (e.g. "cat,dog") or, if no class has that name, a class index (e.g. "0,3,7").
+        num_classes: the model's classes; None for an unconditional model, which takes no
+            labels (`text` must be None; the result is None).
+        class_names: the model's class names, index `k` naming class `k`.
+
+    Raises:
+        UserError: empty items, duplicates, unknown names, indices out of range, or labels for
+            an unconditional model; the message names the value and the valid choices.
+    """
+    if not num_classes:
+        if text is not None:
+            raise invalid("labels", text, "no --labels: this generator is not "
+                          "class-conditional (it draws unlabelled images)")
+        return None
+    items = split_labels(text)
+    if items is None:
+        return list(range(num_classes))
+    names = [str(name) for name in (class_names or range(num_classes))]
+    classes, unknown = [], []
+    for item in items:
+        if item in names:
+            classes.append(names.index(item))
+        elif re.fullmatch(r"[+-]?\d+", item) and 0 <= int(item) < num_classes:
+            classes.append(int(item))
+        else:
+            unknown.append(item)
+    if unknown:
+        shown = ", ".join(repr(name) for name in names[:_MAX_NAMES_SHOWN])
+        if len(names) > _MAX_NAMES_SHOWN:
+            shown += f", ... ({len(names)} in all)"
+        raise invalid("labels", text, f"'balanced' or comma-separated class indices in "
+                      f"[0, {num_classes}) or class names from {shown} (not a class: "
+                      f"{', '.join(unknown)})")
+    repeated = sorted({names[c] for c in classes if classes.count(c) > 1})
+    if repeated:
+        raise invalid("labels", text, f"each class once (class {', '.join(repeated)} is "
+                      "named twice, by index and by name)")
+    return classes
+
+
+def label_plan(num_images, classes):
+    """int32 labels for `num_images` images, round robin over `classes`.
+
+    Image `i` has class `classes[i % len(classes)]`: the counts differ by at most one (the
+    first classes listed get the extra images) and the order is a pure function of the inputs.
+    """
+    check_positive_int("num_images", num_images)
+    classes = np.asarray(list(classes), dtype=np.int32)
+    if classes.ndim != 1 or classes.size == 0:
+        raise invalid("classes", classes.tolist(), "at least one class index")
+    return classes[np.arange(num_images) % classes.size]
+
+
+def class_folders(class_names):
+    """The png format's folder of each class: names sorted in class order (module docstring)."""
+    names = [str(name) for name in class_names]
+    if names == sorted(names) and all(map(_plain_folder_name, names)) and len(
+            {name.casefold() for name in names}) == len(names):
+        return names
+    width = len(str(len(names) - 1))
+    return [f"{index:0{width}d}_{_safe(name)}" for index, name in enumerate(names)]
+
+
+def _plain_folder_name(name):
+    return (0 < len(name) <= 100 and name == name.strip() and not name.startswith(".")
+            and re.fullmatch(r"[^/\\\x00-\x1f:*?\"<>|]+", name) is not None)
+
+
+def _safe(name):
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60] or "class"
+
+
+def check_request(num_images, format, batch_size=500, seed=0, labels=None, output_dir=None):
+    """Checks what can be checked without the model or TensorFlow; raises UserError.
+
+    `labels` is a `--labels` string (syntax only: `split_labels`); `output_dir`, when given,
+    must be a non-empty path.
+    """
+    check_positive_int("num_images", num_images)
+    check_choice("format", format, FORMATS)
+    check_positive_int("batch_size", batch_size)
+    _check_seed(seed)
+    split_labels(labels)
+    if output_dir is not None:
+        try:
+            text = os.fspath(output_dir)
+        except TypeError:
+            text = None
+        if not isinstance(text, str) or not text.strip():
+            raise invalid("output", output_dir, "the path of a new or empty folder")
+
+
+def _check_seed(seed):
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not (
+            0 <= seed < 2**63):
+        raise invalid("seed", seed, "an integer in [0, 2**63)")
+
+
+def check_output_dir(output_dir):
+    """The absolute output path; UserError if it is a file or a non-empty folder."""
+    path = os.path.abspath(os.path.expanduser(os.fspath(output_dir)))
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise UserError(f"Output {path} is a file. Expected a new or empty folder.")
+        try:
+            entries = os.listdir(path)
+        except OSError as error:
+            raise UserError(f"Cannot read output folder {path}: "
+                            f"{error.strerror or error}.") from None
+        if entries:
+            raise UserError(f"Output {path} is not empty ({len(entries)} entries); nothing was "
+                            "written. Pass a new or empty folder: gan_tf never overwrites a "
+                            "dataset.")
+    return path
+
+
+def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=None,
+                  batch_size=500):
+    """Writes `num_images` generated images as a labelled dataset; returns the manifest.
+
+    Args:
+        sampler: a `Sampler` (`load_sampler`).
+        output_dir: a new or empty folder; created, complete, by one rename at the end.
+        num_images: how many images.
+        format: "png", "npz" or "tfrecord" (module docstring).
+        seed: seed of the latents (`gan_tf.gan.sample_latents`). Defaults to 0.
+        labels: conditional models: None or "balanced" (every class), a `--labels` string
+            ("0,3,7", "cat,dog"; `parse_labels`) or a sequence of class indices; the images
+            are spread evenly over these classes (`label_plan`). Must be None when
+            unconditional.
+        batch_size: images per generator call. Defaults to 500.
+
+    Returns:
+        The manifest dict, also written to `output_dir/manifest.json`.
+
+    Raises:
+        UserError: an invalid argument, a non-empty or unwritable `output_dir` (nothing is
+            written in either case).
+    """
+    check_request(num_images, format, batch_size, seed, labels if isinstance(labels, str)
+                  else None, output_dir)
+    classes = _resolve_classes(sampler, labels)
+    path = check_output_dir(output_dir)
+    plan = None if classes is None else label_plan(num_images, classes)
+    parent = os.path.dirname(path)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        staging = make_temp_dir(parent, "." + os.path.basename(path) + ".tmp_")
+    except OSError as error:
+        raise UserError(f"Cannot write to {parent}: {error.strerror or error}. Pass an output "
+                        "folder you can write to.") from None
+    try:
+        writer = _WRITERS[format](staging, sampler, num_images)
+        for images, batch_labels in sampler.batches(num_images, seed, plan, batch_size):
+            writer.add(to_uint8(images), batch_labels)
+        files = writer.close()
+        manifest = _manifest(sampler, path, num_images, format, seed, classes, plan, files)
+        if format == "png" and classes is not None:
+            manifest["class_folders"] = dict(zip(sampler.class_names, writer.folders))
+        with open(os.path.join(staging, MANIFEST_FILE), "w", encoding="utf-8") as stream:
+            json.dump(manifest, stream, indent=2)
+            stream.write("\n")
+        try:
+            os.rename(staging, path)  # replaces an empty folder; refuses a non-empty one
+        except OSError as error:
+            raise UserError(f"Cannot move the finished dataset to {path} "
+                            f"({error.strerror or error}); was something written there "
+                            "meanwhile? Nothing there was changed. Pass a new or empty "
+                            "folder.") from None
+    except OSError as error:
+        raise UserError(f"Cannot write the dataset next to {path}: "
+                        f"{error.strerror or error}. Nothing was written there.") from None
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _resolve_classes(sampler, labels):
+    """The class indices to draw from (None for an unconditional sampler)."""
+    if labels is None or isinstance(labels, str):
+        return parse_labels(labels, sampler.num_classes, sampler.class_names)
+    if not sampler.num_classes:
+        raise invalid("labels", labels, "None: this generator is not class-conditional")
+    values = list(labels)
+    if (not values or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                              and 0 <= v < sampler.num_classes for v in values)
+            or len(set(values)) != len(values)):
+        raise invalid("labels", labels, f"distinct class indices in [0, {sampler.num_classes})")
+    return [int(v) for v in values]
+
+
+def _manifest(sampler, path, num_images, format, seed, classes, plan, files):
+    from gan_tf import __version__
+
+    counts = None
+    if plan is not None:
+        found = np.bincount(plan, minlength=sampler.num_classes)
+        counts = {name: int(found[index]) for index, name in enumerate(sampler.class_names)}
+    return {
+        "format": format,
+        "num_images": int(num_images),
+        "seed": int(seed),
+        "model": sampler.description,
+        "image_shape": list(sampler.image_shape),
+        "num_classes": sampler.num_classes,
+        "class_names": sampler.class_names if sampler.num_classes else None,
+        "classes": classes,
+        "counts": counts,
+        "labels": None if plan is None else "image i has class classes[i % len(classes)]",
+        "files": files,
+        "output_dir": path,
+        "gan_tf_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+class _PngWriter:
+    def __init__(self, directory, sampler, num_images):
+        self.directory = directory
+        self.width = max(6, len(str(num_images - 1)))
+        self.folders = (class_folders(sampler.class_names) if sampler.num_classes
+                        else [UNCONDITIONAL_FOLDER])
+        for folder in self.folders:
+            os.mkdir(os.path.join(directory, folder))
+        self.index = 0
+
+    def add(self, pixels, labels):
+        for offset, image in enumerate(pixels):
+            folder = self.folders[0 if labels is None else int(labels[offset])]
+            name = f"{self.index:0{self.width}d}.png"
+            with open(os.path.join(self.directory, folder, name), "wb") as stream:
+                stream.write(encode_png(image))
+            self.index += 1
+
+    def close(self):
+        return list(self.folders)
+
+
+class _NpzWriter:
+    def __init__(self, directory, sampler, num_images):
+        self.path = os.path.join(directory, NPZ_FILE)
+        self.sampler = sampler
+        self.images = np.empty((num_images,) + sampler.image_shape, np.uint8)
+        self.labels = np.empty((num_images,), np.int32) if sampler.num_classes else None
+        self.index = 0
+
+    def add(self, pixels, labels):
+        end = self.index + len(pixels)
+        self.images[self.index:end] = pixels
+        if self.labels is not None:
+            self.labels[self.index:end] = labels
+        self.index = end
+
+    def close(self):
+        arrays = {"images": self.images}
+        if self.labels is not None:
+            arrays["labels"] = self.labels
+            arrays["class_names"] = np.array(self.sampler.class_names, dtype=str)
+        with open(self.path, "wb") as stream:
+            np.savez(stream, **arrays)
+        return [NPZ_FILE]
+
+
+class _TfrecordWriter:
+    def __init__(self, directory, sampler, num_images):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.writer = tf.io.TFRecordWriter(os.path.join(directory, TFRECORD_FILE))
+
+    def add(self, pixels, labels):
+        tf = self.tf
+        for offset, image in enumerate(pixels):
+            height, width, channels = image.shape
+            feature = {
+                "image": tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[encode_png(image)])),
+                "height": tf.train.Feature(int64_list=tf.train.Int64List(value=[height])),
+                "width": tf.train.Feature(int64_list=tf.train.Int64List(value=[width])),
+                "channels": tf.train.Feature(int64_list=tf.train.Int64List(value=[channels])),
+            }
+            if labels is not None:
+                feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(
+                    value=[int(labels[offset])]))
+            example = tf.train.Example(features=tf.train.Features(feature=feature))
+            self.writer.write(example.SerializeToString())
+
+    def close(self):
+        self.writer.close()
+        return [TFRECORD_FILE]
+
+
+_WRITERS = {"png": _PngWriter, "npz": _NpzWriter, "tfrecord": _TfrecordWriter}
+
+
+def read_tfrecord(path):
+    """A `tf.data.Dataset` of a tfrecord dataset: `(image, label)`, or `image` if unlabelled.
+
+    Args:
+        path: the `data.tfrecord` file, or the dataset folder holding it.
+
+    Returns:
+        A dataset of uint8 `(H, W, C)` images (static shape) and int32 scalar labels, in the
+        order written (unbatched; add `.batch(...)`).
+
+    Raises:
+        UserError: no such file, an empty file, or records that are not gan_tf examples.
+    """
+    import tensorflow as tf
+
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, TFRECORD_FILE)
+    if not os.path.isfile(path):
+        raise UserError(f"TFRecord file {path} not found. Expected the {TFRECORD_FILE} of a "
+                        "dataset written by gan_tf.generate --format=tfrecord, or its folder.")
+    try:
+        first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+        if first is None:
+            raise UserError(f"TFRecord file {path} holds no records.")
+        features = tf.train.Example.FromString(first.numpy()).features.feature
+        labelled = "label" in features
+        for key in ("image", "height", "width", "channels"):
+            if key not in features:
+                raise KeyError(key)
+        shape = [int(features[key].int64_list.value[0])
+                 for key in ("height", "width", "channels")]
+    except (tf.errors.OpError, KeyError, IndexError, ValueError) as error:
+        raise UserError(f"{path} is not a gan_tf TFRecord dataset ({type(error).__name__}: "
+                        f"{str(error).splitlines()[0][:200]}). Expected tf.train.Examples with "
+                        "image, height, width and channels.") from None
+    spec = {"image": tf.io.FixedLenFeature([], tf.string)}
+    if labelled:
+        spec["label"] = tf.io.FixedLenFeature([], tf.int64)
+
+    def parse(record):
+        example = tf.io.parse_single_example(record, spec)
+        image = tf.ensure_shape(tf.io.decode_png(example["image"], channels=shape[2]), shape)
+        if labelled:
+            return image, tf.cast(example["label"], tf.int32)
+        return image
+
+    return tf.data.TFRecordDataset(path).map(parse)

@@ -162,6 +162,9 @@ def score_samples(extractor, real, fake_images, requested_labels=None, train_ima
         report["memorization"] = {**memorization, "num_fake": counts["num_fake"],
                                   "num_reference": int(half),
                                   "num_holdout": int(len(holdout))}
+        # The floor to read FD against: two halves of the real set, with each other.
+        report["frechet_distance"]["real_halves_value"] = metrics.frechet_distance(
+            reference, holdout)
     report["verdicts"] = verdicts(report)
     return report
 
@@ -272,3 +275,94 @@ def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names
         records = [r for r in read_jsonl(metrics_path) if r.get("fd") is not None]
         if records:
             plots.plot_scores(records, os.path.join(output_dir, "scores.png"))
+
+
+def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_dir=None,
+                   extractor="classifier", num_samples=2000, seed=0, cache=None,
+                   inception_weights=None, log=print):
+    """Evaluates a training run directory or an exported generator against its dataset.
+
+    Args:
+        model: a run directory (its config names the dataset; the report goes to
+            `RUN/evaluation/` by default and plots its score curves) or an exported
+            generator (pass `dataset` unless its gan_tf.json names one).
+        dataset, data_dir, image_size: the real data, as for training. Default: the run's.
+        output_dir: where to write report.json and the plots.
+        Other arguments: as for `evaluate`.
+
+    Returns:
+        `(report, output_dir)`.
+    """
+    from gan_tf import data as data_lib
+    from gan_tf import generate_lib
+    from gan_tf.errors import UserError
+
+    sampler = generate_lib.load_sampler(model)
+    metrics_path = None
+    if sampler.description["kind"] == "run":
+        from gan_tf import train_lib
+
+        config, _ = train_lib.read_run_config(sampler.description["path"])
+        dataset = dataset or config.dataset
+        data_dir = data_dir or config.data_dir
+        image_size = image_size or config.image_size
+        max_examples = config.max_examples if dataset == config.dataset else None
+        seed_for_subset = config.seed
+        output_dir = output_dir or os.path.join(sampler.description["path"], "evaluation")
+        metrics_path = os.path.join(sampler.description["path"], "metrics.jsonl")
+    else:
+        dataset = dataset or sampler.description.get("dataset")
+        max_examples, seed_for_subset = None, 0
+        if not dataset:
+            raise UserError(f"{model} does not say which dataset it was trained on. Pass "
+                            "--dataset=NAME (as for training).")
+    if not output_dir:
+        raise UserError("Pass --output=DIR: where to write the report of an exported "
+                        "generator.")
+    data = data_lib.load_images(dataset, data_dir=data_dir, download=False,
+                                image_size=image_size, max_examples=max_examples,
+                                seed=seed_for_subset)
+    report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
+                      num_samples=num_samples, seed=seed, cache=cache,
+                      inception_weights=inception_weights, metrics_path=metrics_path, log=log)
+    return report, os.path.abspath(output_dir)
+
+
+def summary_lines(report):
+    """The report's scores as printable lines, each with the sample counts it used."""
+    fd = report["frechet_distance"]
+    extractor = report["extractor"]
+    judge = extractor["name"] + (f" (held-out accuracy {extractor['accuracy']:.4f})"
+                                 if extractor.get("accuracy") is not None else "")
+    lines = [f"Judge: {judge}",
+             f"{fd['name']}: {fd['value']:.4g} ({fd['num_fake']} samples vs {fd['num_real']} "
+             "real" + (f"; two halves of the real set: {fd['real_halves_value']:.4g}"
+                       if "real_halves_value" in fd else "") + ")"]
+    kid = report["kid"]
+    lines.append(f"KID: {kid['mean']:.4g} +- {kid['std']:.2g} ({kid['num_subsets']} subsets of "
+                 f"{kid['subset_size']})")
+    for key in ("inception_score", "classifier_score"):
+        if key in report:
+            score = report[key]
+            real = (f"; real data {score['real_data_value']:.4g}"
+                    if "real_data_value" in score else "")
+            lines.append(f"{key.replace('_', ' ').capitalize()}: {score['mean']:.4g} +- "
+                         f"{score['std']:.2g} ({score['num_fake']} samples{real})")
+    pr, dc = report["precision_recall"], report["density_coverage"]
+    lines.append(f"Precision {pr['precision']:.3f}, recall {pr['recall']:.3f} (k={pr['k']}); "
+                 f"density {dc['density']:.3f}, coverage {dc['coverage']:.3f} (k={dc['k']}); "
+                 f"{pr['num_fake']} samples vs {pr['num_real']} real")
+    coverage = report.get("class_coverage")
+    if coverage:
+        lines.append(f"Classes covered: {coverage['covered']} of {len(coverage['histogram'])} "
+                     f"({coverage['num_fake']} samples): {coverage['histogram']}")
+    requested = report.get("requested_class_accuracy")
+    if requested:
+        lines.append(f"Class asked for, seen: {requested['value']:.1%} "
+                     f"({requested['num_fake']} samples)")
+    memorization = report.get("memorization")
+    if memorization:
+        lines.append(f"Memorization: median distance ratio {memorization['median_ratio']:.3f}, "
+                     f"{memorization['num_copies']} copies ({memorization['num_fake']} samples "
+                     f"vs {memorization['num_reference']} real)")
+    return lines + report["verdicts"]

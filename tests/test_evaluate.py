@@ -185,3 +185,38 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
     resumed = callbacks.SampleQuality(judge, real, best_checkpoint_dir=tmp_path / "best")
     assert resumed.best["epoch"] == 2
     assert any("sample quality (300 samples" in m for m in messages)
+
+
+def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
+    from conftest import run_python
+    from gan_tf import train_lib
+
+    config = make_tiny_config(epochs=2, eval_every_n_epochs=1, eval_num_samples=100,
+                              conditional=True)
+    train_lib.train(config, verbose=0, log=lambda message: None)
+    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
+                         "--num_samples=300"], cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "(300 samples vs 256 real" in result.stdout and "Class asked for" in result.stdout
+    report = json.loads(open(os.path.join(config.output_dir, "evaluation",
+                                          "report.json")).read())
+    assert report["model"]["kind"] == "run" and report["frechet_distance"]["num_fake"] == 300
+    assert os.path.exists(os.path.join(config.output_dir, "evaluation", "scores.png"))
+    # The export, scored into a folder of its own; the dataset comes from its gan_tf.json.
+    result = run_python(["-m", "gan_tf.evaluate",
+                         f"--model={os.path.join(config.output_dir, 'generator')}",
+                         "--num_samples=300", f"--output={tmp_path / 'export_eval'}"],
+                        cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = json.loads((tmp_path / "export_eval" / "report.json").read_text())
+    assert exported["model"]["kind"] == "export"
+    # The run's samples and the export's are the same images: the same scores. (The run was
+    # scored against its 256 training digits; the export knows only the dataset's name.)
+    assert exported["dataset"]["num_examples"] == 5000
+    # Flags checked before TensorFlow loads: exit 2, one message.
+    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
+                         f"--model={config.output_dir}"], cwd=str(tmp_path))
+    assert result.returncode == 2 and "exactly one of --run_dir" in result.stderr
+    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nothing'}"],
+                        cwd=str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -1,0 +1,89 @@
+r"""Scores a generator: `python -m gan_tf.evaluate --run_dir=runs/embedded_mnist-dcgan`.
+
+Draws samples from a training run (or `--model=EXPORT --dataset=NAME`), computes Frechet
+distance, KID, classifier/Inception score, precision/recall, density/coverage, class
+coverage and a memorization check against the real data, prints them with the number of
+samples each used, and writes `report.json` and plots (score curves over epochs, per-class
+histogram, nearest-neighbour pairs) to `--output` (default RUN/evaluation/).
+
+Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid flag.
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+from gan_tf.config import EXTRACTORS
+from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+
+EXIT_ERROR = 1
+EXIT_BAD_FLAGS = 2
+
+flags.DEFINE_string("run_dir", None, "a training run directory to evaluate")
+flags.DEFINE_string("model", None, "or: an exported generator folder (or a run directory)")
+flags.DEFINE_string("dataset", None, "the real data (default: the run's dataset)")
+flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory")
+flags.DEFINE_integer("image_size", None, "resize real images to this size (as in training)")
+flags.DEFINE_integer("num_samples", 2000, "samples to draw and score")
+flags.DEFINE_string("extractor", "classifier", "classifier (trained on the labelled dataset, "
+                    "offline) | inception (ImageNet weights on disk)")
+flags.DEFINE_string("inception_weights", None, "InceptionV3 .h5 weights (default: Keras cache)")
+flags.DEFINE_string("output", None, "report folder (default RUN/evaluation)")
+flags.DEFINE_integer("seed", 0, "seed of the samples")
+flags.DEFINE_string("cache_dir", None, "cache of classifiers and real features "
+                    "(default $GAN_TF_CACHE or ~/.cache/gan_tf)")
+FLAGS = flags.FLAGS
+
+
+def check_flags(run_dir, model, num_samples, extractor, seed):
+    """Flag errors found before TensorFlow is imported (UserError)."""
+    if bool(run_dir) == bool(model):
+        raise UserError("Pass exactly one of --run_dir=RUN and --model=EXPORT_OR_RUN "
+                        f"(received run_dir={run_dir!r}, model={model!r}).")
+    check_positive_int("num_samples", num_samples)
+    check_choice("extractor", extractor, EXTRACTORS)
+    if not isinstance(seed, int) or seed < 0:
+        raise invalid("seed", seed, "a non-negative integer")
+
+
+def main(argv):
+    if len(argv) > 1:
+        print(f"error: unexpected arguments {argv[1:]}; every option is a --flag "
+              "(see --help).", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    try:
+        check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_FLAGS
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    logging.set_verbosity(logging.WARNING)
+    from gan_tf import evaluate_lib
+
+    try:
+        report, output_dir = evaluate_lib.evaluate_model(
+            FLAGS.run_dir or FLAGS.model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+            image_size=FLAGS.image_size, output_dir=FLAGS.output, extractor=FLAGS.extractor,
+            num_samples=FLAGS.num_samples, seed=FLAGS.seed, cache=FLAGS.cache_dir,
+            inception_weights=FLAGS.inception_weights)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    for line in evaluate_lib.summary_lines(report):
+        print(line)
+    print(f"Report: {os.path.join(output_dir, evaluate_lib.REPORT_FILE)}")
+    return 0
+
+
+def parse_flags(argv):
+    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as error:
+        print(f"error: {error}. See --help.", file=sys.stderr)
+        sys.exit(EXIT_BAD_FLAGS)
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,5 +1,6 @@
 """The examples run as a user copies them (one or two epochs) and do what they say."""
 
+import json
 import os
 
 import pytest
@@ -25,3 +26,26 @@ def test_callbacks_example_in_a_vae_resumes(tmp_path):
     assert sorted(os.listdir(tmp_path / "samples")) == [
         "epoch_0001.png", "epoch_0002.png", "final.png", "latents.npy"]
     assert (tmp_path / "progress.gif").exists() and (tmp_path / "loss.png").exists()
+
+
+@pytest.mark.slow
+def test_augmentation_benchmark_runs_end_to_end(tmp_path):
+    result = run_python(["benchmarks/augmentation.py", f"--output_dir={tmp_path / 'run'}",
+                         "--epochs=1", "--architecture=mlp", "--steps=20",
+                         "--num_generated=100", "--repeats=1"], timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(report["test_accuracy"]) == {"real_only", "real_plus_generated",
+                                            "generated_only"}
+    assert report["test_digits"] == 4500 and report["real_train_digits"] == 500
+    assert report["test_accuracy"]["real_plus_generated"]["train_images"] == 600
+    assert all(0 <= way["mean"] <= 1 for way in report["test_accuracy"].values())
+
+
+@pytest.mark.slow
+def test_labelled_data_example_feeds_a_keras_classifier(tmp_path):
+    script = os.path.join(REPO, "examples", "labelled_data_for_a_classifier.py")
+    result = run_python([script, str(tmp_path), "2"])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "'9': 200" in result.stdout and "on real test digits" in result.stdout
+    assert len(os.listdir(tmp_path / "synthetic" / "7")) == 200

@@ -330,11 +330,15 @@ def test_conditional_run_draws_the_digit_asked_for(make_tiny_config):
 
 
 def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_config):
-    config = make_tiny_config(eval_every_n_epochs=1, eval_num_samples=200, epochs=2)
+    config = make_tiny_config(eval_every_n_epochs=1, eval_num_samples=200, epochs=2,
+                              tensorboard=True)
     messages = []
     train_lib.train(config, verbose=0, log=messages.append)
     lines = [json.loads(line) for line in open(os.path.join(config.output_dir, "metrics.jsonl"))]
     assert all({"fd", "kid", "class_coverage"} <= set(line) for line in lines)
+    events = tensorboard_events(os.path.join(config.output_dir, "tensorboard"))
+    for tag in ("epoch_fd", "epoch_kid", "epoch_class_coverage"):
+        assert sorted(step for name, step in events if name == tag) == [0, 1], tag
     assert all(line["fd"] > 0 and 0 <= line["class_coverage"] <= 10 for line in lines)
     best = json.load(open(os.path.join(config.output_dir, "best_checkpoint", "best.json")))
     assert best["fd"] == min(line["fd"] for line in lines)

@@ -13,6 +13,7 @@ ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 EXTRACTORS = ("classifier", "inception")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
 EMBEDDED_DATASET = "embedded_mnist"
@@ -87,6 +88,9 @@ class TrainConfig:
     beta_1: float = _field(0.5, "Adam beta_1 of both players")
     beta_2: float = _field(0.999, "Adam beta_2 of both players")
     seed: int = _field(0, "seeds weights, data order and latents: same seed, same run")
+    precision: str = _field("float32", "float32 | mixed_bfloat16 (CPUs with AVX-512 BF16, "
+                                       "TPUs, recent GPUs) | mixed_float16 (GPUs; with loss "
+                                       "scaling)")
 
     # Outputs.
     output_dir: Optional[str] = _field(None, "run directory (default runs/DATASET-ARCHITECTURE)")
@@ -114,6 +118,7 @@ class TrainConfig:
         check_choice("loss", self.loss, LOSSES)
         check_choice("augment", self.augment, AUGMENTATIONS)
         check_choice("extractor", self.extractor, EXTRACTORS)
+        check_choice("precision", self.precision, PRECISIONS)
         if (not isinstance(self.eval_every_n_epochs, int) or isinstance(self.eval_every_n_epochs,
                                                                          bool)
                 or self.eval_every_n_epochs < 0):

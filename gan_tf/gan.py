@@ -74,6 +74,11 @@ def class_labels(num_images, num_classes, labels=None):
     return values.astype(np.int32)
 
 
+def _inner_optimizer(optimizer):
+    """The optimizer that does the updates (the wrapped one, for a LossScaleOptimizer)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 class _Holder:
     """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
 
@@ -297,7 +302,8 @@ class GAN(keras.Model):
                     penalty = losses_lib.r1_penalty(self._critic(labels), real_images)
                     total_d_loss += self.r1_penalty_weight * penalty
                     self.r1_penalty_tracker.update_state(penalty)
-                scaled_d_loss = total_d_loss / replicas
+                # Loss scaling is a no-op unless the optimizer is a LossScaleOptimizer.
+                scaled_d_loss = self.discriminator_optimizer.scale_loss(total_d_loss / replicas)
             self.discriminator_optimizer.apply_gradients(
                 zip(tape.gradient(scaled_d_loss, d_variables), d_variables))
             self.d_loss_tracker.update_state(d_loss)
@@ -309,7 +315,7 @@ class GAN(keras.Model):
                                       2 * self.generator_optimizer.iterations + 1)
             generated_logits = self._discriminate(generated, labels, training=True)
             g_loss = self.generator_loss_fn(generated_logits)
-            scaled_g_loss = g_loss / replicas
+            scaled_g_loss = self.generator_optimizer.scale_loss(g_loss / replicas)
         g_variables = self.generator.trainable_variables
         self.generator_optimizer.apply_gradients(
             zip(tape.gradient(scaled_g_loss, g_variables), g_variables))
@@ -379,7 +385,8 @@ class GAN(keras.Model):
     @property
     def uses_ema(self):
         """True when G's optimizer keeps an exponential moving average of G's weights."""
-        return bool(getattr(getattr(self, "generator_optimizer", None), "use_ema", False))
+        return bool(getattr(_inner_optimizer(getattr(self, "generator_optimizer", None)),
+                            "use_ema", False))
 
     def sampling_generator(self):
         """The generator to sample from: G with the averaged weights when `uses_ema`, else G.
@@ -391,7 +398,7 @@ class GAN(keras.Model):
         """
         if not self.uses_ema:
             return self.generator
-        optimizer = self.generator_optimizer
+        optimizer = _inner_optimizer(self.generator_optimizer)
         if self._averaged.model is None:
             self._averaged.model = _clone(self.generator, self.latent_dim)
         averages = {id(variable): average for variable, average in zip(

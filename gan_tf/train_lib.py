@@ -154,19 +154,33 @@ def build_gan(config, image_shape, num_classes=None):
     if config.conditional and not num_classes:
         raise UserError("A conditional GAN needs the number of classes of its dataset.")
     num_classes = num_classes if config.conditional else None
-    generator = networks.make_generator(config.architecture, config.latent_dim, image_shape,
-                                        config.dcgan_filters, num_classes=num_classes)
-    discriminator = networks.make_discriminator(config.architecture, image_shape,
-                                                config.dcgan_filters, config.spectral_norm,
-                                                num_classes=num_classes)
+    # The networks' layers take the precision policy when they are created; the global
+    # policy is put back afterwards so nothing else built in this process inherits it.
+    previous_policy = keras.dtype_policies.get(keras.config.dtype_policy())
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        generator = networks.make_generator(config.architecture, config.latent_dim,
+                                            image_shape, config.dcgan_filters,
+                                            num_classes=num_classes)
+        discriminator = networks.make_discriminator(config.architecture, image_shape,
+                                                    config.dcgan_filters, config.spectral_norm,
+                                                    num_classes=num_classes)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
     gan = GAN(generator, discriminator, seed=config.seed)
     use_ema = config.ema_decay is not None
+    generator_optimizer = keras.optimizers.Adam(
+        config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+        use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99)
+    discriminator_optimizer = keras.optimizers.Adam(
+        config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+    if config.precision == "mixed_float16":
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        generator_optimizer = keras.optimizers.LossScaleOptimizer(generator_optimizer)
+        discriminator_optimizer = keras.optimizers.LossScaleOptimizer(discriminator_optimizer)
     gan.compile(
-        generator_optimizer=keras.optimizers.Adam(
-            config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
-            use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99),
-        discriminator_optimizer=keras.optimizers.Adam(
-            config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        generator_optimizer=generator_optimizer,
+        discriminator_optimizer=discriminator_optimizer,
         loss=config.loss,
         gradient_penalty=config.gradient_penalty,
         r1_penalty=config.r1_penalty,
@@ -280,6 +294,8 @@ def _objective(config):
         parts.append(f"EMA of G {config.ema_decay:g}")
     if config.augment != "none":
         parts.append(f"{config.augment} augmentation")
+    if config.precision != "float32":
+        parts.append(config.precision)
     return ", ".join(parts)
 
 

@@ -353,3 +353,35 @@ def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_
                                      output_dir=config.output_dir + "_flat"),
                     verbose=0, log=messages.append)
     assert any("No sample-quality scores" in m for m in messages)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny_config):
+    import keras
+
+    quiet = dict(verbose=0, log=lambda message: None)
+    options = dict(architecture="dcgan", dcgan_filters=4, precision=precision, ema_decay=0.9)
+    config = make_tiny_config(epochs=1, **options)
+    train_lib.train(config, **quiet)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
+    gan, _, epochs = train_lib.load_run(config.output_dir)
+    compute = precision.split("_")[1]
+    assert gan.generator.get_layer("up_1").compute_dtype == compute
+    assert gan.discriminator.get_layer("down_0").compute_dtype == compute
+    assert all(v.dtype == "float32" for v in gan.generator.trainable_variables)
+    scaled = isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (precision == "mixed_float16") and gan.uses_ema
+    if scaled:  # the dynamic loss scale is part of the checkpoint
+        names = checkpoint_values(config.output_dir)
+        assert any("dynamic_scale" in name for name in names)
+    result = train_lib.train(make_tiny_config(epochs=2, **options), **quiet)
+    assert (result.start_epoch, result.end_epoch) == (1, 2)
+    assert all(np.isfinite(v).all() for v in result.history.values())
+    from gan_tf.export import load_generator
+
+    gan, _, _ = train_lib.load_run(config.output_dir)
+    exported = load_generator(os.path.join(config.output_dir, "generator"))
+    images = exported.signatures["generate"](num_images=tf.constant(3),
+                                             seed=tf.constant(5, tf.int64))["images"]
+    assert images.dtype == tf.float32
+    np.testing.assert_allclose(images, gan.generate(3, seed=5), atol=1e-5)

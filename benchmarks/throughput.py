@@ -1,0 +1,242 @@
+r"""Training throughput: gan_tf's `fit` against a plain `@tf.function` two-tape loop.
+
+    python benchmarks/throughput.py [--architectures=dcgan,mlp] [--rounds=5] [--steps=40]
+
+In one process, on the same random images in memory, the same networks (gan_tf's DCGAN and
+the design note's MLP) and the same batch, it times in alternating rounds:
+
+- `tutorial_loop`: the loop of the TensorFlow DCGAN tutorial as users copy it: a
+  `@tf.function` step with two tapes around one generator pass (D and G updated from the
+  same forward pass), iterated in Python over `from_tensor_slices(...).shuffle().batch()`.
+- `plain_alternating_loop`: the same style, but computing what gan_tf computes (a D update
+  on a real and a fake batch, then a G update with fresh latents).
+- `gan_tf_fit`: `GAN.fit` on `gan_tf.data.make_dataset`, default settings.
+- `gan_tf_fit_bf16`: the same with `--precision=mixed_bfloat16` (opt-in; changes arithmetic).
+
+Prints one JSON line: images/s (median over rounds, after a warm-up round), ratios, model
+FLOP/s and MFU against a float32 2048^3 matmul measured in the same process, and the peak
+resident memory of the process. Numbers, not a timed test.
+"""
+
+import json
+import os
+import resource
+import statistics
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_list("architectures", ["dcgan", "mlp"], "networks to time")
+flags.DEFINE_integer("batch_size", 64, "images per step")
+flags.DEFINE_integer("rounds", 5, "timed rounds per mode (after one warm-up round)")
+flags.DEFINE_integer("steps", 40, "training steps per round")
+flags.DEFINE_integer("num_images", 5000, "random images held in memory")
+flags.DEFINE_list("modes", ["tutorial_loop", "plain_alternating_loop", "gan_tf_fit",
+                            "gan_tf_fit_bf16"], "modes to time")
+FLAGS = flags.FLAGS
+LATENT_DIM = 100
+
+
+def networks_for(architecture, precision="float32"):
+    import keras
+
+    from gan_tf import networks
+
+    keras.config.set_dtype_policy(precision)
+    try:
+        return (networks.make_generator(architecture, LATENT_DIM, (28, 28, 1)),
+                networks.make_discriminator(architecture, (28, 28, 1)))
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def forward_flops(model):
+    """2 x multiply-adds of one image through `model`'s Dense and convolution layers."""
+    import keras
+
+    macs = 0
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Dense):
+            macs += layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif isinstance(layer, keras.layers.Conv2DTranspose):
+            height, width = layer.input.shape[1:3]
+            macs += height * width * int(tf_prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Conv2D):
+            height, width = layer.output.shape[1:3]
+            macs += height * width * int(tf_prod(layer.kernel.shape))
+    return 2 * macs
+
+
+def tf_prod(shape):
+    result = 1
+    for dim in shape:
+        result *= int(dim)
+    return result
+
+
+def step_flops(generator_flops, discriminator_flops, simultaneous):
+    """Training FLOPs per image of a step (a backward pass ~ 2 forward passes).
+
+    Alternating (gan_tf): D step = G fwd + D fwd/bwd on real and fake; G step = G fwd/bwd
+    + D fwd and its input gradient. Simultaneous (tutorial): one G fwd/bwd, D fwd/bwd on
+    real and fake, one D input gradient.
+    """
+    if simultaneous:
+        return 3 * generator_flops + 7 * discriminator_flops
+    return 4 * generator_flops + 8 * discriminator_flops
+
+
+def plain_loop(architecture, images, batch_size, simultaneous):
+    """A train function and a dataset written the way the TF DCGAN tutorial writes them."""
+    import keras
+    import tensorflow as tf
+
+    generator, discriminator = networks_for(architecture)
+    cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+    generator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    discriminator_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    def discriminator_loss(real_output, fake_output):
+        return (cross_entropy(tf.ones_like(real_output), real_output)
+                + cross_entropy(tf.zeros_like(fake_output), fake_output))
+
+    def generator_loss(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+    @tf.function
+    def tutorial_step(batch):
+        noise = tf.random.normal([tf.shape(batch)[0], LATENT_DIM])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated = generator(noise, training=True)
+            real_output = discriminator(batch, training=True)
+            fake_output = discriminator(generated, training=True)
+            gen_loss = generator_loss(fake_output)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        generator_optimizer.apply_gradients(zip(
+            gen_tape.gradient(gen_loss, generator.trainable_variables),
+            generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(zip(
+            disc_tape.gradient(disc_loss, discriminator.trainable_variables),
+            discriminator.trainable_variables))
+
+    @tf.function
+    def alternating_step(batch):
+        size = tf.shape(batch)[0]
+        with tf.GradientTape() as tape:
+            generated = generator(tf.random.normal([size, LATENT_DIM]), training=True)
+            disc_loss = discriminator_loss(discriminator(batch, training=True),
+                                           discriminator(generated, training=True))
+        discriminator_optimizer.apply_gradients(zip(
+            tape.gradient(disc_loss, discriminator.trainable_variables),
+            discriminator.trainable_variables))
+        with tf.GradientTape() as tape:
+            generated = generator(tf.random.normal([size, LATENT_DIM]), training=True)
+            gen_loss = generator_loss(discriminator(generated, training=True))
+        generator_optimizer.apply_gradients(zip(
+            tape.gradient(gen_loss, generator.trainable_variables),
+            generator.trainable_variables))
+
+    step = tutorial_step if simultaneous else alternating_step
+    dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(batch_size)
+    iterator = iter(dataset.repeat())
+
+    def run(steps):
+        for _ in range(steps):
+            step(next(iterator))
+
+    return run, (generator, discriminator)
+
+
+def gan_tf_fit(architecture, pixels, batch_size, precision):
+    from gan_tf import data as data_lib
+    from gan_tf.gan import GAN
+
+    generator, discriminator = networks_for(architecture, precision)
+    gan = GAN(generator, discriminator)
+    gan.compile()
+    source = data_lib.ImageData("random", pixels)
+    epoch = [0]
+
+    def run(steps):
+        dataset, _ = data_lib.make_dataset(source, batch_size, seed=0, start_epoch=epoch[0],
+                                           end_epoch=epoch[0] + 1)
+        gan.fit(dataset, epochs=epoch[0] + 1, initial_epoch=epoch[0], steps_per_epoch=steps,
+                verbose=0, shuffle=False)
+        epoch[0] += 1
+
+    return run, (generator, discriminator)
+
+
+def matmul_flops_per_second(size=2048, repeats=5):
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    b = tf.random.normal([size, size])
+    tf.matmul(a, b).numpy()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        times.append(time.perf_counter() - started)
+    return 2 * size ** 3 / min(times)
+
+
+def main(argv):
+    del argv
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (FLAGS.num_images, 28, 28, 1), dtype=np.uint8)
+    images = pixels.astype(np.float32) / 127.5 - 1.0
+    peak_matmul = matmul_flops_per_second()
+    report = {"batch_size": FLAGS.batch_size, "steps_per_round": FLAGS.steps,
+              "rounds": FLAGS.rounds, "matmul_gflops": round(peak_matmul / 1e9, 1),
+              "architectures": {}}
+    for architecture in FLAGS.architectures:
+        runners = {}
+        for mode in FLAGS.modes:
+            if mode == "tutorial_loop":
+                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, True)
+            elif mode == "plain_alternating_loop":
+                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, False)
+            elif mode == "gan_tf_fit":
+                runners[mode] = gan_tf_fit(architecture, pixels, FLAGS.batch_size, "float32")
+            elif mode == "gan_tf_fit_bf16":
+                runners[mode] = gan_tf_fit(architecture, pixels, FLAGS.batch_size,
+                                           "mixed_bfloat16")
+        for run, _ in runners.values():
+            run(FLAGS.steps)  # warm-up: tracing and the first steps
+        seconds = {mode: [] for mode in runners}
+        for _ in range(FLAGS.rounds):
+            for mode, (run, _) in runners.items():
+                started = time.perf_counter()
+                run(FLAGS.steps)
+                seconds[mode].append(time.perf_counter() - started)
+        generator, discriminator = next(iter(runners.values()))[1]
+        g_flops, d_flops = forward_flops(generator), forward_flops(discriminator)
+        results = {}
+        for mode, times in seconds.items():
+            per_second = FLAGS.steps * FLAGS.batch_size / statistics.median(times)
+            flops = per_second * step_flops(g_flops, d_flops, mode == "tutorial_loop")
+            results[mode] = {"images_per_second": round(per_second, 1),
+                             "model_gflops": round(flops / 1e9, 2),
+                             "mfu": round(flops / peak_matmul, 4),
+                             "round_seconds": [round(t, 3) for t in times]}
+        base = results.get("plain_alternating_loop", {}).get("images_per_second")
+        tutorial = results.get("tutorial_loop", {}).get("images_per_second")
+        for result in results.values():
+            if base:
+                result["vs_plain_alternating_loop"] = round(result["images_per_second"] / base, 2)
+            if tutorial:
+                result["vs_tutorial_loop"] = round(result["images_per_second"] / tutorial, 2)
+        report["architectures"][architecture] = {
+            "generator_forward_mflops": round(g_flops / 1e6, 2),
+            "discriminator_forward_mflops": round(d_flops / 1e6, 2), "modes": results}
+    report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    app.run(main)

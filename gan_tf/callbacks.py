@@ -437,7 +437,7 @@ class MetricsLog(keras.callbacks.Callback):
 class SampleQuality(keras.callbacks.Callback):
     """Scores samples every N epochs, keeps the best checkpoint by FD, warns on collapse.
 
-    Every `every_n_epochs` epochs it draws `num_samples` samples (always from the same seed,
+    Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples (always from the same seed,
     so epochs are compared on the same latents), computes their Frechet distance and KID to
     `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
     class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
@@ -496,9 +496,21 @@ class SampleQuality(keras.callbacks.Callback):
             if os.path.exists(path):
                 try:
                     with open(path, encoding="utf-8") as stream:
-                        self.best = json.load(stream)
+                        best = json.load(stream)
                 except (OSError, ValueError):
-                    self.best = None
+                    best = None
+                # Scores from another judge or sample count are not comparable: start over.
+                if best and best.get("judge") == self._judge() and best.get(
+                        "num_samples") == num_samples:
+                    self.best = best
+                elif best:
+                    self.log(f"The best checkpoint in {self.best_checkpoint_dir} was scored "
+                             f"by {best.get('judge')} on {best.get('num_samples')} samples; "
+                             f"now {self._judge()} on {num_samples}: keeping a new best.")
+
+    def _judge(self):
+        key = getattr(self.extractor, "key", None)
+        return key() if callable(key) else getattr(self.extractor, "name", "extractor")
 
     def _samples(self):
         generate = getattr(self.model, "generate", None)
@@ -538,14 +550,18 @@ class SampleQuality(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         epoch += 1
-        if epoch % self.every_n_epochs:
+        last = (self.params or {}).get("epochs") == epoch
+        if epoch % self.every_n_epochs and not last:
             return
         scores = self.evaluate()
         if logs is not None:
             logs.update(scores)
         summary = ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
-        self.log(f"Epoch {epoch} sample quality ({self.num_samples} samples, "
-                 f"{self.extractor.name} features): {summary}")
+        accuracy = getattr(self.extractor, "accuracy", None)
+        judge = self.extractor.name + (f", held-out accuracy {accuracy:.4f}"
+                                       if accuracy is not None else "")
+        self.log(f"Epoch {epoch} sample quality ({self.num_samples} samples; judge: "
+                 f"{judge}): {summary}")
         best = self.best
         coverage = scores.get("class_coverage")
         if best is not None and coverage is not None and best.get("class_coverage") \
@@ -560,7 +576,8 @@ class SampleQuality(keras.callbacks.Callback):
                        + (f" The best checkpoint is in {self.best_checkpoint_dir}."
                           if self.best_checkpoint_dir else ""))
         if best is None or scores["fd"] < best["fd"]:
-            self.best = {"epoch": epoch, **scores}
+            self.best = {"epoch": epoch, **scores, "judge": self._judge(),
+                         "judge_accuracy": accuracy, "num_samples": self.num_samples}
             self._save_best()
 
     def _warn(self, message):

@@ -14,6 +14,7 @@ LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 EXTRACTORS = ("classifier", "inception")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
 EMBEDDED_DATASET = "embedded_mnist"
@@ -110,6 +111,12 @@ class TrainConfig:
                                                     "cache)")
 
     def __post_init__(self):
+        # A relative image folder is made absolute, so the run (and `evaluate`, resumes)
+        # find it from any working directory.
+        if (isinstance(self.dataset, str) and self.dataset.startswith(FOLDER_PREFIX)
+                and len(self.dataset) > len(FOLDER_PREFIX)):
+            folder = os.path.expanduser(self.dataset[len(FOLDER_PREFIX):])
+            self.dataset = FOLDER_PREFIX + os.path.abspath(folder)
         self.validate()
 
     def validate(self):
@@ -135,6 +142,9 @@ class TrainConfig:
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints",
                      "eval_num_samples"):
             check_positive_int(name, getattr(self, name))
+        if self.eval_num_samples < MIN_EVAL_SAMPLES:
+            raise invalid("eval_num_samples", self.eval_num_samples,
+                          f"at least {MIN_EVAL_SAMPLES} samples (1000 by default)")
         for name in ("image_size", "max_examples"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
@@ -172,6 +182,17 @@ class TrainConfig:
                 f"Invalid combination: --gradient_penalty={self.gradient_penalty:g} and "
                 f"--r1_penalty={self.r1_penalty:g}. They pull D's gradient norm toward 1 (near "
                 "interpolates) and toward 0 (on real images) at once. Choose one.")
+        if self.architecture == "mlp" and self.dcgan_filters != 64:
+            raise UserError(
+                f"Invalid combination: --dcgan_filters={self.dcgan_filters} with "
+                "--architecture=mlp; the MLP has no convolutions. Drop --dcgan_filters or use "
+                "--architecture=dcgan.")
+        if not self.eval_every_n_epochs and (self.extractor != "classifier"
+                                             or self.eval_num_samples != 1000):
+            raise UserError(
+                "Invalid combination: --eval_every_n_epochs=0 turns scoring off, so "
+                "--extractor and --eval_num_samples would do nothing. Drop them or set "
+                "--eval_every_n_epochs.")
         if self.inception_weights and self.extractor != "inception":
             raise UserError(
                 f"Invalid combination: --inception_weights with --extractor={self.extractor}. "

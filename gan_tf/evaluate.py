@@ -14,7 +14,7 @@ import sys
 
 from absl import app, flags, logging
 
-from gan_tf.config import EXTRACTORS
+from gan_tf.config import EXTRACTORS, MIN_EVAL_SAMPLES
 from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
 
 EXIT_ERROR = 1
@@ -36,15 +36,26 @@ flags.DEFINE_string("cache_dir", None, "cache of classifiers and real features "
 FLAGS = flags.FLAGS
 
 
-def check_flags(run_dir, model, num_samples, extractor, seed):
+def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=None,
+                output=None):
     """Flag errors found before TensorFlow is imported (UserError)."""
     if bool(run_dir) == bool(model):
         raise UserError("Pass exactly one of --run_dir=RUN and --model=EXPORT_OR_RUN "
                         f"(received run_dir={run_dir!r}, model={model!r}).")
     check_positive_int("num_samples", num_samples)
+    if num_samples < MIN_EVAL_SAMPLES:
+        raise invalid("num_samples", num_samples, f"at least {MIN_EVAL_SAMPLES} samples")
     check_choice("extractor", extractor, EXTRACTORS)
     if not isinstance(seed, int) or seed < 0:
         raise invalid("seed", seed, "a non-negative integer")
+    if inception_weights and extractor != "inception":
+        raise UserError("Invalid combination: --inception_weights without "
+                        "--extractor=inception. Add --extractor=inception or drop it.")
+    path = run_dir or model
+    if not output and not os.path.isfile(os.path.join(path, "config.json")) and \
+            os.path.isfile(os.path.join(path, "gan_tf.json")):
+        raise UserError(f"--model={model} is an exported generator: pass --output=DIR for "
+                        "its report (a run directory's report goes to RUN/evaluation).")
 
 
 def main(argv):
@@ -53,7 +64,8 @@ def main(argv):
               "(see --help).", file=sys.stderr)
         return EXIT_BAD_FLAGS
     try:
-        check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed)
+        check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed,
+                    FLAGS.inception_weights, FLAGS.output)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_FLAGS

@@ -23,18 +23,6 @@ KID_SUBSETS = 50
 KID_SUBSET_SIZE = 1000
 
 
-def _extractor_key(extractor):
-    key = extractor.name
-    weights = getattr(extractor, "weights", None)
-    if weights and weights != "random":
-        key += "-" + os.path.basename(weights).split(".")[0][-12:]
-    elif weights == "random":
-        key += "-random"
-    if extractor.accuracy is not None:
-        key += f"-acc{extractor.accuracy:.4f}"
-    return key
-
-
 def real_features(extractor, data, cache=None, max_images=10000, split="train"):
     """Features (and probabilities) of up to `max_images` real images, cached on disk.
 
@@ -48,7 +36,7 @@ def real_features(extractor, data, cache=None, max_images=10000, split="train"):
     """
     check_positive_int("max_images", max_images)
     folder = os.path.join(features_lib.cache_dir(cache), "statistics")
-    name = f"{features_lib.dataset_fingerprint(data)}-{split}-{_extractor_key(extractor)}"
+    name = f"{features_lib.dataset_fingerprint(data)}-{split}-{extractor.key()}"
     path = os.path.join(folder, f"{name}-{max_images}.npz")
     if os.path.exists(path):
         try:
@@ -86,8 +74,8 @@ def _real_choice(data, max_images):
     return subset_indices(data.labels, len(data), min(max_images, len(data)), seed=0)
 
 
-def score_samples(extractor, real, fake_images, requested_labels=None, train_images=None,
-                  num_classes=None, seed=0):
+def score_samples(extractor, real, fake_images, requested_labels=None, training=None,
+                  holdout=None, num_classes=None, seed=0):
     """Every metric of fake images against `real` (from `real_features`).
 
     Args:
@@ -95,14 +83,16 @@ def score_samples(extractor, real, fake_images, requested_labels=None, train_ima
         real: dict from `real_features`.
         fake_images: `(N, H, W, C)` in [-1, 1].
         requested_labels: the classes a conditional generator was asked for, or None.
-        train_images: not used directly; memorization is measured against `real`.
+        training: dict like `real` for the images the generator trained on (memorization
+            reference). Defaults to `real`.
+        holdout: dict like `real` for real images it did not train on. Without them the
+            training images are split in halves: samples vs half A against half B vs A.
         num_classes: classes of the dataset (for class coverage). Defaults to the extractor's.
         seed: seed of KID's random subsets.
 
     Returns:
         A JSON-serializable dict of scores, each with the sample counts it used.
     """
-    del train_images
     fake_features, fake_probabilities = extractor.features_and_probabilities(fake_images)
     real_array = real["features"]
     counts = {"num_fake": int(len(fake_features)), "num_real": int(len(real_array))}
@@ -148,23 +138,37 @@ def score_samples(extractor, real, fake_images, requested_labels=None, train_ima
                               if (requested == c).any() else None for c in range(classes)],
                 "num_fake": counts["num_fake"],
             }
-    # Memorization: fakes' distance to half of the real set, against the other half's.
-    half = len(real_array) // 2
-    if half >= 2:
-        order = np.random.default_rng(seed).permutation(len(real_array))
-        reference, holdout = real_array[order[:half]], real_array[order[half:]]
-        memorization = metrics.memorization_report(fake_features, reference, holdout)
+    # Memorization: samples' nearest-neighbour distances to the training images, against
+    # those of real images the generator never saw.
+    training = training or real
+    if holdout is not None and len(holdout["features"]) >= 2:
+        reference, reference_indices = training["features"], training["indices"]
+        held_out = holdout["features"]
+        method = "training images vs real images not trained on"
+    else:
+        order = np.random.default_rng(seed).permutation(len(training["features"]))
+        half = len(order) // 2
+        reference = training["features"][order[:half]]
+        reference_indices = training["indices"][order[:half]]
+        held_out = training["features"][order[half:]]
+        method = ("half of the training images vs the other half (every real image was "
+                  "trained on)")
+    if len(reference) >= 2 and len(held_out) >= 2:
+        memorization = metrics.memorization_report(fake_features, reference, held_out)
         closest = memorization["closest_fake_indices"]
         _, nearest = metrics.nearest_neighbour_distances(fake_features[closest], reference)
         # The dataset index of the real image nearest to each of the closest samples.
-        memorization["nearest_real_indices"] = [
-            int(real["indices"][order[index]]) for index in nearest]
-        report["memorization"] = {**memorization, "num_fake": counts["num_fake"],
-                                  "num_reference": int(half),
-                                  "num_holdout": int(len(holdout))}
-        # The floor to read FD against: two halves of the real set, with each other.
+        memorization["nearest_real_indices"] = [int(reference_indices[i]) for i in nearest]
+        report["memorization"] = {**memorization, "method": method,
+                                  "num_fake": counts["num_fake"],
+                                  "num_reference": int(len(reference)),
+                                  "num_holdout": int(len(held_out))}
+    # The floor to read FD against: two halves of the real set, with each other.
+    order = np.random.default_rng(seed).permutation(len(real_array))
+    half = len(order) // 2
+    if half >= 2:
         report["frechet_distance"]["real_halves_value"] = metrics.frechet_distance(
-            reference, holdout)
+            real_array[order[:half]], real_array[order[half:]])
     report["verdicts"] = verdicts(report)
     return report
 
@@ -185,13 +189,19 @@ def verdicts(report):
                      "samples (chance: 1 in the number of classes).")
     memorization = report.get("memorization")
     if memorization:
-        ratio = memorization.get("median_ratio")
-        if ratio is not None and ratio < 0.8:
-            lines.append(f"Possible memorization: samples are closer to training images than "
-                         f"real images are (median distance ratio {ratio:.2f}).")
-        elif ratio is not None:
-            lines.append(f"No sign of memorization (median nearest-neighbour distance ratio "
-                         f"{ratio:.2f}; about 1 or more is normal).")
+        ratio = memorization["median_ratio"]
+        close, expected = memorization["close_fraction"], memorization["expected_close_fraction"]
+        copies = memorization["num_copies"]
+        if copies or ratio < 0.8 or close > 5 * expected:
+            lines.append(
+                f"Possible memorization: {copies} samples are copies of training images, "
+                f"{close:.1%} sit closer to a training image than all but {expected:.0%} of "
+                f"real images do, median distance ratio {ratio:.2f} "
+                "(see nearest_neighbours.png).")
+        else:
+            lines.append(f"No sign of memorization (no copies; {close:.1%} of samples very "
+                         f"close to a training image, {expected:.0%} expected; median "
+                         f"distance ratio {ratio:.2f}, about 1 or more is normal).")
     pr = report["precision_recall"]
     lines.append(f"Precision {pr['precision']:.2f} (samples that look real), recall "
                  f"{pr['recall']:.2f} (real variety the samples cover).")
@@ -199,12 +209,14 @@ def verdicts(report):
 
 
 def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples=2000, seed=0,
-             cache=None, inception_weights=None, metrics_path=None, log=print):
+             cache=None, inception_weights=None, metrics_path=None, training_indices=None,
+             log=print):
     """Scores `sampler`'s samples against `data`; writes `report.json` and plots.
 
     Args:
         sampler: a `generate_lib.Sampler` (a run directory or an exported generator).
-        data: the real `ImageData` the generator was trained on.
+        data: the real `ImageData` of the generator's dataset (all of it: the judge trains on
+            it and the scores compare with up to 10,000 of its images).
         output_dir: where to write report.json and the plots (None: write nothing).
         extractor: "classifier" (offline default) or "inception".
         num_samples: samples to draw and score.
@@ -212,6 +224,8 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         cache: cache directory (default `$GAN_TF_CACHE` or ~/.cache/gan_tf).
         inception_weights: path of InceptionV3 weights for extractor="inception".
         metrics_path: a run's metrics.jsonl: its evaluation scores are plotted over epochs.
+        training_indices: which images of `data` the generator trained on (default: all);
+            the others are the held-out real images of the memorization check.
         log: function that prints progress.
 
     Returns:
@@ -227,6 +241,12 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
     judge = features_lib.get_extractor(extractor, data, cache=cache,
                                        inception_weights=inception_weights, log=log)
     real = real_features(judge, data, cache=cache)
+    everything = np.arange(len(data))
+    trained = everything if training_indices is None else np.asarray(training_indices)
+    training = _part_features(judge, data, trained, cache, "training")
+    untouched = np.setdiff1d(everything, trained)
+    holdout = _part_features(judge, data, untouched, cache, "holdout") if len(
+        untouched) >= 2 else None
     requested = None
     if sampler.num_classes:
         requested = np.arange(num_samples, dtype=np.int32) % sampler.num_classes
@@ -239,7 +259,9 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         "seed": seed,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    report["dataset"]["trained_on"] = int(len(trained))
     report.update(score_samples(judge, real, fake, requested_labels=requested,
+                                training=training, holdout=holdout,
                                 num_classes=data.num_classes, seed=seed))
     if output_dir:
         os.makedirs(output_dir, exist_ok=True)
@@ -248,6 +270,17 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         _write_plots(report, fake, data, real, output_dir, metrics_path,
                      class_names=data.class_names)
     return report
+
+
+def _part_features(judge, data, indices, cache, split):
+    """`real_features` of `data.images[indices]` (cached), with indices into `data`."""
+    import dataclasses
+
+    part = dataclasses.replace(data, images=data.images[indices], labels=None if data.labels
+                               is None else data.labels[indices])
+    values = dict(real_features(judge, part, cache=cache, split=split))
+    values["indices"] = np.asarray(indices)[values["indices"]]
+    return values
 
 
 def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names=None):
@@ -285,8 +318,8 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     Args:
         model: a run directory (its config names the dataset; the report goes to
             `RUN/evaluation/` by default and plots its score curves) or an exported
-            generator (pass `dataset` unless its gan_tf.json names one).
-        dataset, data_dir, image_size: the real data, as for training. Default: the run's.
+            generator (its gan_tf.json names the dataset unless `dataset` is given).
+        dataset, data_dir, image_size: the real data, as for training. Default: the model's.
         output_dir: where to write report.json and the plots.
         Other arguments: as for `evaluate`.
 
@@ -296,35 +329,52 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     from gan_tf import data as data_lib
     from gan_tf import generate_lib
     from gan_tf.errors import UserError
+    from gan_tf.files import check_writable_directory
 
     sampler = generate_lib.load_sampler(model)
+    path = sampler.description["path"]
     metrics_path = None
     if sampler.description["kind"] == "run":
         from gan_tf import train_lib
 
-        config, _ = train_lib.read_run_config(sampler.description["path"])
-        dataset = dataset or config.dataset
-        data_dir = data_dir or config.data_dir
-        image_size = image_size or config.image_size
-        max_examples = config.max_examples if dataset == config.dataset else None
-        seed_for_subset = config.seed
-        output_dir = output_dir or os.path.join(sampler.description["path"], "evaluation")
-        metrics_path = os.path.join(sampler.description["path"], "metrics.jsonl")
+        config, _ = train_lib.read_run_config(path)
+        trained = {"dataset": config.dataset, "data_dir": config.data_dir,
+                   "image_size": config.image_size, "max_examples": config.max_examples,
+                   "seed": config.seed}
+        output_dir = output_dir or os.path.join(path, "evaluation")
+        metrics_path = os.path.join(path, "metrics.jsonl")
     else:
-        dataset = dataset or sampler.description.get("dataset")
-        max_examples, seed_for_subset = None, 0
-        if not dataset:
-            raise UserError(f"{model} does not say which dataset it was trained on. Pass "
-                            "--dataset=NAME (as for training).")
-    if not output_dir:
-        raise UserError("Pass --output=DIR: where to write the report of an exported "
-                        "generator.")
+        from gan_tf import export
+
+        metadata = export.read_metadata(path)
+        trained = {key: metadata.get(key) for key in ("dataset", "data_dir", "image_size",
+                                                       "max_examples", "seed")}
+        if not output_dir:
+            raise UserError("Pass --output=DIR: where to write the report of an exported "
+                            "generator.")
+    same_data = dataset is None or dataset == trained["dataset"]
+    dataset = dataset or trained["dataset"]
+    if not dataset:
+        raise UserError(f"{model} does not say which dataset it was trained on. Pass "
+                        "--dataset=NAME (as for training).")
+    image_size = image_size or (trained["image_size"] if same_data else None)
+    data_dir = data_dir or (trained["data_dir"] if same_data else None)
+    try:
+        check_writable_directory(output_dir)
+    except OSError as error:
+        raise UserError(f"Cannot write the report to --output={output_dir}: "
+                        f"{error.strerror or error}. Pass a folder you can write to.") from None
     data = data_lib.load_images(dataset, data_dir=data_dir, download=False,
-                                image_size=image_size, max_examples=max_examples,
-                                seed=seed_for_subset)
+                                image_size=image_size)
+    training_indices = None
+    if same_data and trained["max_examples"] and trained["max_examples"] < len(data):
+        training_indices = data_lib.subset_indices(data.labels, len(data),
+                                                   trained["max_examples"],
+                                                   trained["seed"] or 0)
     report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
                       num_samples=num_samples, seed=seed, cache=cache,
-                      inception_weights=inception_weights, metrics_path=metrics_path, log=log)
+                      inception_weights=inception_weights, metrics_path=metrics_path,
+                      training_indices=training_indices, log=log)
     return report, os.path.abspath(output_dir)
 
 

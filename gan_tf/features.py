@@ -78,23 +78,30 @@ class Extractor:
     name = "extractor"
     num_classes = None
     accuracy = None
+    batch_size = 250  # images per forward pass
 
-    def features(self, images, batch_size=250):
+    def features(self, images, batch_size=None):
         """`(N, d)` float32 features of images in [-1, 1]."""
         return self._run(images, batch_size)[0]
 
-    def probabilities(self, images, batch_size=250):
+    def probabilities(self, images, batch_size=None):
         """`(N, num_classes)` class probabilities, or None if the extractor has no classes."""
         return self._run(images, batch_size)[1]
 
-    def features_and_probabilities(self, images, batch_size=250):
+    def features_and_probabilities(self, images, batch_size=None):
         return self._run(images, batch_size)
 
     def describe(self):
         return {"name": self.name, "num_classes": self.num_classes, "accuracy": self.accuracy}
 
+    def key(self):
+        """Identifies the extractor's feature space (for caches and comparable scores)."""
+        return self.name
+
     def _run(self, images, batch_size):
         import tensorflow as tf
+
+        batch_size = batch_size or self.batch_size
 
         features, probabilities = [], []
         for start in range(0, len(images), batch_size):
@@ -157,16 +164,18 @@ class DomainClassifier(Extractor):
         features, logits = self.model(batch, training=False)
         return features, tf.nn.softmax(logits)
 
+    def key(self):
+        return f"{self.name}-acc{self.accuracy:.4f}"
+
     @classmethod
     def for_dataset(cls, data, cache=None, epochs=8, seed=0, log=print):
         """The classifier of labelled `data`: loaded from the cache, or trained and cached."""
         import keras
 
-        if data.labels is None or not data.num_classes or data.num_classes < 2:
-            raise UserError(
-                f"The domain classifier needs a labelled dataset with 2 or more classes; "
-                f"{data.name} has none. Use --extractor=inception (ImageNet weights on disk) "
-                "for unlabelled images.")
+        problem = classifier_problem(data)
+        if problem:
+            raise UserError(f"{problem} Use --extractor=inception (ImageNet weights on disk) "
+                            "for such data.")
         folder = os.path.join(cache_dir(cache), "classifiers",
                               f"{dataset_fingerprint(data)}-v{CLASSIFIER_VERSION}")
         model_path = os.path.join(folder, "classifier.keras")
@@ -184,6 +193,22 @@ class DomainClassifier(Extractor):
         log(f"Trained the domain classifier of {data.name}: held-out accuracy "
             f"{accuracy:.4f}; cached in {folder}")
         return cls(model, accuracy)
+
+
+MIN_IMAGES_PER_CLASS = 10
+
+
+def classifier_problem(data):
+    """Why the domain classifier cannot be trained on `data` (a sentence), or None."""
+    if data.labels is None or not data.num_classes or data.num_classes < 2:
+        return (f"The domain classifier needs a labelled dataset with 2 or more classes; "
+                f"{data.name} has none.")
+    counts = np.bincount(data.labels, minlength=data.num_classes)
+    if counts.min() < MIN_IMAGES_PER_CLASS:
+        return (f"The domain classifier needs at least {MIN_IMAGES_PER_CLASS} images of each "
+                f"class to train and test on; {data.name} has {int(counts.min())} of class "
+                f"{data.class_names[int(counts.argmin())]!r}.")
+    return None
 
 
 def train_classifier(data, epochs=8, seed=0, batch_size=64):
@@ -237,6 +262,7 @@ class InceptionExtractor(Extractor):
     """
 
     name = "inception"
+    batch_size = 16  # 299x299 activations: about 3 GB of memory at 16, 9 GB at 64
 
     def __init__(self, weights=None):
         import keras
@@ -274,6 +300,11 @@ class InceptionExtractor(Extractor):
 
     def describe(self):
         return {**super().describe(), "weights": self.weights}
+
+    def key(self):
+        if self.weights == "random":
+            return "inception-random"
+        return "inception-" + os.path.basename(self.weights).split(".")[0][-12:]
 
     def _call(self, batch):
         outputs = self.model(resize_for_inception(batch), training=False)

@@ -167,8 +167,9 @@ class GAN(keras.Model):
         self.ada_ramp_images = config_lib.ADA_RAMP_IMAGES
         # ADA's augmentation probability p: a variable, so checkpoints hold it. Every replica
         # computes the same update from all-reduced statistics, so the first one's is kept.
-        self.ada_p = tf.Variable(0.0, trainable=False, name="ada_p",
-                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        # A Keras weight of the GAN, so .keras files keep it too.
+        self.ada_p = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                     name="ada_p", aggregation="only_first_replica")
         self._averaged = _Holder()
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (FINDINGS.md).
@@ -396,9 +397,9 @@ class GAN(keras.Model):
         generator is a separate model whose trainable weights are those averages and whose
         other weights (e.g. batch-norm statistics) are G's; it is refreshed on every call.
         """
-        if not self.uses_ema:
-            return self.generator
-        optimizer = _inner_optimizer(self.generator_optimizer)
+        optimizer = _inner_optimizer(getattr(self, "generator_optimizer", None))
+        if not self.uses_ema or int(optimizer.iterations) == 0:
+            return self.generator  # before the first step the averages are not set yet
         if self._averaged.model is None:
             self._averaged.model = _clone(self.generator, self.latent_dim)
         averages = {id(variable): average for variable, average in zip(

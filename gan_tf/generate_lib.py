@@ -403,6 +403,9 @@ def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=
                   else None, output_dir)
     classes = _resolve_classes(sampler, labels)
     path = check_output_dir(output_dir)
+    if labels is not None and classes is not None and num_images < len(classes):
+        raise invalid("num_images", num_images, f"at least {len(classes)}, one image of each "
+                      f"class asked for ({len(classes)} classes)")
     plan = None if classes is None else label_plan(num_images, classes)
     parent = os.path.dirname(path)
     try:

@@ -77,17 +77,22 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
 
     config.validate()
     run_dir = config.resolved_output_dir()
-    data = data_lib.load_images(config.dataset, data_dir=config.data_dir,
-                                download=config.download, image_size=config.image_size,
-                                max_examples=config.max_examples, seed=config.seed)
+    # The whole dataset judges the samples; the GAN trains on `data`, the --max_examples
+    # subset (the same images load_images(max_examples=...) gives).
+    full = data_lib.load_images(config.dataset, data_dir=config.data_dir,
+                                download=config.download, image_size=config.image_size)
+    data = full
+    if config.max_examples is not None and config.max_examples < len(full):
+        data = data_lib.subset(full, config.max_examples, config.seed)
     data_lib.check_batch_size(data, config.batch_size)
     num_classes = _conditional_classes(config, data)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     # Refuses image shapes the networks cannot take.
     gan = build_gan(config, data.image_shape, num_classes)
-    quality = _sample_quality(config, data, run_dir, log)  # may train the domain classifier
+    judge = _check_judge(config, full, log)  # refuses missing Inception weights now
     _check_run_dir(run_dir, config)  # the first write
+    quality = _sample_quality(config, full, judge, run_dir, log)  # may train the classifier
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
@@ -232,22 +237,34 @@ def load_run(run_dir):
     return gan, config, epochs
 
 
-def _sample_quality(config, data, run_dir, log):
-    """The `SampleQuality` callback the config asks for, or None."""
+def _check_judge(config, data, log):
+    """What will judge samples during training: "classifier", an Inception extractor, or
+    None (scoring off). Raises UserError now for what would fail later (no weights)."""
     if not config.eval_every_n_epochs:
+        return None
+    from gan_tf import features as features_lib
+
+    if config.extractor == "inception":
+        return features_lib.InceptionExtractor(config.inception_weights)
+    problem = features_lib.classifier_problem(data)
+    if problem:
+        log(f"No sample-quality scores during training: {problem} Pass --extractor=inception "
+            "(with ImageNet weights on disk) to score it, or --eval_every_n_epochs=0 to "
+            "silence this.")
+        return None
+    return "classifier"
+
+
+def _sample_quality(config, data, judge, run_dir, log):
+    """The `SampleQuality` callback the config asks for (judging against `data`), or None."""
+    if judge is None:
         return None
     from gan_tf import callbacks as callbacks_lib
     from gan_tf import evaluate_lib
     from gan_tf import features as features_lib
 
-    if config.extractor == "classifier" and (data.labels is None or not data.num_classes
-                                             or data.num_classes < 2):
-        log(f"No sample-quality scores during training: {data.name} has no labels to train "
-            "the domain classifier on. Pass --extractor=inception (with ImageNet weights on "
-            "disk) to score it, or --eval_every_n_epochs=0 to silence this.")
-        return None
-    judge = features_lib.get_extractor(config.extractor, data,
-                                       inception_weights=config.inception_weights, log=log)
+    if judge == "classifier":
+        judge = features_lib.DomainClassifier.for_dataset(data, log=log)
     real = evaluate_lib.real_features(judge, data)
     return callbacks_lib.SampleQuality(
         judge, real, every_n_epochs=config.eval_every_n_epochs,
@@ -258,7 +275,9 @@ def _sample_quality(config, data, run_dir, log):
 def _export_metadata(run_dir, config):
     """What the export records about its run: dataset, classes, EMA, epochs."""
     _, dataset = read_run_config(run_dir)
-    return {"dataset": dataset["name"], "class_names": dataset.get("class_names"),
+    return {"dataset": config.dataset, "data_dir": config.data_dir,
+            "image_size": config.image_size, "max_examples": config.max_examples,
+            "class_names": dataset.get("class_names"),
             "dataset_num_classes": dataset["num_classes"], "conditional": config.conditional,
             "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 

@@ -38,6 +38,9 @@ def test_every_field_has_help_text():
     ("discriminator_steps", 0, "positive integer"),
     ("ada_target", 1.5, "between 0 and 1"),
     ("ada_ramp_images", 0, "positive integer"),
+    ("eval_num_samples", 10, "at least 50"),
+    ("precision", "float8", "'float32', 'mixed_float16'"),
+    ("extractor", "clip", "'classifier', 'inception'"),
 ])
 def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
     with pytest.raises(UserError) as error:
@@ -80,6 +83,10 @@ def test_config_and_losses_agree_on_names():
     (dict(gradient_penalty=10.0, r1_penalty=1.0), "Choose one"),
     (dict(ada_target=0.7), "--ada_target=0.7 with --augment=none"),
     (dict(augment="diffaugment", ada_ramp_images=10), "only acts with --augment=ada"),
+    (dict(architecture="mlp", dcgan_filters=8), "the MLP has no convolutions"),
+    (dict(eval_every_n_epochs=0, extractor="inception"), "turns scoring off"),
+    (dict(eval_every_n_epochs=0, eval_num_samples=200), "turns scoring off"),
+    (dict(inception_weights="/x.h5"), "--extractor=inception"),
 ])
 def test_combinations_that_make_no_sense_are_refused(values, message):
     with pytest.raises(UserError, match="Invalid combination") as error:
@@ -95,3 +102,10 @@ def test_combinations_that_make_no_sense_are_refused(values, message):
 ])
 def test_sensible_combinations_are_accepted(values):
     assert TrainConfig(**values).to_dict().items() >= values.items()
+
+
+def test_a_relative_image_folder_becomes_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(dataset="folder:my images")
+    assert config.dataset == "folder:" + str(tmp_path / "my images")
+    assert TrainConfig.from_json(config.to_json()) == config

@@ -182,9 +182,15 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
     assert any("degrading at epoch 4" in w for w in quality.warnings)
     assert json.loads((tmp_path / "best" / "best.json").read_text())["epoch"] == 2
     # A resumed run remembers the best so far.
-    resumed = callbacks.SampleQuality(judge, real, best_checkpoint_dir=tmp_path / "best")
-    assert resumed.best["epoch"] == 2
-    assert any("sample quality (300 samples" in m for m in messages)
+    resumed = callbacks.SampleQuality(judge, real, num_samples=300,
+                                      best_checkpoint_dir=tmp_path / "best")
+    assert resumed.best["epoch"] == 2 and resumed.best["judge_accuracy"] == judge.accuracy
+    # Scores of another sample count are not comparable: a new best is kept, and said so.
+    other = callbacks.SampleQuality(judge, real, num_samples=400,
+                                    best_checkpoint_dir=tmp_path / "best", log=messages.append)
+    assert other.best is None and "keeping a new best" in messages[-1]
+    assert any("sample quality (300 samples; judge: classifier, held-out accuracy" in m
+               for m in messages)
 
 
 def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
@@ -220,3 +226,55 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nothing'}"],
                         cwd=str(tmp_path))
     assert result.returncode == 1 and "Traceback" not in result.stderr
+
+
+def test_memorization_uses_the_real_images_not_trained_on(digits, judge, tmp_path):
+    trained = data_lib.subset_indices(digits.labels, len(digits), 500, seed=0)
+    copies = StubSampler(np.asarray(data_lib.to_float(digits.images[trained])))
+    report = evaluate_lib.evaluate(copies, digits, num_samples=500, training_indices=trained,
+                                   log=lambda message: None)
+    memorization = report["memorization"]
+    assert memorization["method"] == "training images vs real images not trained on"
+    assert memorization["num_reference"] == 500 and memorization["num_holdout"] == 4500
+    assert memorization["num_copies"] == 500  # every sample is a training digit
+    assert set(memorization["nearest_real_indices"]) <= set(trained.tolist())
+    assert any(line.startswith("Possible memorization: 500 samples are copies")
+               for line in report["verdicts"])
+    assert report["dataset"]["trained_on"] == 500
+    # New digits of the same distribution (the held-out ones) are not called copies.
+    others = np.setdiff1d(np.arange(len(digits)), trained)[:500]
+    fresh = StubSampler(np.asarray(data_lib.to_float(digits.images[others])))
+    report = evaluate_lib.evaluate(fresh, digits, num_samples=500, training_indices=trained,
+                                   log=lambda message: None)
+    assert report["memorization"]["num_copies"] == 0
+    assert any(line.startswith("No sign of memorization") for line in report["verdicts"])
+
+
+def test_classifier_needs_enough_images_of_each_class(digits):
+    assert features.classifier_problem(digits) is None
+    few = data_lib.subset(digits, 50)  # 5 per class
+    assert "at least 10 images of each class" in features.classifier_problem(few)
+    assert features.InceptionExtractor.batch_size <= 16  # 299x299 activations are large
+
+
+def test_evaluate_cli_refuses_bad_requests_before_any_work(make_tiny_config, tmp_path):
+    from conftest import run_python
+    from gan_tf import train_lib
+
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, verbose=0, log=lambda message: None)
+    export_dir = os.path.join(config.output_dir, "generator")
+    (tmp_path / "a_file").write_text("x")
+    cases = [
+        (["--model=" + export_dir], 2, "pass --output=DIR"),
+        (["--run_dir=" + config.output_dir, "--num_samples=3"], 2, "at least 50 samples"),
+        (["--run_dir=" + config.output_dir, "--inception_weights=/x.h5"], 2,
+         "--inception_weights without --extractor=inception"),
+        (["--run_dir=" + config.output_dir, f"--output={tmp_path / 'a_file'}"], 1,
+         "Cannot write the report"),
+    ]
+    for flags, code, message in cases:
+        result = run_python(["-m", "gan_tf.evaluate", *flags], cwd=str(tmp_path))
+        assert result.returncode == code and message in result.stderr, (flags, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert (tmp_path / "a_file").read_text() == "x"

@@ -341,5 +341,13 @@ def test_ada_probability_is_checkpointed_and_compile_options_round_trip(tmp_path
     loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
     assert (loaded.augment, loaded.ada_target, loaded.ada_ramp_images, loaded.num_classes) == (
         "ada", 0.7, 5000, 3)
+    assert float(loaded.ada_p) == pytest.approx(0.37)  # p is a weight of the .keras file too
     np.testing.assert_array_equal(loaded.generate(4, seed=1, labels=2),
                                   gan.generate(4, seed=1, labels=2))
+
+
+def test_ema_generator_before_the_first_step_is_the_generator():
+    gan = make_gan(generator_optimizer=keras.optimizers.Adam(use_ema=True, ema_momentum=0.9))
+    assert gan.sampling_generator() is gan.generator  # the averages are set by step 1
+    np.testing.assert_array_equal(gan.generate(2, seed=1),
+                                  gan.generator(sample_latents(2, 8, 1), training=False))

@@ -342,6 +342,8 @@ def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_
     assert all(line["fd"] > 0 and 0 <= line["class_coverage"] <= 10 for line in lines)
     best = json.load(open(os.path.join(config.output_dir, "best_checkpoint", "best.json")))
     assert best["fd"] == min(line["fd"] for line in lines)
+    # The judge learned from all 5,000 digits, not from the 256 the GAN trains on.
+    assert best["judge_accuracy"] > 0.9 and best["num_samples"] == 200
     assert any("domain classifier" in m or "sample quality" in m for m in messages)
     # Unlabelled data and the classifier extractor: training goes on, unscored, and says so.
     from conftest import write_image_folder
@@ -385,3 +387,18 @@ def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny
                                              seed=tf.constant(5, tf.int64))["images"]
     assert images.dtype == tf.float32
     np.testing.assert_allclose(images, gan.generate(3, seed=5), atol=1e-5)
+
+
+def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writing(
+        make_tiny_config, tmp_path, monkeypatch):
+    config = make_tiny_config(epochs=2, eval_every_n_epochs=5, eval_num_samples=100)
+    train_lib.train(config, verbose=0, log=lambda message: None)
+    lines = [json.loads(line) for line in open(os.path.join(config.output_dir, "metrics.jsonl"))]
+    assert "fd" not in lines[0] and "fd" in lines[1]  # epoch 2 is the last one
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = make_tiny_config(extractor="inception", eval_every_n_epochs=1,
+                              output_dir=str(tmp_path / "inception"))
+    with pytest.raises(UserError, match="No Inception-v3 weights on disk"):
+        train_lib.train(config, verbose=0, log=lambda message: None)
+    assert not os.path.exists(config.output_dir)

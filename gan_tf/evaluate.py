@@ -31,6 +31,8 @@ flags.DEFINE_string("extractor", "classifier", "classifier (trained on the label
 flags.DEFINE_string("inception_weights", None, "InceptionV3 .h5 weights (default: Keras cache)")
 flags.DEFINE_string("output", None, "report folder (default RUN/evaluation)")
 flags.DEFINE_integer("seed", 0, "seed of the samples")
+flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
+                  "the one with the lowest FD during training")
 flags.DEFINE_string("cache_dir", None, "cache of classifiers and real features "
                     "(default $GAN_TF_CACHE or ~/.cache/gan_tf)")
 FLAGS = flags.FLAGS
@@ -78,7 +80,7 @@ def main(argv):
             FLAGS.run_dir or FLAGS.model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
             image_size=FLAGS.image_size, output_dir=FLAGS.output, extractor=FLAGS.extractor,
             num_samples=FLAGS.num_samples, seed=FLAGS.seed, cache=FLAGS.cache_dir,
-            inception_weights=FLAGS.inception_weights)
+            inception_weights=FLAGS.inception_weights, checkpoint=FLAGS.checkpoint)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

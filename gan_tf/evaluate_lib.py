@@ -117,7 +117,9 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
         report[score_name] = {"mean": mean, "std": std, "num_splits": splits,
                               "num_fake": counts["num_fake"]}
         if real.get("probabilities") is not None:
-            real_mean, _ = metrics.inception_score(real["probabilities"], num_splits=1)
+            real_splits = 10 if len(real["probabilities"]) >= 100 else 1
+            real_mean, _ = metrics.inception_score(real["probabilities"],
+                                                   num_splits=real_splits, seed=seed)
             report[score_name]["real_data_value"] = real_mean
     labelled = extractor.num_classes is not None and real.get("labels") is not None \
         and extractor.name == "classifier"
@@ -163,12 +165,14 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
                                   "num_fake": counts["num_fake"],
                                   "num_reference": int(len(reference)),
                                   "num_holdout": int(len(held_out))}
-    # The floor to read FD against: two halves of the real set, with each other.
+    # The floor to read FD against: as many real images as samples, against the other real
+    # images (at most half of them, so the other side keeps enough).
     order = np.random.default_rng(seed).permutation(len(real_array))
-    half = len(order) // 2
-    if half >= 2:
-        report["frechet_distance"]["real_halves_value"] = metrics.frechet_distance(
-            real_array[order[:half]], real_array[order[half:]])
+    part = min(len(fake_features), len(order) // 2)
+    if part >= 2:
+        report["frechet_distance"]["real_vs_real_value"] = metrics.frechet_distance(
+            real_array[order[part:]], real_array[order[:part]])
+        report["frechet_distance"]["real_vs_real_counts"] = [int(part), int(len(order) - part)]
     report["verdicts"] = verdicts(report)
     return report
 
@@ -312,7 +316,7 @@ def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names
 
 def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_dir=None,
                    extractor="classifier", num_samples=2000, seed=0, cache=None,
-                   inception_weights=None, log=print):
+                   inception_weights=None, checkpoint="latest", log=print):
     """Evaluates a training run directory or an exported generator against its dataset.
 
     Args:
@@ -320,7 +324,9 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
             `RUN/evaluation/` by default and plots its score curves) or an exported
             generator (its gan_tf.json names the dataset unless `dataset` is given).
         dataset, data_dir, image_size: the real data, as for training. Default: the model's.
-        output_dir: where to write report.json and the plots.
+        output_dir: where to write report.json and the plots (default for a run:
+            `RUN/evaluation`, or `RUN/evaluation_best` for the best checkpoint).
+        checkpoint: a run's "latest" or "best" checkpoint.
         Other arguments: as for `evaluate`.
 
     Returns:
@@ -331,7 +337,7 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     from gan_tf.errors import UserError
     from gan_tf.files import check_writable_directory
 
-    sampler = generate_lib.load_sampler(model)
+    sampler = generate_lib.load_sampler(model, checkpoint)
     path = sampler.description["path"]
     metrics_path = None
     if sampler.description["kind"] == "run":
@@ -341,7 +347,8 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
         trained = {"dataset": config.dataset, "data_dir": config.data_dir,
                    "image_size": config.image_size, "max_examples": config.max_examples,
                    "seed": config.seed}
-        output_dir = output_dir or os.path.join(path, "evaluation")
+        output_dir = output_dir or os.path.join(
+            path, "evaluation" if checkpoint == "latest" else f"evaluation_{checkpoint}")
         metrics_path = os.path.join(path, "metrics.jsonl")
     else:
         from gan_tf import export
@@ -386,8 +393,9 @@ def summary_lines(report):
                                  if extractor.get("accuracy") is not None else "")
     lines = [f"Judge: {judge}",
              f"{fd['name']}: {fd['value']:.4g} ({fd['num_fake']} samples vs {fd['num_real']} "
-             "real" + (f"; two halves of the real set: {fd['real_halves_value']:.4g}"
-                       if "real_halves_value" in fd else "") + ")"]
+             "real" + (f"; real vs real, {fd['real_vs_real_counts'][0]} vs "
+                       f"{fd['real_vs_real_counts'][1]}: {fd['real_vs_real_value']:.4g}"
+                       if "real_vs_real_value" in fd else "") + ")"]
     kid = report["kid"]
     lines.append(f"KID: {kid['mean']:.4g} +- {kid['std']:.2g} ({kid['num_subsets']} subsets of "
                  f"{kid['subset_size']})")

@@ -33,6 +33,8 @@ flags.DEFINE_string("labels", None, "conditional models: balanced (default: ever
                     "comma-separated class indices or names, e.g. 0,3,7")
 flags.DEFINE_integer("seed", 0, "seed of the latents: same model and seed, same images")
 flags.DEFINE_integer("batch_size", 500, "images per generator call")
+flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
+                  "the one with the lowest FD during training")
 FLAGS = flags.FLAGS
 
 
@@ -74,7 +76,7 @@ def main(argv):
 
     try:
         generate_lib.check_output_dir(FLAGS.output)  # before the model takes seconds to load
-        sampler = generate_lib.load_sampler(FLAGS.model)
+        sampler = generate_lib.load_sampler(FLAGS.model, FLAGS.checkpoint)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -140,8 +140,11 @@ class Sampler:
             num_images, seed=seed, labels=labels, batch_size=batch_size)])
 
 
-def load_sampler(model_path):
+def load_sampler(model_path, checkpoint="latest"):
     """A `Sampler` for a training run directory or an exported generator folder.
+
+    `checkpoint` ("latest" or "best") picks a run directory's checkpoint: the newest, or the
+    one with the lowest FD during training. An export has one set of weights.
 
     A run directory (with config.json) is restored from its newest checkpoint and sampled
     with `GAN.sampling_generator()` (the EMA weights when the run keeps them). An export
@@ -153,8 +156,11 @@ def load_sampler(model_path):
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(model_path)))
     if os.path.isfile(os.path.join(path, RUN_CONFIG_FILE)):
-        return _run_sampler(path)
+        return _run_sampler(path, checkpoint)
     if os.path.isfile(os.path.join(path, EXPORT_METADATA_FILE)):
+        if checkpoint != "latest":
+            raise UserError(f"{path} is an exported generator: it has no {checkpoint} "
+                            "checkpoint. Pass the run directory to choose a checkpoint.")
         return _export_sampler(path)
     if not os.path.exists(path):
         problem = "does not exist"
@@ -168,13 +174,13 @@ def load_sampler(model_path):
     raise UserError(f"Cannot generate from model path {path}: it {problem}. {_MODEL_EXPECTED}")
 
 
-def _run_sampler(path):
+def _run_sampler(path, checkpoint="latest"):
     import tensorflow as tf
 
     from gan_tf import train_lib
 
     _, dataset = train_lib.read_run_config(path)
-    gan, config, epochs = train_lib.load_run(path)
+    gan, config, epochs = train_lib.load_run(path, checkpoint)
     generator = gan.sampling_generator()
     num_classes = gan.num_classes
 
@@ -183,7 +189,7 @@ def _run_sampler(path):
             return generator([latents, tf.constant(labels, tf.int32)], training=False)
         return generator(latents, training=False)
 
-    description = {"path": path, "kind": "run", "epochs": int(epochs),
+    description = {"path": path, "kind": "run", "checkpoint": checkpoint, "epochs": int(epochs),
                    "dataset": dataset.get("name"), "architecture": config.architecture,
                    "conditional": bool(num_classes), "ema": bool(gan.uses_ema)}
     return Sampler(run_batch, gan.latent_dim, dataset["image_shape"], num_classes,

@@ -216,22 +216,52 @@ def read_run_config(run_dir):
                         "Restore it, or pass the --output_dir of a training run.") from None
 
 
-def load_run(run_dir):
-    """The GAN of a run directory, restored from its newest readable checkpoint.
+CHECKPOINTS = ("latest", "best")
+BEST_DIR = "best_checkpoint"
+
+
+def load_run(run_dir, checkpoint="latest"):
+    """The GAN of a run directory, restored from a checkpoint.
+
+    Args:
+        run_dir: the training run directory.
+        checkpoint: "latest" (the newest readable checkpoint) or "best" (the one with the
+            lowest FD during training, in `best_checkpoint/`).
 
     Returns:
-        `(gan, config, finished_epochs)`. Sample with `gan.generate(n, seed)`.
+        `(gan, config, epochs)`: epochs finished at that checkpoint. Sample with
+        `gan.generate(n, seed)`.
 
     Raises:
-        UserError: `run_dir` is not a gan_tf run or has no readable checkpoint.
+        UserError: `run_dir` is not a gan_tf run or has no such readable checkpoint.
     """
-    from gan_tf import callbacks as callbacks_lib
+    import tensorflow as tf
 
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf.errors import check_choice
+
+    check_choice("checkpoint", checkpoint, CHECKPOINTS)
     config, dataset = read_run_config(run_dir)
     gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
-    checkpoint = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
-                                                   verbose=0)
-    epochs = checkpoint.restore(gan)
+    if checkpoint == "best":
+        best_dir = os.path.join(run_dir, BEST_DIR)
+        try:
+            with open(os.path.join(best_dir, callbacks_lib.SampleQuality.BEST_FILE),
+                      encoding="utf-8") as stream:
+                epochs = int(json.load(stream)["epoch"])
+            path = tf.train.latest_checkpoint(best_dir)
+            if path is None:
+                raise ValueError("no checkpoint file")
+            tf.train.Checkpoint(**gan.checkpoint_items()).restore(path).expect_partial()
+        except (OSError, ValueError, KeyError, TypeError, tf.errors.OpError) as error:
+            raise UserError(f"{run_dir} has no readable best checkpoint ({best_dir}: "
+                            f"{str(error).splitlines()[0][:200]}). It is kept when the run "
+                            "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
+                            ) from None
+        return gan, config, epochs
+    restored = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
+                                                 verbose=0)
+    epochs = restored.restore(gan)
     if epochs == 0:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
     return gan, config, epochs
@@ -269,7 +299,7 @@ def _sample_quality(config, data, judge, run_dir, log):
     return callbacks_lib.SampleQuality(
         judge, real, every_n_epochs=config.eval_every_n_epochs,
         num_samples=config.eval_num_samples, seed=config.seed,
-        best_checkpoint_dir=os.path.join(run_dir, "best_checkpoint"), log=log)
+        best_checkpoint_dir=os.path.join(run_dir, BEST_DIR), log=log)
 
 
 def _export_metadata(run_dir, config):

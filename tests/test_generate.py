@@ -54,7 +54,8 @@ def test_sampler_of_a_run_describes_it_and_matches_gan_generate(conditional_run,
     assert sampler.num_classes == 10 and sampler.class_names == MNIST_NAMES
     assert sampler.image_shape == (28, 28, 1)
     assert sampler.description == {
-        "path": conditional_run, "kind": "run", "epochs": 1, "dataset": "embedded_mnist",
+        "path": conditional_run, "kind": "run", "checkpoint": "latest", "epochs": 1,
+        "dataset": "embedded_mnist",
         "architecture": "mlp", "conditional": True, "ema": False}
     gan, _, _ = train_lib.load_run(conditional_run)
     labels = np.array([3, 1, 4, 1, 5, 9, 2], np.int32)

@@ -445,7 +445,8 @@ class SampleQuality(keras.callbacks.Callback):
     `History` record them. Put it before those callbacks in the list.
 
     It warns, naming the epoch, when FD rises past `degradation` x its best, or when the
-    samples cover fewer classes than at the best epoch (mode collapse). With
+    samples cover `coverage_drop` or more classes fewer than the most they covered at an
+    earlier evaluation (mode collapse; a drop of one class is common noise early on). With
     `best_checkpoint_dir` it saves the objects of `items` (default:
     `model.checkpoint_items()`) whenever FD reaches a new best, with `best.json`.
 
@@ -467,13 +468,16 @@ class SampleQuality(keras.callbacks.Callback):
         best_checkpoint_dir: where to keep the best checkpoint by FD (None: do not keep).
         items: objects to checkpoint. Defaults to `model.checkpoint_items()`.
         degradation: FD above this multiple of its best triggers a warning. Defaults to 1.5.
+        coverage_drop: classes lost, against the most covered so far, that trigger a
+            mode-collapse warning. Defaults to 2.
         log: function that prints the scores and warnings. Defaults to print.
     """
 
     BEST_FILE = "best.json"
 
     def __init__(self, extractor, real, every_n_epochs=5, num_samples=1000, seed=0,
-                 best_checkpoint_dir=None, items=None, degradation=1.5, log=print):
+                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2,
+                 log=print):
         super().__init__()
         check_positive_int("every_n_epochs", every_n_epochs)
         check_positive_int("num_samples", num_samples)
@@ -487,6 +491,9 @@ class SampleQuality(keras.callbacks.Callback):
         self.best_checkpoint_dir = best_checkpoint_dir and os.fspath(best_checkpoint_dir)
         self.items = items
         self.degradation = degradation
+        check_positive_int("coverage_drop", coverage_drop)
+        self.coverage_drop = coverage_drop
+        self.most_covered = None  # (classes, epoch): the widest class coverage seen
         self.log = log
         self.best = None  # {"epoch", "fd", "class_coverage"}
         self.warnings = []
@@ -503,6 +510,8 @@ class SampleQuality(keras.callbacks.Callback):
                 if best and best.get("judge") == self._judge() and best.get(
                         "num_samples") == num_samples:
                     self.best = best
+                    if best.get("most_covered"):
+                        self.most_covered = tuple(best["most_covered"])
                 elif best:
                     self.log(f"The best checkpoint in {self.best_checkpoint_dir} was scored "
                              f"by {best.get('judge')} on {best.get('num_samples')} samples; "
@@ -564,11 +573,14 @@ class SampleQuality(keras.callbacks.Callback):
                  f"{judge}): {summary}")
         best = self.best
         coverage = scores.get("class_coverage")
-        if best is not None and coverage is not None and best.get("class_coverage") \
-                and coverage < best["class_coverage"]:
-            self._warn(f"Warning: possible mode collapse at epoch {epoch}: the samples cover "
-                       f"{coverage} of {self.extractor.num_classes} classes, against "
-                       f"{best['class_coverage']} at epoch {best['epoch']}.")
+        if coverage is not None:
+            most = self.most_covered
+            if most is not None and coverage <= most[0] - self.coverage_drop:
+                self._warn(f"Warning: possible mode collapse at epoch {epoch}: the samples "
+                           f"cover {coverage} of {self.extractor.num_classes} classes, against "
+                           f"{most[0]} at epoch {most[1]}.")
+            if most is None or coverage > most[0]:
+                self.most_covered = (coverage, epoch)
         if best is not None and scores["fd"] > self.degradation * best["fd"]:
             self._warn(f"Warning: samples degrading at epoch {epoch}: FD {scores['fd']:.4g} is "
                        f"{scores['fd'] / best['fd']:.1f}x its best ({best['fd']:.4g} at epoch "
@@ -577,8 +589,12 @@ class SampleQuality(keras.callbacks.Callback):
                           if self.best_checkpoint_dir else ""))
         if best is None or scores["fd"] < best["fd"]:
             self.best = {"epoch": epoch, **scores, "judge": self._judge(),
-                         "judge_accuracy": accuracy, "num_samples": self.num_samples}
+                         "judge_accuracy": accuracy, "num_samples": self.num_samples,
+                         "most_covered": self.most_covered}
             self._save_best()
+        elif self.best.get("most_covered") != self.most_covered:
+            self.best["most_covered"] = self.most_covered  # kept for a resumed run
+            self._write_best_json()
 
     def _warn(self, message):
         self.warnings.append(message)
@@ -597,8 +613,12 @@ class SampleQuality(keras.callbacks.Callback):
                 tf.train.Checkpoint(**items), self.best_checkpoint_dir, max_to_keep=1,
                 checkpoint_name="best")
         self._manager.save(checkpoint_number=self.best["epoch"])
-        atomic_write_text(os.path.join(self.best_checkpoint_dir, self.BEST_FILE),
-                          json.dumps(self.best, indent=2) + "\n")
+        self._write_best_json()
+
+    def _write_best_json(self):
+        if self.best_checkpoint_dir:
+            atomic_write_text(os.path.join(self.best_checkpoint_dir, self.BEST_FILE),
+                              json.dumps(self.best, indent=2) + "\n")
 
 
 def read_jsonl(path):

@@ -29,7 +29,7 @@ from gan_tf.errors import UserError, invalid
 from gan_tf.files import atomic_write_text, make_temp_dir
 
 EXTRACTORS = ("classifier", "inception")
-CLASSIFIER_VERSION = 1  # bump when the classifier's architecture or training changes
+CLASSIFIER_VERSION = 2  # bump when the classifier's architecture or training changes
 INCEPTION_SIZE = 299
 KERAS_INCEPTION_FILES = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
                          "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")

@@ -154,7 +154,9 @@ class ScriptedModel:
     def checkpoint_items(self):
         import tensorflow as tf
 
-        return {"marker": tf.Variable(1.0)}
+        if not hasattr(self, "marker"):
+            self.marker = tf.Variable(1.0)  # stands for the weights at the time of saving
+        return {"marker": self.marker}
 
 
 def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits, judge,
@@ -174,13 +176,27 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
     best = json.loads((tmp_path / "best" / "best.json").read_text())
     assert best["epoch"] == 2 and best["fd"] == logs["fd"]
     assert any(name.startswith("best-2") for name in os.listdir(tmp_path / "best"))
+    # Losing one class is noise, not collapse: no collapse warning.
+    not_zero = np.random.default_rng(1).permutation(np.flatnonzero(digits.labels != 0))[:500]
+    model.varied = np.asarray(data_lib.to_float(digits.images[not_zero]))
+    nine_logs = {}
+    quality.on_epoch_end(5, nine_logs)  # epoch 6
+    assert nine_logs["class_coverage"] == 9
+    assert not any("mode collapse" in w for w in quality.warnings)
+    model.marker.assign(5.0)  # the "weights" move on after the best epoch
     model.collapse = True
     collapsed_logs = {}
-    quality.on_epoch_end(3, collapsed_logs)  # epoch 4
+    quality.on_epoch_end(7, collapsed_logs)  # epoch 8
     assert collapsed_logs["class_coverage"] == 1
-    assert any("mode collapse at epoch 4" in w and "1 of 10" in w for w in quality.warnings)
-    assert any("degrading at epoch 4" in w for w in quality.warnings)
+    assert any("mode collapse at epoch 8" in w and "1 of 10" in w and "10 at epoch 2" in w
+               for w in quality.warnings)
+    assert any("degrading at epoch 8" in w for w in quality.warnings)
     assert json.loads((tmp_path / "best" / "best.json").read_text())["epoch"] == 2
+    # Later, worse epochs never overwrite the best checkpoint.
+    import tensorflow as tf
+
+    saved = tf.train.load_checkpoint(str(tmp_path / "best"))
+    assert saved.get_tensor("marker/.ATTRIBUTES/VARIABLE_VALUE") == 1.0
     # A resumed run remembers the best so far.
     resumed = callbacks.SampleQuality(judge, real, num_samples=300,
                                       best_checkpoint_dir=tmp_path / "best")

@@ -30,22 +30,14 @@ FLAGS = flags.FLAGS
 
 def train_digit_classifier(images, labels, seed=0, epochs=8):
     """A small CNN on uint8 digits (N, 28, 28, 1); returns (model, held-out accuracy)."""
-    import keras
     import numpy as np
 
+    from common import digit_cnn
     from gan_tf.data import to_float
 
-    keras.utils.set_random_seed(seed)
     order = np.random.default_rng(seed).permutation(len(images))
     test, train = order[:1000], order[1000:]
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dropout(0.3), keras.layers.Dense(10),
-    ])
-    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model = digit_cnn(seed)
     model.fit(to_float(images[train]), labels[train], epochs=epochs, batch_size=64, verbose=0)
     accuracy = model.evaluate(to_float(images[test]), labels[test], verbose=0)[1]
     return model, float(accuracy)

@@ -10,15 +10,14 @@ Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid fla
 """
 
 import os
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from gan_tf.config import EXTRACTORS, MIN_EVAL_SAMPLES
+from gan_tf import cli
+from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
 
-EXIT_ERROR = 1
-EXIT_BAD_FLAGS = 2
 
 flags.DEFINE_string("run_dir", None, "a training run directory to evaluate")
 flags.DEFINE_string("model", None, "or: an exported generator folder (or a run directory)")
@@ -61,16 +60,13 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; every option is a --flag "
-              "(see --help).", file=sys.stderr)
+    if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
     try:
         check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed,
                     FLAGS.inception_weights, FLAGS.output)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_FLAGS
+        return cli.error(error, EXIT_BAD_FLAGS)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.set_verbosity(logging.WARNING)
     from gan_tf import evaluate_lib
@@ -82,22 +78,12 @@ def main(argv):
             num_samples=FLAGS.num_samples, seed=FLAGS.seed, cache=FLAGS.cache_dir,
             inception_weights=FLAGS.inception_weights, checkpoint=FLAGS.checkpoint)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return cli.error(error, EXIT_ERROR)
     for line in evaluate_lib.summary_lines(report):
         print(line)
     print(f"Report: {os.path.join(output_dir, evaluate_lib.REPORT_FILE)}")
     return 0
 
 
-def parse_flags(argv):
-    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        print(f"error: {error}. See --help.", file=sys.stderr)
-        sys.exit(EXIT_BAD_FLAGS)
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

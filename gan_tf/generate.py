@@ -15,15 +15,14 @@ Exit codes: 0 success, 1 an error in the model or the output folder, 2 an invali
 """
 
 import os
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from gan_tf import generate_lib
+from gan_tf import cli
+from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
 
-EXIT_ERROR = 1
-EXIT_BAD_FLAGS = 2
 
 flags.DEFINE_string("model", None, "training run directory or exported generator folder")
 flags.DEFINE_integer("num_images", 1000, "how many images to generate")
@@ -62,15 +61,12 @@ def summary(manifest):
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; every option is a --flag "
-              "(see --help).", file=sys.stderr)
+    if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
     try:
         check_flags()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_FLAGS
+        return cli.error(error, EXIT_BAD_FLAGS)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.set_verbosity(logging.WARNING)
 
@@ -78,33 +74,21 @@ def main(argv):
         generate_lib.check_output_dir(FLAGS.output)  # before the model takes seconds to load
         sampler = generate_lib.load_sampler(FLAGS.model, FLAGS.checkpoint)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return cli.error(error, EXIT_ERROR)
     try:
         classes = generate_lib.parse_labels(FLAGS.labels, sampler.num_classes,
                                             sampler.class_names)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_FLAGS
+        return cli.error(error, EXIT_BAD_FLAGS)
     try:
         manifest = generate_lib.write_dataset(
             sampler, FLAGS.output, FLAGS.num_images, FLAGS.format, seed=FLAGS.seed,
             labels=classes, batch_size=FLAGS.batch_size)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return cli.error(error, EXIT_ERROR)
     print(summary(manifest))
     return 0
 
 
-def parse_flags(argv):
-    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        print(f"error: {error}. See --help.", file=sys.stderr)
-        sys.exit(EXIT_BAD_FLAGS)
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

@@ -10,16 +10,15 @@ directory or during training, 2 an invalid flag (nothing is written).
 
 import dataclasses
 import os
-import sys
 import typing
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from gan_tf.config import TrainConfig
+from gan_tf import cli
+from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
 
-EXIT_ERROR = 1
-EXIT_BAD_FLAGS = 2
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
            bool: flags.DEFINE_boolean}
@@ -43,15 +42,12 @@ def config_from_flags():
 
 
 def main(argv):
-    if len(argv) > 1:
-        print(f"error: unexpected arguments {argv[1:]}; every option is a --flag "
-              "(see --help).", file=sys.stderr)
+    if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
     try:
         config = config_from_flags()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_FLAGS
+        return cli.error(error, EXIT_BAD_FLAGS)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.set_verbosity(logging.WARNING)  # TF's INFO lines would drown the epoch lines
     from gan_tf import train_lib
@@ -59,19 +55,9 @@ def main(argv):
     try:
         train_lib.train(config)
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+        return cli.error(error, EXIT_ERROR)
     return 0
 
 
-def parse_flags(argv):
-    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as error:
-        print(f"error: {error}. See --help.", file=sys.stderr)
-        sys.exit(EXIT_BAD_FLAGS)
-
-
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    cli.run(main)

@@ -247,7 +247,9 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
     real = real_features(judge, data, cache=cache)
     everything = np.arange(len(data))
     trained = everything if training_indices is None else np.asarray(training_indices)
-    training = _part_features(judge, data, trained, cache, "training")
+    # Trained on everything: the real features already are (up to 10,000 of) its images.
+    training = real if training_indices is None else _part_features(judge, data, trained,
+                                                                    cache, "training")
     untouched = np.setdiff1d(everything, trained)
     holdout = _part_features(judge, data, untouched, cache, "holdout") if len(
         untouched) >= 2 else None

@@ -526,7 +526,7 @@ class SampleQuality(keras.callbacks.Callback):
         num_classes = getattr(self.model, "num_classes", None)
         requested = None
         if num_classes:
-            requested = np.arange(self.num_samples, dtype=np.int32) % num_classes
+            requested = class_labels(self.num_samples, num_classes)  # balanced
         if callable(generate):
             images = generate(self.num_samples, seed=self.seed, **(
                 {"labels": requested} if num_classes else {}))

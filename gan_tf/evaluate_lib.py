@@ -255,7 +255,9 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         untouched) >= 2 else None
     requested = None
     if sampler.num_classes:
-        requested = np.arange(num_samples, dtype=np.int32) % sampler.num_classes
+        from gan_tf.gan import class_labels
+
+        requested = class_labels(num_samples, sampler.num_classes)  # balanced
     fake = sampler.generate(num_samples, seed=seed, labels=requested)
     report = {
         "model": sampler.description,

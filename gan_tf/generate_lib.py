@@ -94,26 +94,16 @@ class Sampler:
         """int32 class indices for `num_images` images (None when unconditional).
 
         `labels`: None (balanced over all classes: 0, 1, ..., 0, 1, ...), one class index for
-        every image, or `num_images` class indices.
+        every image, or `num_images` class indices (`gan_tf.gan.class_labels`).
         """
         check_positive_int("num_images", num_images)
         if not self.num_classes:
             if labels is not None:
                 raise invalid("labels", labels, "None: this generator is not class-conditional")
             return None
-        if labels is None:
-            return label_plan(num_images, range(self.num_classes))
-        values = np.asarray(labels)
-        if values.ndim == 0:
-            values = np.full([num_images], values)
-        if (values.ndim != 1 or values.shape[0] != num_images
-                or not np.issubdtype(values.dtype, np.integer)
-                or values.min() < 0 or values.max() >= self.num_classes):
-            shown = labels if np.size(labels) <= 10 else (
-                f"array of shape {values.shape} and dtype {values.dtype}")
-            raise invalid("labels", shown, f"None, one class index or {num_images} class "
-                          f"indices in [0, {self.num_classes})")
-        return values.astype(np.int32)
+        from gan_tf.gan import class_labels
+
+        return class_labels(num_images, self.num_classes, labels)
 
     def batches(self, num_images, seed=0, labels=None, batch_size=500):
         """Yields `(images, labels)` batches of at most `batch_size`, in order.

@@ -377,11 +377,8 @@ def precision_recall(real_features, fake_features, k=3, chunk_size=DEFAULT_CHUNK
     Returns:
         `{"precision": float, "recall": float}`.
     """
-    _check_positive_int("k", k)
-    real_features = _features("real_features", real_features, min_samples=k + 1)
-    fake_features = _features("fake_features", fake_features, min_samples=k + 1)
-    _check_same_dim(real_features, fake_features)
-    _check_positive_int("chunk_size", chunk_size)
+    real_features, fake_features = _neighbour_inputs(real_features, fake_features, k,
+                                                     chunk_size, fake_min_samples=k + 1)
 
     real_radii = _kth_neighbour_radii(real_features, k, chunk_size)
     fake_radii = _kth_neighbour_radii(fake_features, k, chunk_size)
@@ -415,11 +412,8 @@ def density_coverage(real_features, fake_features, k=5, chunk_size=DEFAULT_CHUNK
     Returns:
         `{"density": float, "coverage": float}`.
     """
-    _check_positive_int("k", k)
-    real_features = _features("real_features", real_features, min_samples=k + 1)
-    fake_features = _features("fake_features", fake_features, min_samples=1)
-    _check_same_dim(real_features, fake_features)
-    _check_positive_int("chunk_size", chunk_size)
+    real_features, fake_features = _neighbour_inputs(real_features, fake_features, k,
+                                                     chunk_size, fake_min_samples=1)
 
     real_radii = _kth_neighbour_radii(real_features, k, chunk_size)
     inside = 0
@@ -513,6 +507,16 @@ def class_coverage(predicted_labels, num_classes, min_fraction=None):
 
 
 # === Helpers ===
+
+
+def _neighbour_inputs(real_features, fake_features, k, chunk_size, fake_min_samples):
+    """The checked feature arrays of a k-NN manifold metric (real needs more than k)."""
+    _check_positive_int("k", k)
+    real_features = _features("real_features", real_features, min_samples=k + 1)
+    fake_features = _features("fake_features", fake_features, min_samples=fake_min_samples)
+    _check_same_dim(real_features, fake_features)
+    _check_positive_int("chunk_size", chunk_size)
+    return real_features, fake_features
 
 
 def _features(name, value, min_samples):

@@ -104,7 +104,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
             "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
         if not os.path.exists(export_path):
             export.export_generator(gan.sampling_generator(), export_path,
-                                    metadata=_export_metadata(run_dir, config))
+                                    metadata=_export_metadata(config, data))
             log(f"Exported the generator to {export_path}")
         return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
 
@@ -137,7 +137,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
                       shuffle=False)
     seconds = time.perf_counter() - started
     export.export_generator(gan.sampling_generator(), export_path,
-                            metadata=_export_metadata(run_dir, config))
+                            metadata=_export_metadata(config, data))
     trained_images = (config.epochs - start_epoch) * steps_per_epoch * config.batch_size
     result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
                          trained_images / seconds, export_path, history.history)
@@ -302,13 +302,12 @@ def _sample_quality(config, data, judge, run_dir, log):
         best_checkpoint_dir=os.path.join(run_dir, BEST_DIR), log=log)
 
 
-def _export_metadata(run_dir, config):
+def _export_metadata(config, data):
     """What the export records about its run: dataset, classes, EMA, epochs."""
-    _, dataset = read_run_config(run_dir)
     return {"dataset": config.dataset, "data_dir": config.data_dir,
             "image_size": config.image_size, "max_examples": config.max_examples,
-            "class_names": dataset.get("class_names"),
-            "dataset_num_classes": dataset["num_classes"], "conditional": config.conditional,
+            "class_names": None if data.class_names is None else list(data.class_names),
+            "dataset_num_classes": data.num_classes, "conditional": config.conditional,
             "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 
 

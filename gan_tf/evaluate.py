@@ -1,6 +1,7 @@
 r"""Scores a generator: `python -m gan_tf.evaluate --run_dir=runs/embedded_mnist-dcgan`.
 
-Draws samples from a training run (or `--model=EXPORT --dataset=NAME`), computes Frechet
+Draws samples from a training run (or `--model=EXPORT`, or `--model=GENERATOR.keras
+--dataset=NAME`, a Keras file opened in safe mode after a check of its contents), computes Frechet
 distance, KID, classifier/Inception score, precision/recall, density/coverage, class
 coverage and a memorization check against the real data, prints them with the number of
 samples each used, and writes `report.json` and plots (score curves over epochs, per-class
@@ -20,7 +21,8 @@ from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
 
 
 flags.DEFINE_string("run_dir", None, "a training run directory to evaluate")
-flags.DEFINE_string("model", None, "or: an exported generator folder (or a run directory)")
+flags.DEFINE_string("model", None, "or: an exported generator folder, a run directory, or a "
+                    "generator saved as a .keras file (with --dataset and --output)")
 flags.DEFINE_string("dataset", None, "the real data (default: the run's dataset)")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory")
 flags.DEFINE_integer("image_size", None, "resize real images to this size (as in training)")
@@ -57,6 +59,9 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
             os.path.isfile(os.path.join(path, "gan_tf.json")):
         raise UserError(f"--model={model} is an exported generator: pass --output=DIR for "
                         "its report (a run directory's report goes to RUN/evaluation).")
+    if not output and os.path.isfile(path):
+        raise UserError(f"--model={model} is a model file: pass --output=DIR for its report "
+                        "(and --dataset=NAME, the data it was trained on).")
 
 
 def main(argv):

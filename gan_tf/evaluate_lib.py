@@ -325,8 +325,10 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
 
     Args:
         model: a run directory (its config names the dataset; the report goes to
-            `RUN/evaluation/` by default and plots its score curves) or an exported
-            generator (its gan_tf.json names the dataset unless `dataset` is given).
+            `RUN/evaluation/` by default and plots its score curves), an exported
+            generator (its gan_tf.json names the dataset unless `dataset` is given) or a
+            generator saved as a `.keras` file (opened safely, see `gan_tf.model_files`;
+            pass `dataset`).
         dataset, data_dir, image_size: the real data, as for training. Default: the model's.
         output_dir: where to write report.json and the plots (default for a run:
             `RUN/evaluation`, or `RUN/evaluation_best` for the best checkpoint).
@@ -357,9 +359,12 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     else:
         from gan_tf import export
 
-        metadata = export.read_metadata(path)
-        trained = {key: metadata.get(key) for key in ("dataset", "data_dir", "image_size",
-                                                       "max_examples", "seed")}
+        keys = ("dataset", "data_dir", "image_size", "max_examples", "seed")
+        if sampler.description["kind"] == "keras":  # a .keras file records no training facts
+            trained = dict.fromkeys(keys)
+        else:
+            metadata = export.read_metadata(path)
+            trained = {key: metadata.get(key) for key in keys}
         if not output_dir:
             raise UserError("Pass --output=DIR: where to write the report of an exported "
                             "generator.")

@@ -3,9 +3,15 @@ r"""Writes a labelled synthetic dataset from a trained generator.
     python -m gan_tf.generate --model=runs/embedded_mnist-dcgan --num_images=1000 \
         --format=png --output=synthetic [--labels=balanced|0,3,7|cat,dog] [--seed=0]
 
---model is a training run directory (its newest checkpoint) or an exported generator folder
-(a run's generator/). The images of a class-conditional model are spread evenly over the
-classes asked for (all by default). --format=png writes one folder per class (loads with
+--model is a training run directory (its newest checkpoint), an exported generator folder
+(a run's generator/) or a generator saved as a .keras file (`gan.generator.save("g.keras")`).
+Model files gan_tf did not write are opened safely or not at all (gan_tf.model_files): a
+.keras file with a Lambda layer, a TFSMLayer or a class from outside Keras and gan_tf is
+refused, the rest is loaded in Keras safe mode; legacy .h5/.hdf5 models are refused; an export
+whose graph reads or writes files or runs Python is refused.
+
+The images of a class-conditional model are spread evenly over the classes asked for (all by
+default). --format=png writes one folder per class (loads with
 `keras.utils.image_dataset_from_directory`), npz one data.npz, tfrecord one data.tfrecord
 (read it with `gan_tf.generate_lib.read_tfrecord`); every format has a manifest.json. The
 dataset appears at --output only when complete; a non-empty --output is refused.
@@ -24,7 +30,8 @@ from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
 
 
-flags.DEFINE_string("model", None, "training run directory or exported generator folder")
+flags.DEFINE_string("model", None, "training run directory, exported generator folder or "
+                    "generator .keras file (.h5 is refused: it can carry Python code)")
 flags.DEFINE_integer("num_images", 1000, "how many images to generate")
 flags.DEFINE_string("format", "png", "png (one folder per class) | npz | tfrecord")
 flags.DEFINE_string("output", None, "new or empty folder to write the dataset to")
@@ -42,7 +49,8 @@ def check_flags():
     for name in ("model", "output"):
         if not (FLAGS[name].value or "").strip():
             raise UserError(f"--{name} is required: " + (
-                "a training run directory or an exported generator folder." if name == "model"
+                "a training run directory, an exported generator folder or a generator "
+                ".keras file." if name == "model"
                 else "a new or empty folder for the dataset."))
     generate_lib.check_request(FLAGS.num_images, FLAGS.format, FLAGS.batch_size, FLAGS.seed,
                                FLAGS.labels, FLAGS.output)

@@ -1,8 +1,10 @@
 """Labelled synthetic datasets from a trained generator: PNG folders, NPZ or TFRecord.
 
 `load_sampler(path)` opens a training run directory (its newest checkpoint, sampled with the
-EMA generator when the run keeps one) or an exported generator folder (`generator/` of a run,
-loadable without gan_tf). `write_dataset(sampler, output_dir, ...)` draws `num_images` images
+EMA generator when the run keeps one), an exported generator folder (`generator/` of a run,
+loadable without gan_tf) or a generator saved as a `.keras` file (`gan.generator.save(...)`,
+opened only through `gan_tf.model_files`: checked, then loaded in Keras safe mode; legacy
+`.h5` files are refused). `write_dataset(sampler, output_dir, ...)` draws `num_images` images
 from one seed, with class labels spread evenly over the chosen classes, and writes them with a
 `manifest.json`:
 
@@ -64,8 +66,9 @@ UNCONDITIONAL_FOLDER = "images"
 RUN_CONFIG_FILE = "config.json"  # train_lib.CONFIG_FILE (not imported: it would load gan_tf.data)
 EXPORT_METADATA_FILE = "gan_tf.json"  # export.METADATA_FILE (not imported: it loads TensorFlow)
 _MAX_NAMES_SHOWN = 20
-_MODEL_EXPECTED = ("Expected a training run directory (with config.json, e.g. runs/NAME) or an "
-                   "exported generator folder (with gan_tf.json, e.g. runs/NAME/generator).")
+_MODEL_EXPECTED = ("Expected a training run directory (with config.json, e.g. runs/NAME), an "
+                   "exported generator folder (with gan_tf.json, e.g. runs/NAME/generator) or "
+                   "a generator saved as a .keras file.")
 
 
 class Sampler:
@@ -77,8 +80,8 @@ class Sampler:
             unconditional.
         image_shape: `(height, width, channels)`.
         latent_dim: size of the generator's latent input.
-        description: JSON-ready facts for a manifest: `path`, `kind` ("run" or "export"),
-            `epochs` and `dataset` (None where unknown), `conditional`, `ema`.
+        description: JSON-ready facts for a manifest: `path`, `kind` ("run", "export" or
+            "keras"), `epochs` and `dataset` (None where unknown), `conditional`, `ema`.
     """
 
     def __init__(self, run_batch, latent_dim, image_shape, num_classes, class_names,
@@ -131,37 +134,65 @@ class Sampler:
 
 
 def load_sampler(model_path, checkpoint="latest"):
-    """A `Sampler` for a training run directory or an exported generator folder.
+    """A `Sampler` for a training run directory, an exported generator or a `.keras` file.
 
     `checkpoint` ("latest" or "best") picks a run directory's checkpoint: the newest, or the
-    one with the lowest FD during training. An export has one set of weights.
+    one with the lowest FD during training. An export or a `.keras` file has one set of
+    weights.
 
     A run directory (with config.json) is restored from its newest checkpoint and sampled
     with `GAN.sampling_generator()` (the EMA weights when the run keeps them). An export
-    (with gan_tf.json, e.g. the run's `generator/`) is called through its `serve` signature.
+    (with gan_tf.json, e.g. the run's `generator/`) is called through its `serve` signature,
+    after `model_files.check_saved_model` found no file-system or Python op in its graph.
     For the same seed and labels both give the same images (up to float round-off).
+    A `.keras` file holds a generator (latents -> images in [-1, 1], or `[latents, labels]`
+    for a class-conditional gan_tf network) and is opened by
+    `model_files.load_keras_generator`: checked without running anything, then loaded in
+    Keras safe mode; `.h5`/`.hdf5` and other files are refused.
 
     Raises:
-        UserError: the path is neither, or the run/export cannot be read.
+        UserError: the path is none of these, is refused as unsafe, or cannot be read.
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(model_path)))
     if os.path.isfile(os.path.join(path, RUN_CONFIG_FILE)):
         return _run_sampler(path, checkpoint)
     if os.path.isfile(os.path.join(path, EXPORT_METADATA_FILE)):
-        if checkpoint != "latest":
-            raise UserError(f"{path} is an exported generator: it has no {checkpoint} "
-                            "checkpoint. Pass the run directory to choose a checkpoint.")
+        _check_single_weights(path, checkpoint, "an exported generator")
         return _export_sampler(path)
+    if os.path.isfile(path) and _looks_like_keras_model(path):
+        _check_single_weights(path, checkpoint, "a .keras file")
+        return _keras_sampler(path)
     if not os.path.exists(path):
         problem = "does not exist"
     elif not os.path.isdir(path):
-        problem = "is a file"
+        problem = "is a file, not a .keras model"
     elif os.path.isfile(os.path.join(path, "saved_model.pb")):
         problem = (f"is a SavedModel without {EXPORT_METADATA_FILE}, so its latent size and "
                    "classes are unknown")
     else:
         problem = f"holds neither {RUN_CONFIG_FILE} nor {EXPORT_METADATA_FILE}"
     raise UserError(f"Cannot generate from model path {path}: it {problem}. {_MODEL_EXPECTED}")
+
+
+def _check_single_weights(path, checkpoint, what):
+    if checkpoint != "latest":
+        raise UserError(f"{path} is {what}: it has no {checkpoint} checkpoint. Pass the run "
+                        "directory to choose a checkpoint.")
+
+
+def _looks_like_keras_model(path):
+    """True for a file that claims to be a Keras model (by suffix or by its first bytes):
+    `model_files` then loads it or refuses it with the reason."""
+    from gan_tf import model_files
+
+    if path.lower().endswith((model_files.KERAS_SUFFIX,) + model_files.LEGACY_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(8)
+    except OSError:
+        return False
+    return head.startswith((model_files.HDF5_SIGNATURE, model_files.ZIP_SIGNATURE))
 
 
 def _run_sampler(path, checkpoint="latest"):
@@ -189,7 +220,7 @@ def _run_sampler(path, checkpoint="latest"):
 def _export_sampler(path):
     import tensorflow as tf
 
-    from gan_tf import export
+    from gan_tf import export, model_files
 
     metadata = export.read_metadata(path)
     try:
@@ -200,6 +231,7 @@ def _export_sampler(path):
         raise UserError(f"{path}/{EXPORT_METADATA_FILE} does not describe the generator "
                         f"({type(error).__name__}: {error}). Export it again with "
                         "gan_tf.export.export_generator.") from None
+    model_files.check_saved_model(path)  # before TensorFlow runs any of its functions
     try:
         model = export.load_generator(path)
         serve = model.signatures["serve"]
@@ -219,6 +251,47 @@ def _export_sampler(path):
                    "ema": None if "ema_decay" not in metadata else ema_decay is not None}
     return Sampler(run_batch, latent_dim, image_shape, num_classes,
                    _class_names(metadata.get("class_names"), num_classes), description)
+
+
+def _keras_sampler(path):
+    """A `Sampler` for a generator saved as a `.keras` file (see `load_sampler`)."""
+    import tensorflow as tf
+
+    from gan_tf import model_files
+    from gan_tf.gan import latent_dim_of, num_classes_of
+
+    generator = model_files.load_keras_generator(path)
+    num_classes = num_classes_of(generator)
+    image_shape = _keras_image_shape(path, generator, num_classes)
+    latent_dim = latent_dim_of(generator)
+
+    def run_batch(latents, labels):
+        if num_classes:
+            return generator([latents, tf.constant(labels, tf.int32)], training=False)
+        return generator(latents, training=False)
+
+    description = {"path": path, "kind": "keras", "epochs": None, "dataset": None,
+                   "architecture": type(generator).__name__,
+                   "conditional": bool(num_classes), "ema": None}
+    return Sampler(run_batch, latent_dim, image_shape, num_classes,
+                   _class_names(None, num_classes), description)
+
+
+def _keras_image_shape(path, model, num_classes):
+    """`(H, W, C)` of a `.keras` generator's one output; UserError if it is not a generator."""
+    inputs = getattr(model, "inputs", None) or []
+    outputs = getattr(model, "outputs", None) or []
+    shape = tuple(outputs[0].shape[1:]) if len(outputs) == 1 else ()
+    if len(inputs) != (2 if num_classes else 1) or len(inputs[0].shape) != 2 \
+            or len(shape) != 3 or None in shape:
+        raise UserError(
+            f"{path} is not a generator gan_tf can sample: received a model with "
+            f"input shape(s) {[tuple(tensor.shape) for tensor in inputs]} and output shape(s) "
+            f"{[tuple(tensor.shape) for tensor in outputs]}. Expected one (batch, latent_dim) "
+            "input (or [latents, labels] for a class-conditional gan_tf network) and one "
+            "(batch, height, width, channels) output. Save the generator itself, e.g. "
+            "gan.generator.save('generator.keras').")
+    return shape
 
 
 def _class_names(names, num_classes):

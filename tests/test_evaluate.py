@@ -235,6 +235,18 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     # The run's samples and the export's are the same images: the same scores. (The run was
     # scored against its 256 training digits; the export knows only the dataset's name.)
     assert exported["dataset"]["num_examples"] == 5000
+    # The same generator saved as a .keras file (opened safely): the same scores again.
+    from gan_tf import evaluate_lib
+
+    gan, _, _ = train_lib.load_run(config.output_dir)
+    keras_path = str(tmp_path / "generator.keras")
+    gan.sampling_generator().save(keras_path)
+    keras_report, _ = evaluate_lib.evaluate_model(
+        keras_path, dataset="embedded_mnist", output_dir=str(tmp_path / "keras_eval"),
+        num_samples=300, log=lambda message: None)
+    assert keras_report["model"]["kind"] == "keras"
+    assert keras_report["frechet_distance"]["value"] == pytest.approx(
+        exported["frechet_distance"]["value"], rel=1e-4)
     # Flags checked before TensorFlow loads: exit 2, one message.
     result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
                          f"--model={config.output_dir}"], cwd=str(tmp_path))

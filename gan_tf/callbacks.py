@@ -16,6 +16,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -173,6 +174,18 @@ class SampleGrid(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._last_epoch is None:
             return  # fit ran no epoch
+        self.finish(self._last_epoch)
+
+    def finish(self, epoch):
+        """Writes `final.png` (and the GIF) for the model as it is after `epoch` epochs.
+
+        `on_train_end` calls it; call it yourself to complete a run whose process died after
+        its last checkpoint but before these files were written.
+        """
+        self._last_epoch = epoch
+        if self._last_written is None and os.path.exists(
+                os.path.join(self.directory, f"epoch_{epoch:04d}.png")):
+            self._last_written = epoch
         if self._last_written == self._last_epoch:
             # Same weights as the last epoch's grid: copy its file rather than log it twice.
             with open(os.path.join(self.directory, f"epoch_{self._last_epoch:04d}.png"),
@@ -190,14 +203,50 @@ class SampleGrid(keras.callbacks.Callback):
             images_lib.save_gif([images_lib.read_png(file) for file in files], path)
 
 
+class TrainingPreempted(Exception):
+    """Training stopped on SIGTERM after saving a checkpoint; rerun the same command to resume.
+
+    Attributes:
+        path: the checkpoint that was saved.
+        epoch: finished epochs in it.
+        step: batches of the next epoch already trained in it.
+    """
+
+    # The exit code of `python -m gan_tf.train` when preempted: EX_TEMPFAIL, "try again";
+    # distinct from 0 (finished), 1 (an error) and 2 (bad flags).
+    EXIT_CODE = 75
+
+    def __init__(self, message, path=None, epoch=0, step=0):
+        super().__init__(message)
+        self.path = path
+        self.epoch = epoch
+        self.step = step
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint could not be written (disk full, permissions); the older ones are intact."""
+
+
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Checkpoints everything training needs, with `tf.train.CheckpointManager`, and resumes.
 
     A checkpoint holds the objects to save (for a `gan_tf.GAN`: both networks and **both**
-    optimizers, whose step counters also fix the latent vectors still to be drawn) and the
-    number of finished epochs. TensorFlow writes checkpoints to a temporary name and renames
-    them, so a kill leaves the previous ones loadable; leftovers are removed on the next start.
-    Call `restore()` before `fit` and pass its result as `initial_epoch`.
+    optimizers, whose step counters also fix the latent vectors still to be drawn, and the
+    loss trackers), the number of finished epochs and, for a checkpoint saved inside an epoch,
+    the number of that epoch's batches already trained. TensorFlow writes checkpoints to a
+    temporary name and renames them, so a kill leaves the previous ones loadable; leftovers
+    are removed on the next start. Checkpoints are numbered `ckpt-1`, `ckpt-2`, ... in the
+    order they were saved; a number is never reused.
+
+    Call `restore()` before `fit` and pass its result as `initial_epoch`. If `resume_step` is
+    then non-zero, the checkpoint was saved inside an epoch: train that epoch's remaining
+    batches first (skip `resume_step` batches of its data); this callback puts the epoch's
+    running loss averages back when that epoch begins, so its logged means are the same as
+    in an uninterrupted run.
+
+    With `handle_sigterm=True`, a SIGTERM (preemption) during `fit` is answered at the next
+    batch boundary: the state is saved and `TrainingPreempted` is raised, so no batch is
+    lost or trained twice on resume.
 
     Example:
     ```python
@@ -213,21 +262,36 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             `model.checkpoint_items()` if the model has it, else the model and its optimizer.
         max_to_keep: how many recent checkpoints to keep. Defaults to 3.
         every_n_epochs: save after every N-th epoch (and always at the end). Defaults to 1.
+        every_n_steps: also save every N batches inside an epoch. Defaults to None (only at
+            epoch ends). Resuming from such a checkpoint needs the data skip described above.
+        handle_sigterm: save and stop at the next batch on SIGTERM. Defaults to False.
         verbose: 0 is silent, 1 prints what was restored, 2 also each save. Defaults to 1.
     """
 
-    def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1, verbose=1):
+    STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's list of checkpoints
+
+    def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1,
+                 every_n_steps=None, handle_sigterm=False, verbose=1):
         super().__init__()
         check_positive_int("max_to_keep", max_to_keep)
         check_positive_int("every_n_epochs", every_n_epochs)
+        if every_n_steps is not None:
+            check_positive_int("every_n_steps", every_n_steps)
         self.directory = os.fspath(directory)
         self.items = items
         self.max_to_keep = max_to_keep
         self.every_n_epochs = every_n_epochs
+        self.every_n_steps = every_n_steps
+        self.handle_sigterm = handle_sigterm
         self.verbose = verbose
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        self.resume_step = 0
         self._checkpoint = None
         self._manager = None
+        self._metric_values = None  # the restored running means, put back at epoch begin
+        self._sigterm = False
+        self._previous_handler = None
 
     def _items(self, model):
         if self.items is not None:
@@ -241,10 +305,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def _ensure_manager(self, model=None):
         if self._manager is None:
-            self._checkpoint = tf.train.Checkpoint(epoch=self.epoch,
-                                                   **self._items(model or self.model))
+            model = model or self.model
+            items = self._items(model)
+            # A gan_tf-style model's running loss means are saved too (mid-epoch resumes log
+            # the same epoch means); a plain model's metrics may build only during fit.
+            own = self.items is None and hasattr(model, "checkpoint_items")
+            self._metrics = list(model.metrics) if own else []
+            metric_variables = [v for metric in self._metrics for v in metric.variables]
+            if metric_variables and "metric_variables" not in items:
+                items["metric_variables"] = metric_variables
+            self._checkpoint = tf.train.Checkpoint(epoch=self.epoch, step=self.step, **items)
             os.makedirs(self.directory, exist_ok=True)
             self._remove_leftovers()
+            self._check_state_file()
             self._manager = tf.train.CheckpointManager(
                 self._checkpoint, self.directory, max_to_keep=self.max_to_keep,
                 checkpoint_name="ckpt")
@@ -254,6 +327,41 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """Removes `*_temp*` files and folders a killed write left behind."""
         for path in glob.glob(os.path.join(self.directory, "*_temp*")):
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+    def _check_state_file(self):
+        """Refuses a checkpoint list naming files outside `directory`; sets aside a torn one.
+
+        `tf.train.CheckpointManager` deletes the oldest listed checkpoints when it rotates,
+        so a crafted list could make it delete files anywhere.
+        """
+        path = os.path.join(self.directory, self.STATE_FILE)
+        if not os.path.lexists(path):
+            return
+        if os.path.islink(path):
+            raise UserError(f"{path} is a symbolic link; a checkpoint list must be a plain "
+                            "file inside its folder. Remove the link to continue.")
+        try:
+            state = tf.train.get_checkpoint_state(self.directory)
+        except Exception:  # noqa: BLE001 - any failure to read it
+            state = None
+        if state is None:  # it exists but does not parse (TensorFlow logs and returns None)
+            aside = f"{path}.unreadable-{int(time.time())}"
+            os.replace(path, aside)
+            print(f"Warning: {path} cannot be read; moved it to {aside}. The checkpoints "
+                  "themselves are found by their own files.", file=sys.stderr, flush=True)
+            return
+        root = os.path.realpath(self.directory)
+        listed = [state.model_checkpoint_path, *state.all_model_checkpoint_paths]
+        for name in listed:
+            if not name:
+                continue
+            full = os.path.realpath(os.path.join(self.directory, name))
+            if os.path.dirname(full) != root:
+                raise UserError(
+                    f"{path} names a checkpoint outside {self.directory}: {name!r}. gan_tf "
+                    "only reads and deletes checkpoints inside their folder; this list was "
+                    "edited or copied from elsewhere. Delete that file (the checkpoints are "
+                    "found by their own files) and rerun.")
 
     def checkpoint_paths(self):
         """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
@@ -268,7 +376,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         """Restores the newest readable checkpoint; returns the number of finished epochs.
 
         A checkpoint that cannot be read (torn, truncated, or of another model) is skipped
-        with a warning naming it, and the next older one is tried.
+        with a warning naming it, and the next older one is tried. `resume_step` is set to
+        the batches of the next epoch already trained (0 for an end-of-epoch checkpoint).
 
         Raises:
             UserError: there are checkpoints but none can be read.
@@ -283,10 +392,15 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                       f"({type(error).__name__}: {str(error).splitlines()[0][:300]}); "
                       "trying an older one.", file=sys.stderr, flush=True)
                 continue
-            epoch = int(self.epoch.numpy())
+            epoch, self.resume_step = int(self.epoch.numpy()), int(self.step.numpy())
+            self._metric_values = ([v.numpy() for m in self._metrics for v in m.variables]
+                                   if self.resume_step else None)
             if self.verbose:
-                print(f"Restored {path}: {epoch} finished epochs, weights and optimizer state "
-                      f"of {', '.join(sorted(self._items(model or self.model)))}.", flush=True)
+                where = f", {self.resume_step} batches into epoch {epoch + 1}" * bool(
+                    self.resume_step)
+                print(f"Restored {path}: {epoch} finished epochs{where}, weights and optimizer "
+                      f"state of {', '.join(sorted(self._items(model or self.model)))}.",
+                      flush=True)
             return epoch
         if paths:
             raise UserError(
@@ -295,19 +409,93 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 "are; move that folder away to start over, or train into a new --output_dir.")
         return 0
 
-    def save(self, epoch):
-        """Saves now, recording `epoch` finished epochs; returns the checkpoint path."""
+    def save(self, epoch, step=0):
+        """Saves now: `epoch` finished epochs and `step` batches of the next one.
+
+        Returns the checkpoint path.
+
+        Raises:
+            CheckpointWriteError: the write failed (the older checkpoints are intact).
+        """
         manager = self._ensure_manager()
         self.epoch.assign(epoch)
-        path = manager.save(checkpoint_number=epoch)
+        self.step.assign(step)
+        existing = self.checkpoint_paths()
+        number = int(os.path.basename(existing[0])[len("ckpt-"):]) + 1 if existing else 1
+        try:
+            path = manager.save(checkpoint_number=number)
+        except (OSError, tf.errors.OpError) as error:
+            self._remove_leftovers()
+            reason = getattr(error, "strerror", None) or getattr(error, "message", None)
+            reason = str(reason or error).splitlines()[0][:300]
+            kept = (f"the previous checkpoint {os.path.basename(existing[0])} is intact"
+                    if existing else "no earlier checkpoint exists")
+            raise CheckpointWriteError(
+                f"Could not write checkpoint ckpt-{number} in {self.directory}: {reason}. "
+                f"Training stopped; {kept}. Free disk space (or fix the folder's permissions) "
+                "and rerun the same command to resume.") from None
         if self.verbose > 1:
             print(f"Saved {path}", flush=True)
         return path
 
     def on_train_begin(self, logs=None):
         self._ensure_manager()
-        self._last_saved = int(self.epoch.numpy())
+        self._last_saved = (int(self.epoch.numpy()), int(self.step.numpy()))
         self._finished = None  # the last finished epoch whose state may be saved
+        self._current_epoch = int(self.epoch.numpy())
+        self._step_offset = self.resume_step
+        self._steps_in_epoch = self.resume_step
+        if self.handle_sigterm:
+            self._sigterm = False
+            self._previous_handler = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def _on_sigterm(self, signum, frame):
+        self._sigterm = True
+
+    @property
+    def sigterm_received(self):
+        """True once a SIGTERM arrived during `fit` (with `handle_sigterm`)."""
+        return self._sigterm
+
+    @property
+    def position(self):
+        """`(epoch, steps)`: the 0-based epoch being trained and its batches done so far."""
+        return self._current_epoch, self._steps_in_epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
+        if self._metric_values is not None:
+            # fit reset the running means at this epoch's start; put the saved ones back.
+            variables = [v for metric in self._metrics for v in metric.variables]
+            for variable, value in zip(variables, self._metric_values):
+                variable.assign(value)
+            self._metric_values = None
+        else:
+            self._step_offset = 0
+        self._steps_in_epoch = self._step_offset
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps_in_epoch = self._step_offset + batch + 1
+        due = self.every_n_steps and self._steps_in_epoch % self.every_n_steps == 0
+        if not (due or self._sigterm):
+            return
+        bad = non_finite(logs)
+        if bad:
+            return  # never save a diverged state (StopOnNonFinite stops the run)
+        state = (self._current_epoch, self._steps_in_epoch)
+        if state != self._last_saved:
+            path = self.save(*state)
+            self._last_saved = state
+        else:
+            path = self.checkpoint_paths()[0]
+        if self._sigterm:
+            self._preempted(path, *state)
+
+    def _preempted(self, path, epoch, step):
+        where = f"epoch {epoch + 1}, batch {step}" if step else f"the end of epoch {epoch}"
+        raise TrainingPreempted(
+            f"Stopped on SIGTERM at {where}; saved {path}. Rerun the same command to resume "
+            "from there.", path=path, epoch=epoch, step=step)
 
     def on_epoch_end(self, epoch, logs=None):
         bad = non_finite(logs)
@@ -317,14 +505,25 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self._finished = None
             return
         self._finished = epoch + 1
-        if self._finished % self.every_n_epochs == 0:
+        if self._finished % self.every_n_epochs == 0 or self._sigterm:
             self.save(self._finished)
-            self._last_saved = self._finished
+            self._last_saved = (self._finished, 0)
+            if self._sigterm:
+                self._preempted(self.checkpoint_paths()[0], self._finished, 0)
 
     def on_train_end(self, logs=None):
-        if self._finished is not None and self._finished != self._last_saved:
+        self.stop_handling_sigterm()
+        if self._finished is not None and (self._finished, 0) != self._last_saved:
             self.save(self._finished)
-            self._last_saved = self._finished
+            self._last_saved = (self._finished, 0)
+
+    def stop_handling_sigterm(self):
+        """Puts back the SIGTERM handler replaced at `on_train_begin` (a no-op otherwise).
+
+        `fit` skips `on_train_end` when it raises, so call this in a `finally`."""
+        if self._previous_handler is not None:
+            signal.signal(signal.SIGTERM, self._previous_handler)
+            self._previous_handler = None
 
 
 class TrainingDiverged(UserError):

@@ -1,7 +1,12 @@
-"""Atomic file writes: a reader (or a kill -9) never sees half a file."""
+"""Atomic file writes (a reader, or a kill -9, never sees half a file) and folder locks."""
 
+import datetime
+import json
 import os
+import socket
 import tempfile
+
+from gan_tf.errors import UserError
 
 
 def _default_mode(directory=False):
@@ -49,3 +54,63 @@ def check_writable_directory(path):
     with open(probe, "wb") as stream:
         stream.write(b"ok")
     os.remove(probe)
+
+
+class DirectoryLock:
+    """An exclusive lock on a folder, held by this process until `release()` or its end.
+
+    It is an `fcntl.flock` on `<folder>/.lock`: the kernel drops it when the process dies,
+    however it dies (kill -9 included), so a lock left by a killed run never blocks the next
+    one. The file says who holds it (pid, host, start time) for the error message; its content
+    is informational only. Not reliable on NFS (flock is local there); a lock on such a folder
+    only guards against processes of the same machine.
+
+    Use as a context manager or call `acquire()` / `release()`.
+    """
+
+    FILE = ".lock"
+
+    def __init__(self, directory, what="this folder"):
+        self.path = os.path.join(directory, self.FILE)
+        self.what = what
+        self._stream = None
+
+    def acquire(self):
+        """Takes the lock; raises `LockHeld` (a UserError) naming the holder if it is taken."""
+        import fcntl
+
+        stream = open(self.path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            stream.seek(0)
+            holder = stream.read().strip() or "another process"
+            stream.close()
+            raise LockHeld(f"{self.what} is in use by another gan_tf process ({holder}). Wait "
+                           "for it to finish, stop it, or pass another --output_dir.") from None
+        except OSError as error:
+            stream.close()
+            raise UserError(f"Cannot lock {self.path}: {error.strerror or error}.") from None
+        stream.seek(0)
+        stream.truncate()
+        stream.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                                 "started": datetime.datetime.now().isoformat(
+                                     timespec="seconds")}))
+        stream.flush()
+        self._stream = stream
+        return self
+
+    def release(self):
+        if self._stream is not None:
+            self._stream.close()  # closing the file drops the flock
+            self._stream = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc_info):
+        self.release()
+
+
+class LockHeld(UserError):
+    """Another process holds a `DirectoryLock`."""

@@ -159,6 +159,10 @@ class GAN(keras.Model):
         self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
         self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
         self.r1_penalty_tracker = keras.metrics.Mean(name="r1_penalty")
+        # Global norms of each player's gradients: a NaN/inf gradient shows up in the logs of
+        # the very step (StopOnNonFinite stops there), and their size helps diagnose training.
+        self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm")
+        self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm")
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
         self.discriminator_steps = 1
@@ -239,7 +243,14 @@ class GAN(keras.Model):
             metrics.append(self.gradient_penalty_tracker)
         if self.r1_penalty_weight:
             metrics.append(self.r1_penalty_tracker)
+        if self._tracks_gradients():
+            metrics += [self.d_grad_norm_tracker, self.g_grad_norm_tracker]
         return metrics
+
+    def _tracks_gradients(self):
+        """False under loss scaling, whose overflowing steps are expected and skipped."""
+        optimizer = getattr(self, "generator_optimizer", None)
+        return optimizer is not None and _inner_optimizer(optimizer) is optimizer
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
@@ -305,8 +316,10 @@ class GAN(keras.Model):
                     self.r1_penalty_tracker.update_state(penalty)
                 # Loss scaling is a no-op unless the optimizer is a LossScaleOptimizer.
                 scaled_d_loss = self.discriminator_optimizer.scale_loss(total_d_loss / replicas)
-            self.discriminator_optimizer.apply_gradients(
-                zip(tape.gradient(scaled_d_loss, d_variables), d_variables))
+            d_gradients = tape.gradient(scaled_d_loss, d_variables)
+            if self._tracks_gradients():
+                self.d_grad_norm_tracker.update_state(tf.linalg.global_norm(d_gradients))
+            self.discriminator_optimizer.apply_gradients(zip(d_gradients, d_variables))
             self.d_loss_tracker.update_state(d_loss)
 
         # Generator step, with fresh latents.
@@ -318,8 +331,10 @@ class GAN(keras.Model):
             g_loss = self.generator_loss_fn(generated_logits)
             scaled_g_loss = self.generator_optimizer.scale_loss(g_loss / replicas)
         g_variables = self.generator.trainable_variables
-        self.generator_optimizer.apply_gradients(
-            zip(tape.gradient(scaled_g_loss, g_variables), g_variables))
+        g_gradients = tape.gradient(scaled_g_loss, g_variables)
+        if self._tracks_gradients():
+            self.g_grad_norm_tracker.update_state(tf.linalg.global_norm(g_gradients))
+        self.generator_optimizer.apply_gradients(zip(g_gradients, g_variables))
 
         self.g_loss_tracker.update_state(g_loss)
         threshold = self.decision_threshold

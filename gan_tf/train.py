@@ -5,7 +5,8 @@ network needed) and writes everything to runs/embedded_mnist-dcgan/. Running the
 again resumes from the latest checkpoint. Every flag is a field of `gan_tf.config.TrainConfig`.
 
 Exit codes: 0 success (or a finished run left as it is), 1 an error in the data, the run
-directory or during training, 2 an invalid flag (nothing is written).
+directory or during training, 2 an invalid flag (nothing is written), 75 stopped by SIGTERM
+(preemption) after saving a checkpoint: rerun the same command to resume.
 """
 
 import dataclasses
@@ -51,9 +52,12 @@ def main(argv):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.set_verbosity(logging.WARNING)  # TF's INFO lines would drown the epoch lines
     from gan_tf import train_lib
+    from gan_tf.callbacks import TrainingPreempted
 
     try:
         train_lib.train(config)
+    except TrainingPreempted as stopped:
+        return cli.error(stopped, TrainingPreempted.EXIT_CODE)
     except UserError as error:
         return cli.error(error, EXIT_ERROR)
     return 0

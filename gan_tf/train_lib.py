@@ -26,7 +26,7 @@ from gan_tf import data as data_lib
 from gan_tf import networks
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError
-from gan_tf.files import atomic_write_text, check_writable_directory
+from gan_tf.files import DirectoryLock, atomic_write_text, check_writable_directory
 
 CONFIG_FILE = "config.json"
 EXPORT_DIR = "generator"
@@ -72,9 +72,6 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     import keras
     import tensorflow as tf
 
-    from gan_tf import callbacks as callbacks_lib
-    from gan_tf import export
-
     config.validate()
     run_dir = config.resolved_output_dir()
     # The whole dataset judges the samples; the GAN trains on `data`, the --max_examples
@@ -92,16 +89,43 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     gan = build_gan(config, data.image_shape, num_classes)
     judge = _check_judge(config, full, log)  # refuses missing Inception weights now
     _check_run_dir(run_dir, config)  # the first write
+    # One process per run directory; the kernel drops the lock if this one is killed.
+    with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
+        return _train_locked(config, run_dir, data, full, num_classes, gan, judge,
+                             extra_callbacks, verbose, log)
+
+
+def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_callbacks,
+                  verbose, log):
+    """`train` once the run directory is checked and locked."""
+    import keras
+
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf import export
+
+    _check_links(run_dir)
     quality = _sample_quality(config, full, judge, run_dir, log)  # may train the classifier
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
-        every_n_epochs=config.checkpoint_every_n_epochs)
+        every_n_epochs=config.checkpoint_every_n_epochs,
+        every_n_steps=getattr(config, "checkpoint_every_n_steps", None) or None,
+        handle_sigterm=True)
     start_epoch = checkpoint.restore(gan)
+    start_step = checkpoint.resume_step
     export_path = os.path.join(run_dir, EXPORT_DIR)
     if start_epoch >= config.epochs:
         log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
             "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
+        # A run killed after its last checkpoint may lack the files written at its end.
+        grid = _sample_grid(config, run_dir, num_classes, None)
+        if not os.path.exists(os.path.join(grid.directory, "final.png")):
+            grid.set_model(gan)
+            grid.finish(start_epoch)
+            log(f"Wrote the missing {os.path.join(grid.directory, 'final.png')}")
+        metrics_log = _metrics_log(run_dir)
+        if not os.path.exists(metrics_log.plot_path):
+            metrics_log.on_train_end()
         if not os.path.exists(export_path):
             export.export_generator(gan.sampling_generator(), export_path,
                                     metadata=_export_metadata(config, data))
@@ -109,42 +133,186 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
 
     _write_config(run_dir, config, data)
-    dataset, steps_per_epoch = data_lib.make_dataset(
-        data, config.batch_size, config.seed, start_epoch, config.epochs)
     tensorboard_dir = os.path.join(run_dir, "tensorboard") if config.tensorboard else None
     callbacks = [quality] if quality else []
     callbacks += [
-        callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
-                                 plot_path=os.path.join(run_dir, "losses.png")),
-        callbacks_lib.SampleGrid(
-            os.path.join(run_dir, "samples"), num_rows=num_classes or 10, num_cols=10,
-            every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
-            gif_path=os.path.join(run_dir, "progress.gif"),
-            tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples")),
-        checkpoint,
+        _metrics_log(run_dir),
+        _sample_grid(config, run_dir, num_classes, tensorboard_dir),
+        # Before the checkpoint: a diverged step stops the run before anything saves it.
         callbacks_lib.StopOnNonFinite(),
+        checkpoint,
     ]
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
     callbacks.extend(extra_callbacks)
+    callbacks = _with_test_markers(callbacks, checkpoint)
 
+    steps_per_epoch = len(data) // config.batch_size
     log(f"Training {config.architecture} ({_objective(config)}) on {data.name}: {len(data)} "
         f"images {'x'.join(map(str, data.image_shape))}, epochs {start_epoch + 1}-"
-        f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}. Run: {run_dir}")
+        f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}"
+        f"{f' (resuming at step {start_step + 1} of epoch {start_epoch + 1})' * bool(start_step)}"
+        f". Run: {run_dir}")
     started = time.perf_counter()
-    history = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
-                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
-                      shuffle=False)
+    try:
+        history = _fit(gan, data, config, start_epoch, start_step, callbacks, verbose)
+    except OSError as error:
+        raise _write_failed(error, checkpoint) from None
+    finally:
+        checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
     export.export_generator(gan.sampling_generator(), export_path,
                             metadata=_export_metadata(config, data))
-    trained_images = (config.epochs - start_epoch) * steps_per_epoch * config.batch_size
+    trained_images = ((config.epochs - start_epoch) * steps_per_epoch - start_step
+                      ) * config.batch_size
     result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
-                         trained_images / seconds, export_path, history.history)
+                         trained_images / seconds, export_path, history)
     log(f"Finished epoch {config.epochs} in {seconds:.1f} s ({result.images_per_second:.0f} "
         f"images/s). Samples: {os.path.join(run_dir, 'samples', 'final.png')}; "
         f"generator: {export_path}")
     return result
+
+
+def _metrics_log(run_dir):
+    from gan_tf import callbacks as callbacks_lib
+
+    return callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
+                                    plot_path=os.path.join(run_dir, "losses.png"))
+
+
+def _sample_grid(config, run_dir, num_classes, tensorboard_dir):
+    from gan_tf import callbacks as callbacks_lib
+
+    return callbacks_lib.SampleGrid(
+        os.path.join(run_dir, "samples"), num_rows=num_classes or 10, num_cols=10,
+        every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
+        gif_path=os.path.join(run_dir, "progress.gif"),
+        tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples"))
+
+
+def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
+    """Trains epochs `start_epoch + 1 .. config.epochs`, the first from batch `start_step`.
+
+    Each epoch's batches are a function of (seed, epoch) alone, so a resumed run sees the same
+    batches as an uninterrupted one. A checkpoint saved inside an epoch (SIGTERM, or
+    --checkpoint_every_n_steps) resumes with a `fit` over that epoch's remaining batches,
+    then one over the other epochs. Returns the merged history dict.
+    """
+    steps_per_epoch = len(data) // config.batch_size
+    history = {}
+    if start_step:
+        dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
+                                           start_epoch + 1)
+        partial = [_part_of_run(callback, config.epochs) for callback in callbacks]
+        record = gan.fit(dataset.skip(start_step), epochs=start_epoch + 1,
+                         initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch - start_step,
+                         callbacks=partial, verbose=verbose, shuffle=False)
+        history = dict(record.history)
+        start_epoch += 1
+    if start_epoch < config.epochs:
+        dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
+                                           config.epochs)
+        record = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
+                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)
+        for key, values in record.history.items():
+            history[key] = history.get(key, []) + list(values)
+    else:
+        for callback in callbacks:  # the resumed epoch was the last: end the run properly
+            callback.on_train_end({})
+    return history
+
+
+def _part_of_run(callback, epochs):
+    """`callback` for the `fit` that finishes an epoch resumed in its middle (see below)."""
+    import keras
+
+    class PartOfRun(keras.callbacks.Callback):
+        """Passes a callback everything but `on_train_end`, telling it the run's real epochs.
+
+        For the `fit` that finishes an epoch resumed in its middle: the run goes on after it.
+        """
+
+        def __init__(self, callback, epochs):
+            super().__init__()
+            self.callback = callback
+            self._epochs = epochs
+
+        def set_params(self, params):
+            super().set_params(params)
+            self.callback.set_params(dict(params, epochs=self._epochs))
+
+        def set_model(self, model):
+            super().set_model(model)
+            self.callback.set_model(model)
+
+        def on_train_begin(self, logs=None):
+            self.callback.on_train_begin(logs)
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.callback.on_epoch_begin(epoch, logs)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.callback.on_train_batch_begin(batch, logs)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.callback.on_train_batch_end(batch, logs)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.callback.on_epoch_end(epoch, logs)
+
+    return PartOfRun(callback, epochs)
+
+
+def _write_failed(error, checkpoint):
+    """The UserError for a failed write (disk full, permissions) during training."""
+    what = error.filename or "a file of the run"
+    reason = error.strerror or str(error)
+    paths = checkpoint.checkpoint_paths()
+    kept = (f"the last checkpoint, {os.path.basename(paths[0])}, is intact" if paths
+            else "no checkpoint was written yet")
+    return UserError(f"Could not write {what}: {reason}. Training stopped; {kept}. Free disk "
+                     "space (or fix permissions) and rerun the same command to resume.")
+
+
+MARKER_DIR_VARIABLE = "GAN_TF_MARKER_DIR"
+PAUSE_VARIABLE = "GAN_TF_PAUSE_AT"
+
+
+def _with_test_markers(callbacks, checkpoint):
+    """Adds the marker files tests synchronise on, when GAN_TF_MARKER_DIR is set.
+
+    A test that kills the trainer waits for these files instead of sleeping:
+    `step-E-S` after batch S of epoch E is done (checkpoint included), `saving-E` just before
+    epoch E's checkpoint is written (after its grid and metrics line). With GAN_TF_PAUSE_AT=E:S the trainer
+    also writes `paused` after that batch and waits there until it is killed or gets SIGTERM.
+    """
+    directory = os.environ.get(MARKER_DIR_VARIABLE)
+    if not directory:
+        return callbacks
+    import keras
+
+    pause = tuple(int(part) for part in os.environ.get(PAUSE_VARIABLE, "0:0").split(":"))
+
+    def touch(name):
+        with open(os.path.join(directory, name), "w", encoding="utf-8"):
+            pass
+
+    class EpochEnd(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            touch(f"saving-{epoch + 1}")
+
+    class BatchEnd(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            epoch, step = checkpoint.position
+            touch(f"step-{epoch + 1}-{step}")
+            if (epoch + 1, step) == pause:
+                touch("paused")
+                while not checkpoint.sigterm_received:
+                    time.sleep(0.01)
+
+    at = callbacks.index(checkpoint)
+    return [*callbacks[:at], EpochEnd(), *callbacks[at:], BatchEnd()]
 
 
 def build_gan(config, image_shape, num_classes=None):
@@ -362,13 +530,33 @@ def _check_run_dir(run_dir, config):
         if os.path.exists(run_dir) and not os.path.isdir(run_dir):
             raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or "
                             "empty).")
-        if not os.path.exists(config_path) and os.path.isdir(run_dir) and os.listdir(run_dir):
+        if not os.path.exists(config_path) and os.path.isdir(run_dir) and (
+                set(os.listdir(run_dir)) - {DirectoryLock.FILE}):
             raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: "
                             "it is not a gan_tf run. Pass an empty or new folder.")
         check_writable_directory(run_dir)
     except OSError as error:
         raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "
                         "Pass a folder you can write to.") from None
+
+
+def _check_links(run_dir):
+    """Refuses symbolic links in the run directory that lead out of it.
+
+    Every file of a run is written inside its directory; a link (say `checkpoints` ->
+    /elsewhere, or `metrics.jsonl` -> ~/.bashrc) would make gan_tf write or delete there.
+    """
+    root = os.path.realpath(run_dir)
+    for folder, folders, files in os.walk(run_dir):
+        for name in folders + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    raise UserError(
+                        f"{path} is a symbolic link to {target}, outside the run directory "
+                        f"{run_dir}. gan_tf only writes inside its run directory; remove the "
+                        "link (or copy what it points to into the run) and rerun.")
 
 
 def _write_config(run_dir, config, data):

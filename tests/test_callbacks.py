@@ -4,6 +4,7 @@ import json
 import os
 
 import keras
+import tensorflow as tf
 import numpy as np
 import pytest
 
@@ -109,8 +110,11 @@ def test_checkpoint_every_n_epochs_and_at_the_end(tmp_path):
     checkpoint = callbacks.ResumableCheckpoint(tmp_path, every_n_epochs=2, verbose=0)
     checkpoint.restore(model)
     model.fit(*data(), epochs=3, batch_size=8, verbose=0, callbacks=[checkpoint])
-    assert sorted(p for p in os.listdir(tmp_path) if p.endswith(".index")) == [
-        "ckpt-2.index", "ckpt-3.index"]
+    # Numbered in the order saved: after epoch 2, then at the end (epoch 3).
+    saved = {os.path.basename(p): int(tf.train.load_variable(p, "epoch/.ATTRIBUTES/"
+                                                             "VARIABLE_VALUE"))
+             for p in checkpoint.checkpoint_paths()}
+    assert saved == {"ckpt-2": 3, "ckpt-1": 2}
 
 
 def test_metrics_log_lines_plot_and_repair_on_resume(tmp_path):

@@ -1,0 +1,331 @@
+"""A run survives kill -9, SIGTERM, torn files, full disks and hostile paths, and loses nothing.
+
+The trainer runs in subprocesses (`python -m gan_tf.train`). Tests never sleep to wait for it:
+they wait for the marker files it writes when GAN_TF_MARKER_DIR is set (`step-E-S` after batch
+S of epoch E, `saving-E` before epoch E's checkpoint is written, `paused` when it holds at
+GAN_TF_PAUSE_AT=E:S; see `train_lib._with_test_markers`).
+"""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO
+from gan_tf import train_lib
+from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
+from gan_tf.errors import UserError
+
+EXIT_PREEMPTED = TrainingPreempted.EXIT_CODE
+
+# 256 digits in batches of 64: 4 steps per epoch; 3 epochs take about a second of training.
+FLAGS = ["--architecture=mlp", "--max_examples=256", "--batch_size=64", "--epochs=3",
+         "--eval_every_n_epochs=0", "--sample_every_n_epochs=1"]
+STEPS_PER_EPOCH = 4
+WAIT_SECONDS = 120
+
+
+def start(run_dir, markers, extra=(), pause=None):
+    """Starts `python -m gan_tf.train` on `run_dir`; returns the Popen."""
+    os.makedirs(markers, exist_ok=True)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
+               GAN_TF_MARKER_DIR=str(markers))
+    env.pop("GAN_TF_PAUSE_AT", None)
+    if pause:
+        env["GAN_TF_PAUSE_AT"] = pause
+    return subprocess.Popen([sys.executable, "-m", "gan_tf.train", *FLAGS, *extra,
+                             f"--output_dir={run_dir}"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(marker, process):
+    """Waits until the trainer writes `marker` (a path); fails if it exits first."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not os.path.exists(marker):
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"trainer exited ({process.returncode}) before {marker}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"no {marker} after {WAIT_SECONDS} s")
+        time.sleep(0.005)
+
+
+def finish(process):
+    """Waits for the trainer; returns (returncode, stdout, stderr)."""
+    out, err = process.communicate(timeout=300)
+    return process.returncode, out, err
+
+
+def kill9(process):
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+
+
+def checkpoint_state(run_dir):
+    """Every variable of the newest checkpoint, by name (not the count of saves made)."""
+    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if "_CHECKPOINTABLE_OBJECT_GRAPH" not in name and not name.startswith(
+                "save_counter/")}
+
+
+def assert_same_run(first, second):
+    """Weights, both optimizers (slots, counters), running means and the final grid equal."""
+    a, b = checkpoint_state(first), checkpoint_state(second)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert any(name.startswith("discriminator_optimizer/") for name in a)
+    with open(os.path.join(first, "samples", "final.png"), "rb") as one, open(
+            os.path.join(second, "samples", "final.png"), "rb") as other:
+        assert one.read() == other.read()
+
+
+def metric_epochs(run_dir):
+    """The epochs of metrics.jsonl; every line must parse."""
+    with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as stream:
+        return [json.loads(line)["epoch"] for line in stream]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run with FLAGS."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    code, out, err = finish(start(run_dir, run_dir.parent / "markers"))
+    assert code == 0, err
+    return str(run_dir)
+
+
+def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
+    run_dir, markers = tmp_path / "run", tmp_path / "markers"
+    process = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
+    wait_for(markers / "paused", process)
+    kill9(process)
+    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+    assert code == 0, err
+    assert "Restored" in out and "1 finished epochs" in out
+    assert_same_run(reference, run_dir)
+    assert metric_epochs(run_dir) == [1, 2, 3]
+
+
+def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(reference,
+                                                                                 tmp_path):
+    run_dir, markers = tmp_path / "run", tmp_path / "markers"
+    process = start(run_dir, markers, pause="2:2")
+    wait_for(markers / "paused", process)
+    process.send_signal(signal.SIGTERM)
+    code, out, err = finish(process)
+    assert code == EXIT_PREEMPTED, err
+    assert "Stopped on SIGTERM at epoch 2, batch 3" in err and "Traceback" not in err
+    state = checkpoint_state(run_dir)
+    assert (int(state["epoch/.ATTRIBUTES/VARIABLE_VALUE"]),
+            int(state["step/.ATTRIBUTES/VARIABLE_VALUE"])) == (1, 3)
+    assert int(state["generator_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == (
+        STEPS_PER_EPOCH + 3)
+    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+    assert code == 0, err
+    assert "3 batches into epoch 2" in out
+    assert_same_run(reference, run_dir)
+    assert metric_epochs(run_dir) == [1, 2, 3]
+    # The resumed epoch logs the same means as the uninterrupted one.
+    with open(os.path.join(reference, "metrics.jsonl")) as a, open(run_dir / "metrics.jsonl") as b:
+        for one, other in zip(a, b):
+            one, other = json.loads(one), json.loads(other)
+            assert {k: v for k, v in one.items() if k != "time"} == {
+                k: v for k, v in other.items() if k != "time"}
+
+
+def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is_not(
+        reference, tmp_path):
+    run_dir, markers = tmp_path / "run", tmp_path / "markers"
+    first = start(run_dir, markers, pause="1:1")
+    wait_for(markers / "paused", first)
+    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+    assert code == 1
+    assert "is in use by another gan_tf process" in err and f'"pid": {first.pid}' in err
+    kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
+    assert os.path.exists(run_dir / ".lock")
+    code, out, err = finish(start(run_dir, tmp_path / "markers3"))
+    assert code == 0, err
+    assert_same_run(reference, run_dir)
+
+
+@pytest.mark.slow
+def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_path):
+    """Rounds killed in a checkpoint write or a random 0-100 ms after one starts, then a rerun.
+
+    "In a write" is synchronised on the temporary folder TensorFlow writes a checkpoint into
+    (`ckpt-N_temp`), which exists only while that checkpoint is being written.
+    """
+    run_dir = tmp_path / "run"
+    checkpoints = run_dir / "checkpoints"
+    rng = random.Random(0)
+    torn = 0
+    for round_number in range(6):
+        markers = tmp_path / f"markers{round_number}"
+        done = (int(checkpoint_state(run_dir)["epoch/.ATTRIBUTES/VARIABLE_VALUE"])
+                if os.path.exists(checkpoints / "checkpoint") else 0)
+        if done == 3:
+            break
+        process = start(run_dir, markers)
+        wait_for(markers / f"saving-{rng.randint(done + 1, 3)}", process)
+        if round_number % 2 == 0:
+            while process.poll() is None and not any(
+                    "_temp" in name for name in os.listdir(checkpoints)):
+                pass
+        else:
+            time.sleep(rng.uniform(0, 0.1))  # a random point, not a synchronisation
+        kill9(process)
+        torn += any("_temp" in name for name in os.listdir(checkpoints))
+        # Whatever the kill hit, the log is whole, in order, with no repeated epoch.
+        epochs = metric_epochs(run_dir)
+        assert epochs == sorted(set(epochs))
+    assert torn >= 1, "no kill landed inside a checkpoint write"
+    code, out, err = finish(start(run_dir, tmp_path / "last"))
+    assert code == 0, err
+    assert not any("_temp" in name for name in os.listdir(checkpoints))  # cleaned up
+    assert_same_run(reference, run_dir)
+    assert metric_epochs(run_dir) == [1, 2, 3]
+    print(f"{torn} kills left a half-written checkpoint")
+
+
+# --- In-process tests: torn files, NaN gradients, full disks, paths ---------------------------
+
+QUIET = dict(verbose=0, log=lambda message: None)
+
+
+@pytest.mark.parametrize("damage", ["zero_byte_index", "garbage_index", "garbage_state_file"])
+def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(damage, make_tiny_config,
+                                                                     capfd):
+    config = make_tiny_config(epochs=2)
+    train_lib.train(config, **QUIET)
+    folder = os.path.join(config.output_dir, "checkpoints")
+    if damage == "zero_byte_index":
+        open(os.path.join(folder, "ckpt-2.index"), "wb").close()
+    elif damage == "garbage_index":
+        with open(os.path.join(folder, "ckpt-2.index"), "wb") as stream:
+            stream.write(os.urandom(300))
+    else:
+        with open(os.path.join(folder, "checkpoint"), "w") as stream:
+            stream.write("model_checkpoint_path: {{{ not a proto")
+    result = train_lib.train(make_tiny_config(epochs=3), **QUIET)
+    err = capfd.readouterr().err
+    if damage == "garbage_state_file":
+        assert result.start_epoch == 2  # the checkpoints are found by their own files
+        assert err.count("Warning:") == 1 and "cannot be read" in err
+    else:
+        assert result.start_epoch == 1
+        assert err.count("Warning:") == 1 and "ckpt-2 cannot be restored" in err
+
+
+def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_config,
+                                                                 monkeypatch):
+    from gan_tf import losses
+
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+    before = checkpoint_state(config.output_dir)
+
+    def nan_gradient_loss(fake_logits):
+        # + sqrt(0): the value is finite, its gradient is inf * 0 = NaN.
+        zero = tf.reduce_sum(tf.square(fake_logits - tf.stop_gradient(fake_logits)))
+        return losses.non_saturating_generator_loss(fake_logits) + tf.sqrt(zero)
+
+    monkeypatch.setitem(losses._LOSSES, "non_saturating", (
+        nan_gradient_loss, losses.non_saturating_discriminator_loss))
+    with pytest.raises(TrainingDiverged, match=r"step 1 of epoch 2: g_grad_norm = nan"):
+        train_lib.train(make_tiny_config(epochs=3), **QUIET)
+    after = checkpoint_state(config.output_dir)
+    assert sorted(after) == sorted(before)
+    for name in before:
+        np.testing.assert_array_equal(before[name], after[name], err_msg=name)
+
+
+def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(make_tiny_config,
+                                                                   monkeypatch):
+    import errno
+
+    from gan_tf import images
+
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+
+    def no_space(pixels, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(images, "save_png", no_space)
+    with pytest.raises(UserError, match=r"Could not write .*epoch_0002.png: No space left on "
+                                        r"device\. Training stopped; the last checkpoint, "
+                                        r"ckpt-1, is intact"):
+        train_lib.train(make_tiny_config(epochs=2), **QUIET)
+    monkeypatch.undo()
+    assert train_lib.load_run(config.output_dir)[2] == 1
+    assert train_lib.train(make_tiny_config(epochs=2), **QUIET).end_epoch == 2
+
+
+def test_a_checkpoint_write_that_fails_in_the_kernel_stops_loudly(tmp_path):
+    """A real write error from the kernel (the file-size limit: EFBIG), not a mock."""
+    script = f"""
+import resource, sys
+sys.path.insert(0, {os.path.join(REPO, 'tests')!r})
+from conftest import tiny_config
+from gan_tf import train_lib
+from gan_tf.callbacks import CheckpointWriteError
+import pathlib
+quiet = dict(verbose=0, log=lambda message: None)
+tmp = pathlib.Path({str(tmp_path)!r})
+train_lib.train(tiny_config(tmp, epochs=1), **quiet)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # smaller than a checkpoint
+try:
+    train_lib.train(tiny_config(tmp, epochs=2), **quiet)
+except CheckpointWriteError as error:
+    print("REFUSED:", error)
+finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print("EPOCHS:", train_lib.load_run(str(tmp / "run"))[2])
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=300,
+                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    assert result.returncode == 0, result.stderr
+    assert "REFUSED: Could not write checkpoint ckpt-2" in result.stdout
+    assert "the previous checkpoint ckpt-1 is intact" in result.stdout
+    assert "EPOCHS: 1" in result.stdout
+    leftovers = os.listdir(tmp_path / "run" / "checkpoints")
+    assert not any("_temp" in name for name in leftovers), leftovers
+
+
+def test_links_out_of_the_run_directory_are_refused(make_tiny_config, tmp_path):
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    samples = os.path.join(config.output_dir, "samples")
+    os.rename(samples, samples + ".real")
+    os.symlink(outside, samples)
+    with pytest.raises(UserError, match=r"samples is a symbolic link to .*outside the run"):
+        train_lib.train(make_tiny_config(epochs=2), **QUIET)
+    assert os.listdir(outside) == []
+
+
+def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, tmp_path):
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+    victim = tmp_path / "precious.index"
+    victim.write_bytes(b"keep me")
+    with open(os.path.join(config.output_dir, "checkpoints", "checkpoint"), "w") as stream:
+        stream.write(f'model_checkpoint_path: "ckpt-1"\n'
+                     f'all_model_checkpoint_paths: "{tmp_path / "precious"}"\n'
+                     f'all_model_checkpoint_paths: "ckpt-1"\n')
+    with pytest.raises(UserError, match="names a checkpoint outside"):
+        train_lib.train(make_tiny_config(epochs=5, keep_checkpoints=1), **QUIET)
+    assert victim.read_bytes() == b"keep me"

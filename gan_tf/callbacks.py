@@ -268,8 +268,6 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         verbose: 0 is silent, 1 prints what was restored, 2 also each save. Defaults to 1.
     """
 
-    STATE_FILE = "checkpoint"  # tf.train.CheckpointManager's list of checkpoints
-
     def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1,
                  every_n_steps=None, handle_sigterm=False, verbose=1):
         super().__init__()
@@ -329,39 +327,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
 
     def _check_state_file(self):
-        """Refuses a checkpoint list naming files outside `directory`; sets aside a torn one.
-
-        `tf.train.CheckpointManager` deletes the oldest listed checkpoints when it rotates,
-        so a crafted list could make it delete files anywhere.
-        """
-        path = os.path.join(self.directory, self.STATE_FILE)
-        if not os.path.lexists(path):
-            return
-        if os.path.islink(path):
-            raise UserError(f"{path} is a symbolic link; a checkpoint list must be a plain "
-                            "file inside its folder. Remove the link to continue.")
-        try:
-            state = tf.train.get_checkpoint_state(self.directory)
-        except Exception:  # noqa: BLE001 - any failure to read it
-            state = None
-        if state is None:  # it exists but does not parse (TensorFlow logs and returns None)
-            aside = f"{path}.unreadable-{int(time.time())}"
-            os.replace(path, aside)
-            print(f"Warning: {path} cannot be read; moved it to {aside}. The checkpoints "
-                  "themselves are found by their own files.", file=sys.stderr, flush=True)
-            return
-        root = os.path.realpath(self.directory)
-        listed = [state.model_checkpoint_path, *state.all_model_checkpoint_paths]
-        for name in listed:
-            if not name:
-                continue
-            full = os.path.realpath(os.path.join(self.directory, name))
-            if os.path.dirname(full) != root:
-                raise UserError(
-                    f"{path} names a checkpoint outside {self.directory}: {name!r}. gan_tf "
-                    "only reads and deletes checkpoints inside their folder; this list was "
-                    "edited or copied from elsewhere. Delete that file (the checkpoints are "
-                    "found by their own files) and rerun.")
+        check_checkpoint_list(self.directory)
 
     def checkpoint_paths(self):
         """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
@@ -422,18 +388,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.step.assign(step)
         existing = self.checkpoint_paths()
         number = int(os.path.basename(existing[0])[len("ckpt-"):]) + 1 if existing else 1
-        try:
-            path = manager.save(checkpoint_number=number)
-        except (OSError, tf.errors.OpError) as error:
-            self._remove_leftovers()
-            reason = getattr(error, "strerror", None) or getattr(error, "message", None)
-            reason = str(reason or error).splitlines()[0][:300]
-            kept = (f"the previous checkpoint {os.path.basename(existing[0])} is intact"
-                    if existing else "no earlier checkpoint exists")
-            raise CheckpointWriteError(
-                f"Could not write checkpoint ckpt-{number} in {self.directory}: {reason}. "
-                f"Training stopped; {kept}. Free disk space (or fix the folder's permissions) "
-                "and rerun the same command to resume.") from None
+        path = save_checkpoint(manager, number)
         if self.verbose > 1:
             print(f"Saved {path}", flush=True)
         return path
@@ -524,6 +479,62 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         if self._previous_handler is not None:
             signal.signal(signal.SIGTERM, self._previous_handler)
             self._previous_handler = None
+
+
+def check_checkpoint_list(directory):
+    """Refuses a checkpoint list naming files outside `directory`; sets aside a torn one.
+
+    `tf.train.CheckpointManager` deletes the oldest listed checkpoints when it rotates and
+    `tf.train.latest_checkpoint` reads the listed one, so a crafted list (the `checkpoint`
+    file) could make them delete or read files anywhere.
+    """
+    path = os.path.join(directory, "checkpoint")
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path):
+        raise UserError(f"{path} is a symbolic link; a checkpoint list must be a plain "
+                        "file inside its folder. Remove the link to continue.")
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001 - any failure to read it
+        state = None
+    if state is None:  # it exists but does not parse (TensorFlow logs and returns None)
+        aside = f"{path}.unreadable-{int(time.time())}"
+        os.replace(path, aside)
+        print(f"Warning: {path} cannot be read; moved it to {aside}. The checkpoints "
+              "themselves are found by their own files.", file=sys.stderr, flush=True)
+        return
+    root = os.path.realpath(directory)
+    for name in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:
+        if name and os.path.dirname(os.path.realpath(os.path.join(directory, name))) != root:
+            raise UserError(
+                f"{path} names a checkpoint outside {directory}: {name!r}. gan_tf only "
+                "reads and deletes checkpoints inside their folder; this list was edited or "
+                "copied from elsewhere. Delete that file (the checkpoints are found by their "
+                "own files) and rerun.")
+
+
+def save_checkpoint(manager, number, name="ckpt"):
+    """`manager.save(checkpoint_number=number)`, a failed write raised as CheckpointWriteError.
+
+    TensorFlow writes into `<name>-<number>_temp` and renames; that folder is removed after a
+    failure, and the older checkpoints are untouched.
+    """
+    directory = manager.directory
+    try:
+        return manager.save(checkpoint_number=number)
+    except (OSError, tf.errors.OpError) as error:
+        for path in glob.glob(os.path.join(directory, "*_temp*")):
+            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+        reason = getattr(error, "strerror", None) or getattr(error, "message", None)
+        reason = str(reason or error).splitlines()[0][:300]
+        kept = manager.latest_checkpoint
+        kept = (f"the previous checkpoint {os.path.basename(kept)} is intact" if kept
+                else "no earlier checkpoint exists")
+        raise CheckpointWriteError(
+            f"Could not write checkpoint {name}-{number} in {directory}: {reason}. Training stopped; {kept}. Free disk space "
+            "(or fix the folder's permissions) and rerun the same command to resume."
+        ) from None
 
 
 class TrainingDiverged(UserError):
@@ -808,10 +819,12 @@ class SampleQuality(keras.callbacks.Callback):
                 checkpoint_items = getattr(self.model, "checkpoint_items", None)
                 items = checkpoint_items() if callable(checkpoint_items) else {
                     "model": self.model}
+            os.makedirs(self.best_checkpoint_dir, exist_ok=True)
+            check_checkpoint_list(self.best_checkpoint_dir)
             self._manager = tf.train.CheckpointManager(
                 tf.train.Checkpoint(**items), self.best_checkpoint_dir, max_to_keep=1,
                 checkpoint_name="best")
-        self._manager.save(checkpoint_number=self.best["epoch"])
+        save_checkpoint(self._manager, self.best["epoch"], name="best")
         self._write_best_json()
 
     def _write_best_json(self):

@@ -417,6 +417,7 @@ def load_run(run_dir, checkpoint="latest"):
             with open(os.path.join(best_dir, callbacks_lib.SampleQuality.BEST_FILE),
                       encoding="utf-8") as stream:
                 epochs = int(json.load(stream)["epoch"])
+            callbacks_lib.check_checkpoint_list(best_dir)  # reads nothing outside the run
             path = tf.train.latest_checkpoint(best_dir)
             if path is None:
                 raise ValueError("no checkpoint file")

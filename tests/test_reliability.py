@@ -329,3 +329,16 @@ def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, t
     with pytest.raises(UserError, match="names a checkpoint outside"):
         train_lib.train(make_tiny_config(epochs=5, keep_checkpoints=1), **QUIET)
     assert victim.read_bytes() == b"keep me"
+
+
+def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, tmp_path):
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+    best = os.path.join(config.output_dir, "best_checkpoint")
+    os.makedirs(best)
+    with open(os.path.join(best, "best.json"), "w") as stream:
+        json.dump({"epoch": 1}, stream)
+    with open(os.path.join(best, "checkpoint"), "w") as stream:
+        stream.write(f'model_checkpoint_path: "{tmp_path / "elsewhere" / "best-1"}"\n')
+    with pytest.raises(UserError, match="names a checkpoint outside"):
+        train_lib.load_run(config.output_dir, checkpoint="best")

@@ -3,7 +3,9 @@
 Nothing here imports TensorFlow, so bad flags are reported in a fraction of a second.
 """
 
+import dataclasses
 import sys
+import typing
 
 from absl import app, flags
 
@@ -17,21 +19,67 @@ def error(message, code):
     return code
 
 
+def unexpected_arguments_message(argv):
+    return f"unexpected arguments {argv[1:]}; every option is a --flag (see --help)."
+
+
 def unexpected_arguments(argv):
     """EXIT_BAD_FLAGS with a message if there are positional arguments, else None."""
     if len(argv) > 1:
-        return error(f"unexpected arguments {argv[1:]}; every option is a --flag "
-                     "(see --help).", EXIT_BAD_FLAGS)
+        return error(unexpected_arguments_message(argv), EXIT_BAD_FLAGS)
     return None
 
 
 def parse_flags(argv):
-    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag."""
+    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag.
+
+    absl raises `flags.Error` for most malformed flags and a plain `ValueError` for a value
+    given to a negated boolean (`--nodownload=1`); both are bad flags.
+    """
     try:
         return flags.FLAGS(argv)
-    except flags.Error as problem:
+    except (flags.Error, ValueError) as problem:
         print(f"error: {problem}. See --help.", file=sys.stderr)
         sys.exit(EXIT_BAD_FLAGS)
+
+
+_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
+           bool: flags.DEFINE_boolean}
+
+
+def define_config_flags(config_class, flag_values=flags.FLAGS):
+    """One flag per field of the dataclass `config_class` (its default, `metadata["help"]`),
+    typed by its annotation (`Optional[X]` gives an X flag whose default is None)."""
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        kind = hints[field.name]
+        kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
+        _DEFINE[kind](field.name, field.default, field.metadata["help"],
+                      flag_values=flag_values)
+
+
+def config_from_flags(config_class, flag_values=flags.FLAGS):
+    """`config_class` built from parsed flags; it raises `UserError` for an invalid value."""
+    return config_class(**{field.name: flag_values[field.name].value
+                           for field in dataclasses.fields(config_class)})
+
+
+def parse_config(config_class, argv):
+    """`argv` (program name first) -> `config_class`, as a CLI parses it, with no side effect.
+
+    The flags are defined on a fresh `FlagValues`, so tests can call it any number of times.
+    Raises what makes the CLI exit with EXIT_BAD_FLAGS: `flags.Error` or `ValueError` (a
+    malformed flag, see `parse_flags`) or `UserError` (an invalid value or combination, or
+    positional arguments).
+    """
+    from gan_tf.errors import UserError
+
+    flag_values = flags.FlagValues()
+    define_config_flags(config_class, flag_values)
+    rest = flag_values(list(argv))
+    if len(rest) > 1:
+        raise UserError(unexpected_arguments_message(rest))
+    return config_from_flags(config_class, flag_values)
 
 
 def run(main):

@@ -19,6 +19,17 @@ ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
 EMBEDDED_DATASET = "embedded_mnist"
 FOLDER_PREFIX = "folder:"
+ARRAY_PREFIX = "array:"
+ARRAY_EXTENSIONS = (".npz", ".npy")
+# Datasets given by a path: the prefix, then the path (made absolute by `TrainConfig`).
+PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
+# Prefixes a user may type for a path dataset by mistake (tfds names have no such prefix).
+_MISTYPED_PREFIXES = ("folder", "folders", "dir", "directory", "path", "file", "array",
+                      "arrays", "npz", "npy", "numpy")
+MAX_IMAGE_SIZE = 1024  # --image_size above this would resize a dataset out of memory
+DATASET_CHOICES = (f"'{EMBEDDED_DATASET}', a tensorflow-datasets name such as 'mnist', "
+                   f"'{FOLDER_PREFIX}PATH' (an image folder) or '{ARRAY_PREFIX}PATH' (a .npz "
+                   "or .npy file)")
 
 # Fields that may change when a run directory is reused: everything else defines the model,
 # the data or the optimisation, and a resumed run must not silently mix two of them.
@@ -54,10 +65,14 @@ class TrainConfig:
     # Data.
     dataset: str = _field(EMBEDDED_DATASET,
                           "embedded_mnist (5,000 real digits shipped with gan_tf) | a "
-                          "tensorflow-datasets image dataset, e.g. mnist | folder:PATH")
+                          "tensorflow-datasets image dataset, e.g. mnist | folder:PATH (image "
+                          "files; one sub-folder per class gives labels) | array:PATH (.npz "
+                          "with images, optional labels and class_names; or .npy of images; "
+                          "uint8 [0, 255] or float [-1, 1])")
     data_dir: Optional[str] = _field(None, "tensorflow-datasets data directory")
     download: bool = _field(True, "let tensorflow-datasets download a missing dataset")
-    image_size: Optional[int] = _field(None, "resize images to this square size (folder / tfds)")
+    image_size: Optional[int] = _field(None, "resize images to this square size (at most "
+                                             f"{MAX_IMAGE_SIZE})")
     max_examples: Optional[int] = _field(None, "train on a class-balanced subset of this size")
 
     # Networks.
@@ -111,12 +126,13 @@ class TrainConfig:
                                                     "cache)")
 
     def __post_init__(self):
-        # A relative image folder is made absolute, so the run (and `evaluate`, resumes)
-        # find it from any working directory.
-        if (isinstance(self.dataset, str) and self.dataset.startswith(FOLDER_PREFIX)
-                and len(self.dataset) > len(FOLDER_PREFIX)):
-            folder = os.path.expanduser(self.dataset[len(FOLDER_PREFIX):])
-            self.dataset = FOLDER_PREFIX + os.path.abspath(folder)
+        # A relative image folder or array file is made absolute, so the run (and `evaluate`,
+        # resumes) find it from any working directory.
+        for prefix in PATH_PREFIXES:
+            if (isinstance(self.dataset, str) and self.dataset.startswith(prefix)
+                    and self.dataset[len(prefix):].strip()):
+                path = os.path.expanduser(self.dataset[len(prefix):])
+                self.dataset = prefix + os.path.abspath(path)
         self.validate()
 
     def validate(self):
@@ -131,11 +147,14 @@ class TrainConfig:
                 or self.eval_every_n_epochs < 0):
             raise invalid("eval_every_n_epochs", self.eval_every_n_epochs,
                           "a non-negative integer (0 turns scoring off)")
-        if not isinstance(self.dataset, str) or not self.dataset.strip():
-            raise invalid("dataset", self.dataset, f"'{EMBEDDED_DATASET}', a tensorflow-datasets "
-                          "name such as 'mnist', or 'folder:PATH'")
-        if self.dataset.startswith(FOLDER_PREFIX) and not self.dataset[len(FOLDER_PREFIX):]:
-            raise invalid("dataset", self.dataset, "'folder:PATH' with the path of an image folder")
+        self._check_dataset()
+        for name in ("download", "conditional", "spectral_norm", "tensorboard"):
+            if not isinstance(getattr(self, name), bool):
+                raise invalid(name, getattr(self, name), "True or False")
+        for name in ("data_dir", "output_dir", "inception_weights"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise invalid(name, value, "a path (leave the flag out for the default)")
         for name in ("gradient_penalty", "r1_penalty"):
             check_non_negative(name, getattr(self, name))
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
@@ -148,6 +167,9 @@ class TrainConfig:
         for name in ("image_size", "max_examples"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
+            raise invalid("image_size", self.image_size,
+                          f"a size in pixels from 1 to {MAX_IMAGE_SIZE}, e.g. 28, 32 or 64")
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value < 1:
@@ -170,8 +192,39 @@ class TrainConfig:
             raise invalid("seed", self.seed, "an integer in [0, 2**31)")
         self._check_combinations()
 
+    def _check_dataset(self):
+        """Refuses a `dataset` that cannot name a source: empty, a prefix with no path, an
+        array file of another type, or a path without its prefix."""
+        if not isinstance(self.dataset, str) or not self.dataset.strip():
+            raise invalid("dataset", self.dataset, DATASET_CHOICES)
+        dataset = self.dataset
+        if dataset.startswith(FOLDER_PREFIX) and not dataset[len(FOLDER_PREFIX):].strip():
+            raise invalid("dataset", dataset, "'folder:PATH' with the path of an image folder")
+        if dataset.startswith(ARRAY_PREFIX):
+            if not dataset.lower().endswith(ARRAY_EXTENSIONS):
+                raise invalid("dataset", dataset, "'array:PATH' with the path of a .npz file "
+                              "(images, optional labels and class_names) or a .npy file "
+                              "(images)")
+            return
+        if dataset.startswith(FOLDER_PREFIX):
+            return
+        prefix = dataset.split(":", 1)[0].strip().lower() if ":" in dataset else None
+        looks_like_path = (dataset.startswith(("/", "~", "./", "../", "\\"))
+                           or dataset.lower().endswith(ARRAY_EXTENSIONS)
+                           or prefix in _MISTYPED_PREFIXES)
+        if looks_like_path:
+            raise invalid("dataset", dataset, "a path written with its lower-case prefix: "
+                          f"'{FOLDER_PREFIX}PATH' for an image folder, '{ARRAY_PREFIX}PATH' "
+                          "for a .npz or .npy file")
+
     def _check_combinations(self):
         """Refuses options that contradict each other or would silently do nothing."""
+        if (self.conditional and self.dataset.startswith(ARRAY_PREFIX)
+                and self.dataset.lower().endswith(".npy")):
+            raise UserError(
+                f"Invalid combination: --conditional with --dataset={self.dataset}: a .npy "
+                "file holds images only, and a conditional GAN needs labels. Save images and "
+                "labels in a .npz (np.savez(path, images=x, labels=y)) or drop --conditional.")
         if self.loss == "wasserstein" and not (self.gradient_penalty or self.spectral_norm):
             raise UserError(
                 "Invalid combination: --loss=wasserstein with no Lipschitz constraint on the "

@@ -1,23 +1,32 @@
-"""Datasets: the embedded digits, any tensorflow-datasets image dataset, or an image folder.
+"""Datasets: the embedded digits, any tensorflow-datasets image dataset, an image folder, or
+an array file.
 
 Every source is loaded once into memory as uint8 pixels `(N, H, W, C)` (plus integer labels
-where the source has them) and checked before anything is written. `make_dataset` then serves
-float32 batches in [-1, 1] whose order is a pure function of (seed, epoch), so a resumed run
-sees exactly the batches an uninterrupted run would.
+where the source has them) and checked before anything is written: an unusable source (a
+wrong shape, float pixels in the wrong range, NaN, unreadable files, no images) raises one
+one-line `UserError` that names what was received, what was expected and the fix; nothing
+is skipped silently. `make_dataset` then serves float32 batches in [-1, 1] whose order is a
+pure function of (seed, epoch), so a resumed run sees exactly the batches an uninterrupted
+run would.
 """
 
 import dataclasses
 import importlib.resources
 import os
 import socket
+import zipfile
 from typing import Optional, Sequence
 
 import numpy as np
 
-from gan_tf.config import EMBEDDED_DATASET, FOLDER_PREFIX
+from gan_tf.config import ARRAY_EXTENSIONS, ARRAY_PREFIX, EMBEDDED_DATASET, FOLDER_PREFIX
 from gan_tf.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+ARRAY_KEYS = ("images", "labels", "class_names")  # of an array:PATH .npz; images required
+MAX_NAMED = 5  # how many unreadable files of a folder its error message names
+# Float images within this much of [-1, 1] (half a pixel step) are accepted and clipped.
+_RANGE_TOLERANCE = 1 / 255
 # Hosts tensorflow-datasets downloads from; probed (3 s) before a download is attempted.
 _DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
 
@@ -50,7 +59,9 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
     Args:
         dataset: `"embedded_mnist"` (5,000 real MNIST digits shipped with gan_tf), the name of
             a tensorflow-datasets image dataset (e.g. `"mnist"`, `"cifar10"`), or
-            `"folder:PATH"` (images in PATH; one sub-folder per class gives labels).
+            `"folder:PATH"` (images in PATH; one sub-folder per class gives labels), or
+            `"array:PATH"` (a `.npz` with `images` and optional `labels` and `class_names`,
+            or a `.npy` of images; see `load_array`).
         data_dir: tensorflow-datasets data directory. Defaults to tfds's own.
         download: whether tensorflow-datasets may download a dataset that is not prepared.
         image_size: resize every image to `image_size x image_size` (antialiased).
@@ -62,6 +73,8 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
         data = load_embedded_mnist()
     elif dataset.startswith(FOLDER_PREFIX):
         data = load_folder(dataset[len(FOLDER_PREFIX):], image_size=image_size)
+    elif dataset.startswith(ARRAY_PREFIX):
+        data = load_array(dataset[len(ARRAY_PREFIX):])
     else:
         data = load_tfds(dataset, data_dir=data_dir, download=download, image_size=image_size)
     check_images(data.images, data.name)
@@ -113,7 +126,8 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
 
     expected = (f"Expected {EMBEDDED_DATASET!r} (the default, shipped with gan_tf), the name "
                 "of a tensorflow-datasets image dataset such as 'mnist', 'fashion_mnist' or "
-                "'cifar10', or 'folder:PATH'.")
+                "'cifar10', 'folder:PATH' (an image folder) or 'array:PATH' (a .npz or .npy "
+                "file).")
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
@@ -121,6 +135,21 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     except Exception as error:  # noqa: BLE001 - e.g. a community prefix needing other packages
         raise UserError(f"Cannot open dataset {name!r} with tensorflow-datasets "
                         f"({type(error).__name__}: {error}). {expected}") from None
+    image_key, label_key = _image_and_label_keys(builder.info, name)
+    image_feature = builder.info.features[image_key]
+    pixel_type = np.dtype(getattr(image_feature, "np_dtype", None) or image_feature.dtype)
+    if pixel_type != np.uint8:
+        # float32 (depth maps and the like: any range, NaN possible) or uint16 images would
+        # be cut to 8 bits blindly; refused before a single example is read.
+        raise UserError(
+            f"Dataset {name!r} stores its images ({image_key!r}) as {pixel_type.name}, not "
+            "uint8 pixels; gan_tf trains on uint8 image datasets. Convert them to uint8 "
+            "pixels in [0, 255] or floats in [-1, 1] and save them as an array file "
+            "(--dataset=array:PATH.npz; see the README).")
+    image_shape = image_feature.shape
+    if None in image_shape[:2] and image_size is None:
+        raise UserError(f"Dataset {name!r} has images of varying size {image_shape}. "
+                        "Pass --image_size=N to resize them to N x N.")
     if not builder.is_prepared():
         where = data_dir or "the default tensorflow-datasets folder (~/tensorflow_datasets)"
         fix = (f"Prepare it with network access (tfds build {name} --data_dir=DIR) and pass "
@@ -137,14 +166,9 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
         except Exception as error:  # noqa: BLE001 - manual downloads, network drops, ...
             raise UserError(f"tensorflow-datasets could not prepare {name!r} "
                             f"({type(error).__name__}: {error}). {fix}") from None
-    image_key, label_key = _image_and_label_keys(builder.info, name)
     if builder.info.splits and split not in builder.info.splits:
         raise UserError(f"Dataset {name!r} has no {split!r} split; it has "
                         f"{sorted(builder.info.splits)}.")
-    image_shape = builder.info.features[image_key].shape
-    if None in image_shape[:2] and image_size is None:
-        raise UserError(f"Dataset {name!r} has images of varying size {image_shape}. "
-                        "Pass --image_size=N to resize them to N x N.")
 
     def extract(example):
         image = example[image_key]
@@ -168,7 +192,10 @@ def load_folder(path, image_size=None):
 
     Images are turned upright (EXIF orientation), transparent pixels are composited onto
     black, 16-bit images are scaled to 8 bits, and all images become grayscale if all of
-    them are, else RGB. Hidden files (such as macOS `._name.png`) are skipped.
+    them are, else RGB. Hidden files (such as macOS `._name.png`) and files without an
+    image extension are skipped. An image file that cannot be read (corrupt, truncated,
+    empty) is never skipped: the whole folder is refused, naming the first `MAX_NAMED` bad
+    files and their count, so a dataset never shrinks without the user knowing.
     """
     from PIL import Image
 
@@ -185,15 +212,29 @@ def load_folder(path, image_size=None):
     if not files:
         raise UserError(f"The image folder {root} holds no image files. Expected files ending "
                         f"in {', '.join(IMAGE_EXTENSIONS)}.")
-    modes = []
+    image_errors, modes, bad = _image_errors(), {}, {}
     for file in files:  # headers only: decide grayscale or RGB before decoding anything
         try:
             with Image.open(file) as image:
-                modes.append(image.mode)
-        except OSError as error:
-            raise UserError(f"Cannot read image file {file}: {error}. Remove or replace it.")
-    gray = all(mode in _GRAY_MODES for mode in modes)
-    arrays = [_read_image(file, gray, image_size) for file in files]
+                modes[file] = image.mode
+        except image_errors as error:
+            bad[file] = _image_problem(file, error)
+    gray = all(mode in _GRAY_MODES for mode in modes.values())
+    arrays = {}
+    for file in modes:
+        try:
+            arrays[file] = _read_image(file, gray, image_size)
+        except image_errors as error:  # a readable header over truncated or corrupt data
+            bad[file] = _image_problem(file, error)
+    if bad:
+        named = "; ".join(f"{os.path.relpath(file, root)} ({bad[file]})"
+                          for file in sorted(bad)[:MAX_NAMED])
+        more = f"; and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+        raise UserError(
+            f"{len(bad)} of the {len(files)} image files in {root} cannot be read: {named}"
+            f"{more}. Remove or replace them (gan_tf never skips unreadable files, so the "
+            "dataset is what the folder shows).")
+    arrays = [arrays[file] for file in files]
     sizes = {array.shape[:2] for array in arrays}
     if len(sizes) > 1:
         examples = ", ".join(f"{os.path.relpath(f, root)} {a.shape[1]}x{a.shape[0]}"
@@ -211,6 +252,30 @@ def load_folder(path, image_size=None):
     return ImageData(FOLDER_PREFIX + path, images, labels, class_names)
 
 
+def _image_errors():
+    """What PIL raises for a file it cannot read."""
+    from PIL import Image
+
+    # OSError: unidentified, truncated or broken data; SyntaxError: PIL's "broken PNG file";
+    # DecompressionBombError: a header claiming an absurd size.
+    return (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+def _image_problem(file, error):
+    """A short reason why PIL could not read `file`."""
+    try:
+        if os.path.getsize(file) == 0:
+            return "an empty file, 0 bytes"
+    except OSError:
+        pass
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not a readable image"
+    message = str(error).splitlines()[0][:120] if str(error) else ""
+    return message or type(error).__name__
+
+
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 
@@ -218,12 +283,9 @@ def _read_image(file, gray, image_size):
     """One image file -> uint8 array (H, W) if `gray` else (H, W, 3)."""
     from PIL import Image, ImageOps
 
-    try:
-        with Image.open(file) as opened:
-            image = ImageOps.exif_transpose(opened)
-            image.load()
-    except OSError as error:
-        raise UserError(f"Cannot read image file {file}: {error}. Remove or replace it.")
+    with Image.open(file) as opened:  # `load_folder` reports what this raises
+        image = ImageOps.exif_transpose(opened)
+        image.load()
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         values = np.asarray(image, dtype=np.float64)
         scale = 257.0 if values.max(initial=0) > 255 else 1.0  # 16-bit -> 8-bit
@@ -238,8 +300,207 @@ def _read_image(file, gray, image_size):
     return np.asarray(image, dtype=np.uint8)
 
 
+def load_array(path):
+    """Loads an array file: a `.npz` (`images`, optional `labels`, `class_names`) or a `.npy`.
+
+    Example (what `python -m gan_tf.generate --format=npz` writes, too):
+
+    ```python
+    np.savez("digits.npz", images=pixels, labels=labels, class_names=np.array(["0", "1"]))
+    # then: python -m gan_tf.train --dataset=array:digits.npz
+    ```
+
+    The file is read with `allow_pickle=False`: an array of Python objects is refused, never
+    unpickled. Accepted:
+
+    - `images`: `(N, H, W)` or `(N, H, W, C)` with C = 1 (grayscale) or 3 (RGB), either
+      uint8 pixels in [0, 255] (used as they are) or floats clearly in [-1, 1] (within half
+      a pixel step, 1/255, of it, with values below -0.5 so they cannot be [0, 1] images).
+      Floats become the pixels `gan_tf.images.to_uint8` gives, `round((x + 1) * 127.5)`,
+      which `to_float` maps back to `p / 127.5 - 1`: uint8 pixels round-trip exactly, float
+      images come back within 1/255 (half a pixel step) of what was saved.
+    - `labels` (`.npz` only): N integer class indices (shape `(N,)` or `(N, 1)`) in
+      [0, num_classes), where num_classes is `len(class_names)` if given, else
+      `labels.max() + 1`.
+    - `class_names` (`.npz` only, with `labels`): one string per class.
+
+    Refused, with the fix in the message: float images in [0, 255] (uint8 pixels stored as
+    float) or [0, 1], or anywhere else outside [-1, 1]; NaN or infinite values (their count
+    and the first index); integer images other than uint8; a wrong rank or channel count
+    (channels first, RGBA); no images; labels of another length, not integers or out of
+    range; unknown keys (a misspelt `label` would silently drop the labels).
+    """
+    file = os.path.abspath(os.path.expanduser(path))
+    shown = f"--dataset={ARRAY_PREFIX}{path}"
+    if not file.lower().endswith(ARRAY_EXTENSIONS):
+        raise UserError(f"Not an array file: received {shown}. Expected a .npz file (keys "
+                        "'images', optional 'labels' and 'class_names') or a .npy file of "
+                        "images.")
+    if not os.path.isfile(file):
+        raise UserError(f"Array file not found: received {shown}. Expected an existing .npz "
+                        "or .npy file.")
+    with open(file, "rb") as stream:
+        magic = stream.read(6)
+    if not magic:
+        raise UserError(f"The array file {file} is empty (0 bytes). Save it again.")
+    if not (magic.startswith(b"PK") or magic == b"\x93NUMPY"):
+        what = ("a Python pickle, which gan_tf never loads" if magic.startswith(b"\x80")
+                else f"it starts with {magic!r}")
+        raise UserError(f"{file} is not a NumPy .npz or .npy file ({what}). Save it with "
+                        "np.savez(path, images=...) or np.save(path, images).")
+    try:
+        if magic == b"\x93NUMPY":  # a .npy: images only
+            arrays = {"images": np.load(file, allow_pickle=False)}
+        else:
+            with np.load(file, allow_pickle=False) as loaded:
+                arrays = {key: loaded[key] for key in loaded.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _array_read_error(file, error) from None
+    unknown = sorted(set(arrays) - set(ARRAY_KEYS))
+    if "images" not in arrays or unknown:
+        raise UserError(
+            f"{file} holds the arrays {sorted(arrays)}. Expected 'images' (required), "
+            "'labels' and 'class_names' (optional) and nothing else. Save it with "
+            "np.savez(path, images=x, labels=y).")
+    name = ARRAY_PREFIX + path
+    images = _array_pixels(arrays["images"], file)
+    labels, class_names = _array_labels(arrays.get("labels"), arrays.get("class_names"),
+                                        len(images), file)
+    return ImageData(name, images, labels, class_names)
+
+
+def _array_read_error(file, error):
+    message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    if "allow_pickle" in message:
+        return UserError(f"{file} holds Python objects (a pickled, dtype=object array), which "
+                         "gan_tf never unpickles. Save numeric arrays: np.savez(path, "
+                         "images=np.asarray(images, np.uint8), labels=np.asarray(labels, "
+                         "np.int64)).")
+    return UserError(f"Cannot read the array file {file} ({type(error).__name__}: {message}). "
+                     "It may be truncated or corrupt: save it again.")
+
+
+def _array_pixels(images, file):
+    """An array file's images -> uint8 pixels (N, H, W, C); UserError if unusable."""
+    what = f"{file}: 'images' has shape {images.shape} and dtype {images.dtype}."
+    expected = ("Expected uint8 pixels in [0, 255] or floats in [-1, 1], shaped (N, height, "
+                "width) or (N, height, width, channels) with 1 or 3 channels.")
+    if images.dtype.kind not in "uif":
+        raise UserError(f"{what} {expected}")
+    if images.ndim not in (3, 4):
+        raise UserError(f"{what} {expected}")
+    if images.ndim == 4 and images.shape[-1] not in (1, 3):
+        hint = ""
+        if images.shape[1] in (1, 3):
+            hint = " They look channels-first: pass np.moveaxis(images, 1, -1)."
+        elif images.shape[-1] == 4:
+            hint = " They look RGBA: drop the alpha channel with images[..., :3]."
+        raise UserError(f"{what} {expected}{hint}")
+    if images.shape[0] == 0 or 0 in images.shape[1:3]:
+        raise UserError(f"{what} It holds no images. {expected}")
+    if images.dtype.kind in "iu" and images.dtype != np.uint8:
+        low, high = images.min(), images.max()
+        raise UserError(
+            f"{what} Its values are integers in [{low}, {high}]. {expected} If they are pixels "
+            "in [0, 255], save images.astype(np.uint8).")
+    if images.dtype == np.uint8:
+        pixels = images
+    else:
+        pixels = _float_images_to_pixels(images, what, expected)
+    return pixels[..., None] if pixels.ndim == 3 else pixels
+
+
+def _float_images_to_pixels(images, what, expected):
+    from gan_tf import images as images_lib
+
+    finite = np.isfinite(images)
+    if not finite.all():
+        nans = int(np.isnan(images).sum())
+        infinite = int(images.size - finite.sum()) - nans
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        first_text = ", ".join(map(str, first))
+        raise UserError(
+            f"{what} It holds {nans} NaN and {infinite} infinite values (the first at "
+            f"images[{first_text}] = {images[first]}). Expected finite values. Fix or drop "
+            "those images, e.g. images[np.isfinite(images).reshape(len(images), -1).all(1)].")
+    low, high = float(images.min()), float(images.max())
+    tolerance = _RANGE_TOLERANCE
+    values = f"Its values are in [{low:.4g}, {high:.4g}]."
+    if low >= -tolerance and high <= 1 + tolerance:
+        raise UserError(
+            f"{what} {values} They look like [0, 1] images; gan_tf expects floats in [-1, 1] "
+            "(or uint8 pixels). Map them with images * 2 - 1, or save uint8 pixels: "
+            "np.round(images * 255).astype(np.uint8).")
+    if low >= -tolerance and high <= 255 + 0.5:
+        raise UserError(
+            f"{what} {values} They look like uint8 pixels stored as float: pass uint8 "
+            "(np.round(images).astype(np.uint8)) or scale to [-1, 1] (images / 127.5 - 1).")
+    if low >= -1 - tolerance and high <= 1 + tolerance:
+        if low > -0.5:
+            raise UserError(
+                f"{what} {values} With no value below -0.5 they are not clearly [-1, 1] "
+                "images (whose darkest pixels would be near -1). Save them as uint8 pixels: "
+                "gan_tf.images.to_uint8(images) if they are in [-1, 1], "
+                "np.round(images * 255).astype(np.uint8) if in [0, 1].")
+        return images_lib.to_uint8(np.clip(images, -1.0, 1.0))
+    raise UserError(f"{what} {values} {expected} Rescale them to [-1, 1].")
+
+
+def _array_labels(labels, class_names, count, file):
+    """An array file's labels and class names -> (int32 labels, names) or (None, None)."""
+    if labels is None:
+        if class_names is not None:
+            raise UserError(f"{file} has 'class_names' but no 'labels'. Add the labels (an "
+                            "integer class index per image) or drop 'class_names'.")
+        return None, None
+    what = f"{file}: 'labels' has shape {labels.shape} and dtype {labels.dtype}."
+    expected = (f"Expected {count} integer class indices (one per image) in [0, "
+                "num_classes), num_classes being len(class_names) or labels.max() + 1.")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim == 2 and labels.shape[0] == count and labels.shape[1] > 1:
+        raise UserError(f"{what} {expected} They look one-hot: pass labels.argmax(axis=1).")
+    if labels.ndim != 1 or labels.shape[0] != count:
+        raise UserError(f"{what} {expected}")
+    if labels.dtype.kind not in "iu":
+        hint = ""
+        if labels.dtype.kind == "f" and np.isfinite(labels).all() and (
+                labels == np.round(labels)).all():
+            hint = " They are whole numbers: save labels.astype(np.int64)."
+        raise UserError(f"{what} {expected}{hint}")
+    if class_names is not None:
+        if class_names.dtype.kind not in "US" or class_names.ndim != 1 or not len(class_names):
+            raise UserError(f"{file}: 'class_names' has shape {class_names.shape} and dtype "
+                            f"{class_names.dtype}. Expected one string per class, e.g. "
+                            "np.array(['cat', 'dog']).")
+        names = [n.decode("utf-8", "replace") if isinstance(n, bytes) else str(n)
+                 for n in class_names.tolist()]
+        if len(set(names)) != len(names):
+            raise UserError(f"{file}: 'class_names' repeats a name ({names}). Expected one "
+                            "distinct name per class.")
+    else:
+        names = None
+    num_classes = len(names) if names is not None else int(labels.max()) + 1
+    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if outside.size:
+        first = int(outside[0])
+        raise UserError(
+            f"{what} {outside.size} of the {count} labels are outside [0, {num_classes}) "
+            f"(the first: labels[{first}] = {labels[first]}). {expected}")
+    if names is None:
+        if num_classes > count:
+            raise UserError(
+                f"{what} Its largest label is {num_classes - 1}, which makes more classes than "
+                f"the {count} images: these look like ids, not class indices. Map them to "
+                "0..K-1 (np.unique(labels, return_inverse=True)[1]) or add 'class_names'.")
+        names = [str(index) for index in range(num_classes)]
+    return labels.astype(np.int32), names
+
+
 def check_images(images, name="dataset"):
-    """Raises `UserError` unless `images` is non-empty uint8 of shape (N, H, W, 1|3)."""
+    """Raises `UserError` unless `images` is non-empty uint8 of shape (N, H, W, 1|3) whose
+    pixels are not all 0 or 1 (binary masks or [0, 1] images stored as uint8 would train a
+    GAN on black images)."""
     images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or min(images.shape[1:3]) < 1:
         raise UserError(f"{name}: images have shape {images.shape}. Expected (N, height, width, "
@@ -249,6 +510,11 @@ def check_images(images, name="dataset"):
                         "[0, 255].")
     if images.shape[0] == 0:
         raise UserError(f"{name}: the dataset is empty.")
+    if images.max() <= 1:
+        raise UserError(
+            f"{name}: every pixel is 0 or 1 (of 0-255). These look like binary masks or [0, "
+            "1] images stored as uint8, which would train on black images. Scale them to "
+            "[0, 255] (pixels * 255).")
 
 
 def check_batch_size(data, batch_size):

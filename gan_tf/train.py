@@ -9,9 +9,7 @@ directory or during training, 2 an invalid flag (nothing is written), 75 stopped
 (preemption) after saving a checkpoint: rerun the same command to resume.
 """
 
-import dataclasses
 import os
-import typing
 
 from absl import flags, logging
 
@@ -21,32 +19,11 @@ from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
 
 
-_DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,
-           bool: flags.DEFINE_boolean}
-
-
-def _define_flags():
-    hints = typing.get_type_hints(TrainConfig)
-    for field in dataclasses.fields(TrainConfig):
-        kind = hints[field.name]
-        kind = next((k for k in typing.get_args(kind) if k is not type(None)), kind)
-        _DEFINE[kind](field.name, field.default, field.metadata["help"])
-
-
-_define_flags()
-FLAGS = flags.FLAGS
-
-
-def config_from_flags():
-    return TrainConfig(**{field.name: FLAGS[field.name].value
-                          for field in dataclasses.fields(TrainConfig)})
-
-
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
     try:
-        config = config_from_flags()
+        config = cli.config_from_flags(TrainConfig)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -64,4 +41,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    # Defined here, not on import: `cli.parse_config(TrainConfig, argv)` parses the same flags
+    # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
+    cli.define_config_flags(TrainConfig)
+    flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
     cli.run(main)

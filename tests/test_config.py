@@ -41,6 +41,24 @@ def test_every_field_has_help_text():
     ("eval_num_samples", 10, "at least 50"),
     ("precision", "float8", "'float32', 'mixed_float16'"),
     ("extractor", "clip", "'classifier', 'inception'"),
+    ("dataset", "array:", "'array:PATH' with the path of a .npz"),
+    ("dataset", "array:images.txt", "a .npz file"),
+    ("dataset", "/home/me/images", "'folder:PATH' for an image folder"),
+    ("dataset", "images.npz", "'array:PATH' for a .npz or .npy file"),
+    ("dataset", "Folder:/x", "lower-case prefix"),
+    ("dataset", "npz:/x/data.npz", "lower-case prefix"),
+    ("dataset", "  ", "a tensorflow-datasets name"),
+    ("image_size", 100_000, "from 1 to 1024"),
+    ("output_dir", "", "a path (leave the flag out"),
+    ("data_dir", " ", "a path"),
+    ("inception_weights", "", "a path"),
+    ("tensorboard", "no", "True or False"),
+    ("download", 0, "True or False"),
+    ("generator_learning_rate", float("nan"), "between 0 and 1"),
+    ("discriminator_learning_rate", float("inf"), "between 0 and 1"),
+    ("r1_penalty", float("nan"), ">= 0"),
+    ("beta_2", float("nan"), "[0, 1)"),
+    ("seed", 2**31, "[0, 2**31)"),
 ])
 def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
     with pytest.raises(UserError) as error:
@@ -87,6 +105,7 @@ def test_config_and_losses_agree_on_names():
     (dict(eval_every_n_epochs=0, extractor="inception"), "turns scoring off"),
     (dict(eval_every_n_epochs=0, eval_num_samples=200), "turns scoring off"),
     (dict(inception_weights="/x.h5"), "--extractor=inception"),
+    (dict(conditional=True, dataset="array:/x/images.npy"), "a .npy file holds images only"),
 ])
 def test_combinations_that_make_no_sense_are_refused(values, message):
     with pytest.raises(UserError, match="Invalid combination") as error:
@@ -104,8 +123,18 @@ def test_sensible_combinations_are_accepted(values):
     assert TrainConfig(**values).to_dict().items() >= values.items()
 
 
-def test_a_relative_image_folder_becomes_absolute(tmp_path, monkeypatch):
+def test_a_relative_image_folder_or_array_file_becomes_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = TrainConfig(dataset="folder:my images")
     assert config.dataset == "folder:" + str(tmp_path / "my images")
     assert TrainConfig.from_json(config.to_json()) == config
+    config = TrainConfig(dataset="array:data/digits.NPZ", conditional=True)
+    assert config.dataset == "array:" + str(tmp_path / "data" / "digits.NPZ")
+    assert TrainConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10", "mnist:3.*.*", "celeb_a/align",
+                                     "huggingface:mnist", "embedded_mnist", "folder:/x",
+                                     "array:/x/a.npy"])
+def test_dataset_names_that_are_not_paths_are_accepted(dataset):
+    assert TrainConfig(dataset=dataset).dataset == dataset

@@ -1,3 +1,4 @@
+import functools
 import os
 import time
 
@@ -159,3 +160,289 @@ def test_folder_16_bit_rgba_and_hidden_files(tmp_path):
     assert loaded.images.shape == (2, 8, 8, 3)  # one RGB image makes the set RGB
     sprite = loaded.images[1]
     assert sprite[:4, :, 0].min() == 200 and sprite[4:].max() == 0  # transparent -> black
+
+
+# === Array files (array:PATH) ===
+
+def _digits(count=64, size=8, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (count, size, size), dtype=np.uint8)
+
+
+def test_array_npz_with_labels_and_class_names(tmp_path):
+    # What `python -m gan_tf.generate --format=npz` writes: uint8 (N, H, W, C), int32 labels,
+    # str class names.
+    pixels = _digits(12)[..., None]
+    labels = (np.arange(12) % 3).astype(np.int32)
+    np.savez(tmp_path / "data.npz", images=pixels, labels=labels,
+             class_names=np.array(["cat", "dog", "eel"], dtype=str))
+    loaded = data.load_images(f"array:{tmp_path / 'data.npz'}")
+    np.testing.assert_array_equal(loaded.images, pixels)
+    assert loaded.labels.dtype == np.int32 and loaded.labels.tolist() == labels.tolist()
+    assert loaded.class_names == ["cat", "dog", "eel"] and loaded.num_classes == 3
+    # Labels shaped (N, 1) (as keras.datasets gives them) and no class names: 0..max.
+    np.savez(tmp_path / "plain.npz", images=pixels[..., 0], labels=labels[:, None] + 1)
+    plain = data.load_images(f"array:{tmp_path / 'plain.npz'}", image_size=16)
+    assert plain.images.shape == (12, 16, 16, 1)
+    assert plain.class_names == ["0", "1", "2", "3"] and plain.labels.tolist()[:3] == [1, 2, 3]
+
+
+def test_array_npy_rgb_images_only(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    np.save(tmp_path / "rgb.npy", pixels)
+    loaded = data.load_images(f"array:{tmp_path / 'rgb.npy'}")
+    np.testing.assert_array_equal(loaded.images, pixels)
+    assert loaded.labels is None and loaded.class_names is None
+
+
+def test_array_float_images_round_trip_through_to_float(tmp_path):
+    from gan_tf import images
+
+    # uint8 -> to_float -> saved as float -> loaded: every pixel value comes back exactly.
+    every_value = np.arange(256, dtype=np.uint8).reshape(4, 8, 8)
+    np.save(tmp_path / "exact.npy", data.to_float(every_value).numpy())
+    loaded = data.load_images(f"array:{tmp_path / 'exact.npy'}")
+    np.testing.assert_array_equal(loaded.images[..., 0], every_value)
+    # Any float image in [-1, 1] is within half a pixel step (1/255) after the round trip,
+    # and its pixels are images.to_uint8's; a value half a step outside is clipped.
+    floats = np.random.default_rng(2).uniform(-1, 1, (6, 8, 8, 1))
+    floats[0, 0, 0, 0], floats[0, 0, 1, 0] = -1.0, 1.0 + 0.4 / 255
+    np.savez(tmp_path / "floats.npz", images=floats)
+    pixels = data.load_images(f"array:{tmp_path / 'floats.npz'}").images
+    np.testing.assert_array_equal(pixels, images.to_uint8(np.clip(floats, -1, 1)))
+    back = data.to_float(pixels).numpy()
+    assert np.abs(back - np.clip(floats, -1, 1)).max() <= 1 / 255 + 1e-6
+    assert pixels[0, 0, 1, 0] == 255
+
+
+def test_array_path_is_made_absolute_and_loads_from_elsewhere(tmp_path, monkeypatch):
+    from gan_tf.config import TrainConfig
+
+    np.save(tmp_path / "rel.npy", _digits(4))
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig(dataset="array:rel.npy")
+    assert config.dataset == "array:" + str(tmp_path / "rel.npy")
+    monkeypatch.chdir("/")
+    assert len(data.load_images(config.dataset)) == 4
+
+
+def test_check_images_refuses_binary_pixels():
+    with pytest.raises(UserError, match="every pixel is 0 or 1.*pixels \\* 255"):
+        data.check_images(np.ones((2, 4, 4, 1), np.uint8))
+
+
+def test_folder_names_every_unreadable_file_up_to_five(tmp_path):
+    root = write_image_folder(tmp_path / "many", count=3, classes=())
+    for index in range(8):
+        (tmp_path / "many" / f"z{index}.png").write_bytes(b"x" * index)
+    with pytest.raises(UserError) as error:
+        data.load_images(f"folder:{root}")
+    message = str(error.value)
+    assert message.startswith(f"8 of the 11 image files in {root} cannot be read: z0.png (an "
+                              "empty file, 0 bytes); z1.png (not a readable image);")
+    assert "z4.png" in message and "z5.png" not in message and "and 3 more" in message
+
+
+# === Bad data through train(): one clear UserError, and no run directory ===
+
+def _array_case(arrays=None, name="data.npz", overrides=None, raw=None):
+    """A case writing `arrays` (a dict: .npz; an array: .npy) or `raw` bytes to `name`."""
+    def make(tmp_path):
+        path = tmp_path / name
+        if raw is not None:
+            path.write_bytes(raw)
+        elif isinstance(arrays, dict):
+            np.savez(path, **arrays)
+        elif arrays is not None:
+            np.save(path, arrays, allow_pickle=arrays.dtype == object)
+        return f"array:{path}", dict(overrides or {})
+    return make
+
+
+def _folder_case(good=0, bad=(), size=(8, 8), classes=(), overrides=None, create=True,
+                 extra=()):
+    """A case: an image folder of `good` PNGs, then `bad` {name: bytes} and `extra` files."""
+    def make(tmp_path):
+        root = tmp_path / "images"
+        if create:
+            root.mkdir()
+        if good:
+            write_image_folder(root, count=good, size=size, classes=classes)
+        for name, content in dict(bad).items():
+            if content == "truncated":
+                first = next(p for p in sorted(root.rglob("*.png")))
+                content = first.read_bytes()[:60]
+            (root / name).write_bytes(content)
+        for name in extra:
+            (root / name).write_text("notes")
+        return f"folder:{root}", dict(overrides or {})
+    return make
+
+
+def _mixed_size_folder_case(tmp_path):
+    root = write_image_folder(tmp_path / "images", count=40, size=(8, 8), classes=())
+    write_image_folder(tmp_path / "images" / "big", count=40, size=(9, 9), classes=())
+    return f"folder:{root}", {}
+
+
+@functools.lru_cache(maxsize=None)
+def _float_image_tfds_name():
+    """Registers (once) a tensorflow-datasets builder whose images are float32, one NaN."""
+    import tensorflow_datasets as tfds
+
+    class GanTfTestFloatImages(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self,
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(8, 8, 1), dtype=np.float32),
+                    "label": tfds.features.ClassLabel(num_classes=2)}),
+                supervised_keys=("image", "label"))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            for index in range(4):
+                image = np.full((8, 8, 1), np.nan if index == 2 else 0.5, np.float32)
+                yield index, {"image": image, "label": index % 2}
+
+    return GanTfTestFloatImages.name
+
+
+def _float_tfds_case(tmp_path):
+    return _float_image_tfds_name(), dict(data_dir=str(tmp_path / "tfds"))
+
+
+_FLOATS = _digits() / 127.5 - 1  # (64, 8, 8) in [-1, 1]
+_NAN = _FLOATS.copy()
+_NAN[3, 4, 5], _NAN[7, 0, 0] = np.nan, np.nan
+_INF = _FLOATS.copy()
+_INF[9, 1, 2] = -np.inf
+
+BAD_DATA = {
+    # Array files: pixel values and ranges.
+    "float 0-255": (_array_case({"images": _digits().astype(np.float32)}),
+                    r"look like uint8 pixels stored as float: pass uint8"),
+    "float 0-1": (_array_case({"images": _digits() / 255.0}),
+                  r"look like \[0, 1\] images.*images \* 2 - 1"),
+    "float NaN": (_array_case({"images": _NAN}),
+                  r"holds 2 NaN and 0 infinite values \(the first at images\[3, 4, 5\]"),
+    "float inf": (_array_case(_INF, "inf.npy"),
+                  r"holds 0 NaN and 1 infinite values \(the first at images\[9, 1, 2\]"),
+    "float outside [-1, 1]": (_array_case({"images": _FLOATS * 3}),
+                              r"in \[-3, 3\].*Rescale them to \[-1, 1\]"),
+    "float not clearly [-1, 1]": (_array_case({"images": _FLOATS * 0.3}),
+                                  r"not clearly \[-1, 1\].*to_uint8"),
+    "uint8 binary 0/1": (_array_case((_digits() > 128).astype(np.uint8), "mask.npy"),
+                         r"every pixel is 0 or 1"),
+    "int64 pixels": (_array_case(_digits().astype(np.int64), "wide.npy"),
+                     r"dtype int64.*images.astype\(np.uint8\)"),
+    "bool pixels": (_array_case(_digits() > 9, "bool.npy"), r"dtype bool. Expected uint8"),
+    # Array files: shapes.
+    "rank 2": (_array_case(_digits()[0], "one.npy"), r"shape \(8, 8\).*Expected uint8"),
+    "rank 5": (_array_case(_digits()[None, ..., None], "five.npy"), r"shape \(1, 64, 8, 8, 1\)"),
+    "channels first": (_array_case(np.zeros((64, 3, 8, 8), np.uint8), "chw.npy"),
+                       r"channels-first: pass np.moveaxis\(images, 1, -1\)"),
+    "RGBA": (_array_case(np.zeros((64, 8, 8, 4), np.uint8), "rgba.npy"), r"RGBA.*\[\.\.\., :3\]"),
+    "no images": (_array_case({"images": np.zeros((0, 8, 8), np.uint8)}), r"holds no images"),
+    "zero width": (_array_case(np.zeros((64, 8, 0), np.uint8), "flat.npy"), r"holds no images"),
+    # Array files: keys and labels.
+    "object array": (_array_case(np.array([_digits()[0], None], dtype=object), "obj.npy"),
+                     r"Python objects.*never unpickles"),
+    "pickle file": (_array_case(raw=b"\x80\x04\x95" + b"\x00" * 20, name="data.npy"),
+                    r"a Python pickle, which gan_tf never loads"),
+    "keras-style keys": (_array_case({"x_train": _digits(), "y_train": np.arange(64)}),
+                         r"holds the arrays \['x_train', 'y_train'\]. Expected 'images'"),
+    "misspelt labels": (_array_case({"images": _digits(), "label": np.arange(64) % 2}),
+                        r"holds the arrays \['images', 'label'\]"),
+    "labels too short": (_array_case({"images": _digits(), "labels": np.arange(63) % 2}),
+                         r"'labels' has shape \(63,\).*Expected 64 integer class indices"),
+    "labels past class_names": (
+        _array_case({"images": _digits(), "labels": np.arange(64) % 3,
+                     "class_names": np.array(["a", "b"])}),
+        r"21 of the 64 labels are outside \[0, 2\) \(the first: labels\[2\] = 2\)"),
+    "negative labels": (_array_case({"images": _digits(), "labels": np.arange(64) - 1}),
+                        r"labels\[0\] = -1"),
+    "labels that are ids": (_array_case({"images": _digits(), "labels": np.arange(64) * 1000}),
+                            r"largest label is 63000.*look like ids"),
+    "float labels": (_array_case({"images": _digits(), "labels": np.arange(64) % 2 * 1.0}),
+                     r"dtype float64.*labels.astype\(np.int64\)"),
+    "one-hot labels": (_array_case({"images": _digits(), "labels": np.eye(2)[np.arange(64) % 2]}),
+                       r"one-hot: pass labels.argmax\(axis=1\)"),
+    "class_names without labels": (_array_case({"images": _digits(),
+                                                "class_names": np.array(["a"])}),
+                                   r"'class_names' but no 'labels'"),
+    "class_names not strings": (_array_case({"images": _digits(), "labels": np.arange(64) % 2,
+                                             "class_names": np.array([0, 1])}),
+                                r"one string per class"),
+    "class_names repeated": (_array_case({"images": _digits(), "labels": np.arange(64) % 2,
+                                          "class_names": np.array(["a", "a"])}),
+                             r"'class_names' repeats a name"),
+    # Array files: unreadable.
+    "missing file": (_array_case(name="absent.npz"), r"Array file not found"),
+    "garbage bytes": (_array_case(raw=b"not numpy at all"), r"is not a NumPy .npz or .npy file"),
+    "zero bytes": (_array_case(raw=b"", name="zero.npy"), r"is empty \(0 bytes\)"),
+    "truncated npz": (_array_case(raw=b"PK\x03\x04" + b"\x00" * 40), r"truncated or corrupt"),
+    # Array files: what the run then refuses.
+    "shorter than one batch": (_array_case(_digits(10), "ten.npy"),
+                               r"10 images, fewer than one batch \(--batch_size=64\)"),
+    "size the DCGAN cannot take": (_array_case(_digits(size=10), "ten_px.npy",
+                                               {"architecture": "dcgan"}),
+                                   r"DCGAN cannot take 10x10 images.*--image_size"),
+    "conditional, no labels": (_array_case({"images": _digits()}, overrides={
+        "conditional": True}), r"--conditional needs a labelled dataset"),
+    # Image folders.
+    "folder missing": (_folder_case(create=False), r"Image folder not found"),
+    "folder empty": (_folder_case(), r"holds no image files"),
+    "folder without image files": (_folder_case(extra=["notes.txt", ".hidden.png"]),
+                                   r"holds no image files"),
+    "folder of corrupt files only": (
+        _folder_case(bad={"a.png": b"garbage", "b.png": b""}),
+        r"2 of the 2 image files in .* cannot be read: a.png \(not a readable image\); "
+        r"b.png \(an empty file, 0 bytes\)\. Remove or replace them"),
+    "folder with a truncated file among good ones": (
+        _folder_case(good=3, bad={"cut.png": "truncated"}),
+        r"1 of the 4 image files in .* cannot be read: cut.png \(image file is truncated\)"),
+    "folder shorter than one batch": (_folder_case(good=8),
+                                      r"8 images, fewer than one batch"),
+    "folder of mixed sizes": (_mixed_size_folder_case, r"2 different sizes.*--image_size=N"),
+    # tensorflow-datasets.
+    "tfds float32 image feature (NaN)": (_float_tfds_case,
+                                          r"stores its images \('image'\) as float32"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DATA))
+def test_bad_data_fails_through_train_before_anything_is_written(case, make_tiny_config,
+                                                                tmp_path):
+    from gan_tf import train_lib
+
+    make, message = BAD_DATA[case]
+    dataset, overrides = make(tmp_path)
+    config = make_tiny_config(dataset=dataset, **{"max_examples": None, **overrides})
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(UserError, match=message) as error:
+        train_lib.train(config, verbose=0, log=lambda line: None)
+    assert "\n" not in str(error.value)  # one line, for the CLI's one-line error
+    assert not os.path.exists(config.output_dir)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_conditional_run_trains_on_an_array_file(make_tiny_config, tmp_path):
+    import json
+
+    from gan_tf import train_lib
+
+    floats = _FLOATS[..., None].astype(np.float32)  # float images in [-1, 1]
+    np.savez(tmp_path / "data.npz", images=floats, labels=np.arange(64) % 2,
+             class_names=np.array(["even", "odd"]))
+    config = make_tiny_config(dataset=f"array:{tmp_path / 'data.npz'}", max_examples=None,
+                              batch_size=32, epochs=1, conditional=True)
+    result = train_lib.train(config, verbose=0, log=lambda line: None)
+    assert result.trained
+    saved = json.load(open(os.path.join(config.output_dir, "config.json")))
+    assert saved["dataset"] == {"name": f"array:{tmp_path / 'data.npz'}", "num_examples": 64,
+                                "image_shape": [8, 8, 1], "num_classes": 2,
+                                "class_names": ["even", "odd"]}

@@ -1,11 +1,20 @@
-"""`python -m gan_tf.train` as a user runs it, in subprocesses."""
+"""`python -m gan_tf.train` as a user runs it: flags parsed in-process (every flag's invalid
+values), and in subprocesses (exit codes, one-line errors, nothing written)."""
 
+import ast
+import dataclasses
+import inspect
 import os
 import time
+import typing
 
+import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import run_python, write_image_folder
+from gan_tf import cli
+from gan_tf import config as config_lib
+from gan_tf.config import TrainConfig
 
 TINY = ["--architecture=mlp", "--max_examples=256", "--epochs=1", "--nodownload"]
 
@@ -35,6 +44,13 @@ def test_cli_trains_resumes_and_says_when_finished(tmp_path):
 
 @pytest.mark.parametrize("flag, message", [
     ("--epochs=0", "Received: epochs=0"),
+    ("--generator_learning_rate=nan", "Received: generator_learning_rate=nan"),
+    ("--nodownload=1", "--nodownload=1 does not take an argument"),  # absl's ValueError
+    ("--output_dir=", "Received: output_dir=''"),
+    ("--image_size=100000", "Received: image_size=100000"),
+    ("--dataset=array:images.txt", "a .npz file"),
+    ("--dataset=./my_images", "'folder:PATH' for an image folder"),
+    ("positional", "unexpected arguments ['positional']"),
     ("--batch_size=-8", "Received: batch_size=-8"),
     ("--loss=wgan", "Received: loss='wgan'"),
     ("--architecture=unet", "Received: architecture='unet'"),
@@ -51,13 +67,177 @@ def test_cli_trains_resumes_and_says_when_finished(tmp_path):
 ])
 def test_bad_flags_exit_2_before_anything_is_written(flag, message, tmp_path):
     started = time.monotonic()
-    result = run_python(["-m", "gan_tf.train", *flag.split(), f"--output_dir={tmp_path / 'run'}"],
+    # The flag under test comes last, so it wins over --output_dir (e.g. --output_dir=).
+    result = run_python(["-m", "gan_tf.train", f"--output_dir={tmp_path / 'run'}", *flag.split()],
                         cwd=str(tmp_path))
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert os.listdir(tmp_path) == []
     assert time.monotonic() - started < 30
+
+
+def test_bad_flag_with_the_default_output_dir_writes_nothing(tmp_path):
+    result = run_python(["-m", "gan_tf.train", "--beta_1=inf"], cwd=str(tmp_path))
+    assert result.returncode == 2 and "Received: beta_1=inf" in result.stderr
+    assert os.listdir(tmp_path) == []  # no runs/ in the working directory
+
+
+# === Every flag, in-process: cli.parse_config is what gan_tf.train runs on its argv ===
+
+# Invalid values of each flag (a value, or a whole argv list when the value needs context),
+# beyond those every flag of its type gets (GENERIC_INVALID). Every field of TrainConfig must
+# have an entry, so a new flag cannot be added without them.
+INVALID = {
+    "dataset": ["", "   ", "folder:", "folder:  ", "array:", "array:images.txt",
+                "/home/me/images", "~/images", "./images", "images.npz", "Folder:/x",
+                "npz:/x/data.npz"],
+    "data_dir": ["", "  "],
+    "download": ["yes please"],
+    "image_size": ["0", "-28", "1025", "100000"],
+    "max_examples": ["0", "-1"],
+    "architecture": ["resnet", "MLP"],
+    "latent_dim": ["0", "-100"],
+    "dcgan_filters": ["0", "-64"],
+    "conditional": [["--conditional", "--dataset=array:/x/images.npy"]],
+    "loss": ["wgan", "Hinge"],
+    "gradient_penalty": ["-1", "-1e-9"],
+    "r1_penalty": ["-10"],
+    "discriminator_steps": ["0", "-1"],
+    "spectral_norm": ["on"],
+    "augment": ["mixup", "ADA"],
+    "ada_target": [["--augment=ada", f"--ada_target={value}"] for value in ("0", "1", "1.5",
+                                                                              "-0.1")]
+    + [["--ada_target=0.7"]],
+    "ada_ramp_images": [["--augment=ada", "--ada_ramp_images=0"],
+                        ["--augment=diffaugment", "--ada_ramp_images=1000"]],
+    "ema_decay": ["0", "1", "1.5", "-0.5"],
+    "epochs": ["0", "-5"],
+    "batch_size": ["0", "-8"],
+    "generator_learning_rate": ["0", "-2e-4", "1", "3"],
+    "discriminator_learning_rate": ["0", "1e3"],
+    "beta_1": ["1", "-0.1", "2"],
+    "beta_2": ["1", "-1"],
+    "seed": ["-1", str(2**31), str(10**30)],
+    "precision": ["float8", "bfloat16"],
+    "output_dir": ["", "   "],
+    "sample_every_n_epochs": ["0", "-1"],
+    "checkpoint_every_n_epochs": ["0"],
+    "keep_checkpoints": ["0", "-3"],
+    "tensorboard": ["sometimes"],
+    "eval_every_n_epochs": ["-1", ["--eval_every_n_epochs=0", "--extractor=inception"],
+                            ["--eval_every_n_epochs=0", "--eval_num_samples=200"]],
+    "eval_num_samples": ["0", "49", "-1000"],
+    "extractor": ["clip", ""],
+    "inception_weights": ["", " ", "/weights/inception.h5",
+                          ["--extractor=inception", "--inception_weights="]],
+}
+GENERIC_INVALID = {
+    int: ["", "abc", "1.5", "1e3", "0x"],
+    float: ["", "abc", "nan", "inf", "-inf", "1,5"],
+    bool: ["maybe", "2", ""],
+    str: [],  # strings: per field (any text parses)
+}
+# Combinations (not of one flag) and malformed command lines.
+INVALID_COMMAND_LINES = [
+    ["--loss=wasserstein"],
+    ["--gradient_penalty=10", "--r1_penalty=1"],
+    ["--architecture=mlp", "--dcgan_filters=8"],
+    ["--no_such_flag=1"],
+    ["--epochs"],
+    ["--flagfile=/definitely/missing"],
+    ["positional"],
+]
+# Checks that flags cannot reach (absl parses booleans as bools); test_config covers them.
+UNREACHABLE_FROM_FLAGS = ('raise invalid(name, getattr(self, name), "True or False")',)
+
+
+def _flag_kind(name):
+    kind = typing.get_type_hints(TrainConfig)[name]
+    return next((k for k in typing.get_args(kind) if k is not type(None)), kind)
+
+
+def _invalid_command_lines(name):
+    kind = _flag_kind(name)
+    lines = [[f"--{name}={value}"] for value in GENERIC_INVALID[kind]]
+    if kind is bool:
+        lines.append([f"--no{name}=1"])  # absl raises a plain ValueError for this one
+    return lines + [entry if isinstance(entry, list) else [f"--{name}={entry}"]
+                    for entry in INVALID[name]]
+
+
+def _rejection(argv, output_dir):
+    """What `cli.parse_config` raises for `argv` (after --output_dir), or None if it accepts it."""
+    from absl import flags
+
+    try:
+        cli.parse_config(TrainConfig, ["gan_tf.train", f"--output_dir={output_dir}", *argv])
+    except (flags.Error, ValueError) as error:  # the CLI exits 2 for both (cli.py, main)
+        return error
+    return None
+
+
+def _config_line(error):
+    """The line of gan_tf/config.py that refused (None for an absl parse error)."""
+    line, trace = None, error.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == config_lib.__file__:
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def _all_invalid_command_lines():
+    fields = [field.name for field in dataclasses.fields(TrainConfig)]
+    return [(name, argv) for name in fields for argv in _invalid_command_lines(name)] + [
+        (None, argv) for argv in INVALID_COMMAND_LINES]
+
+
+def test_every_flag_has_invalid_values_to_test():
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    assert set(INVALID) == fields, ("add the invalid values of each new flag to INVALID: "
+                                    f"{sorted(fields - set(INVALID))}")
+    assert all(INVALID[name] for name in fields)
+
+
+def test_every_invalid_flag_is_rejected_at_parse_time_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    output_dir = tmp_path / "run"
+    assert cli.parse_config(TrainConfig, ["gan_tf.train"]) == TrainConfig()  # defaults parse
+    accepted = []
+    for name, argv in _all_invalid_command_lines():
+        error = _rejection(argv, output_dir)
+        if error is None:
+            accepted.append(argv)
+            continue
+        message = str(error)
+        assert "\n" not in message.strip(), message  # the CLI prints one line
+        if name is not None:
+            assert name in message, (argv, message)  # it names the flag at fault
+    assert accepted == [], f"invalid flags accepted: {accepted}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_every_check_in_the_config_is_reached_by_an_invalid_flag(tmp_path):
+    """Each `raise` and `check_*` call of TrainConfig's validation refuses some test case."""
+    source_lines, first = inspect.getsourcelines(TrainConfig)
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    checks = {}
+    for method in tree.body[0].body:
+        if isinstance(method, ast.FunctionDef) and method.name in (
+                "validate", "_check_dataset", "_check_combinations"):
+            for node in ast.walk(method):
+                is_check = isinstance(node, ast.Call) and isinstance(
+                    node.func, ast.Name) and node.func.id.startswith("check_")
+                if isinstance(node, ast.Raise) or is_check:
+                    line = node.lineno + first - 1
+                    text = source_lines[node.lineno - 1].strip()
+                    if text not in UNREACHABLE_FROM_FLAGS:
+                        checks[line] = text
+    reached = {_config_line(_rejection(argv, tmp_path / "run"))
+               for _, argv in _all_invalid_command_lines()}
+    missing = {line: text for line, text in checks.items() if line not in reached}
+    assert len(checks) > 20 and not missing, f"no invalid flag reaches: {missing}"
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -74,3 +254,40 @@ def test_bad_datasets_exit_1_fast_with_one_message(flags, message, tmp_path):
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "run")
     assert time.monotonic() - started < 60
+
+
+def _float_pixels_file(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 8, 8)).astype(np.float32)
+    np.savez(tmp_path / "pixels.npz", images=pixels)
+    return "array:pixels.npz", "look like uint8 pixels stored as float: pass uint8"
+
+
+def _folder_with_corrupt_files(tmp_path):
+    write_image_folder(tmp_path / "photos", count=70, size=(8, 8), classes=())
+    (tmp_path / "photos" / "broken.png").write_bytes(b"\x89PNG garbage")
+    (tmp_path / "photos" / "empty.png").write_bytes(b"")
+    return "folder:photos", ("2 of the 72 image files in {root} cannot be read: broken.png (not "
+                             "a readable image); empty.png (an empty file, 0 bytes)")
+
+
+@pytest.mark.parametrize("make", [_float_pixels_file, _folder_with_corrupt_files])
+def test_bad_data_files_exit_1_with_one_line_and_no_run_dir(make, tmp_path):
+    dataset, message = make(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    result = run_python(["-m", "gan_tf.train", f"--dataset={dataset}", "--architecture=mlp",
+                         "--output_dir=run"], cwd=str(tmp_path))
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and result.stderr.rstrip().endswith(errors[0]), result.stderr
+    assert message.format(root=tmp_path / "photos") in errors[0]
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert sorted(os.listdir(tmp_path)) == before  # no run/ (relative to the cwd)
+
+
+def test_help_lists_every_flag(tmp_path):
+    result = run_python(["-m", "gan_tf.train", "--help"], cwd=str(tmp_path))
+    listed = result.stdout + result.stderr
+    missing = [field.name for field in dataclasses.fields(TrainConfig)
+               if f"--{field.name}:" not in listed and f"--[no]{field.name}:" not in listed]
+    assert missing == [] and "array:PATH" in listed
+    assert os.listdir(tmp_path) == []

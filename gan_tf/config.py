@@ -42,6 +42,7 @@ RESUMABLE_CHANGES = frozenset(
         "tensorboard",
         "sample_every_n_epochs",
         "checkpoint_every_n_epochs",
+        "checkpoint_every_n_steps",
         "keep_checkpoints",
         "eval_every_n_epochs",
         "eval_num_samples",
@@ -112,6 +113,9 @@ class TrainConfig:
     output_dir: Optional[str] = _field(None, "run directory (default runs/DATASET-ARCHITECTURE)")
     sample_every_n_epochs: int = _field(1, "write the fixed-latent sample grid every N epochs")
     checkpoint_every_n_epochs: int = _field(1, "save a checkpoint every N epochs (and at the end)")
+    checkpoint_every_n_steps: int = _field(
+        0, "also save a checkpoint every N batches inside an epoch, so a kill loses at most N "
+        "batches (0: only at epoch ends)")
     keep_checkpoints: int = _field(3, "how many recent checkpoints to keep")
     tensorboard: bool = _field(False, "also write TensorBoard scalars and sample images")
 
@@ -161,6 +165,10 @@ class TrainConfig:
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints",
                      "eval_num_samples"):
             check_positive_int(name, getattr(self, name))
+        if not isinstance(self.checkpoint_every_n_steps, int) or isinstance(
+                self.checkpoint_every_n_steps, bool) or self.checkpoint_every_n_steps < 0:
+            raise invalid("checkpoint_every_n_steps", self.checkpoint_every_n_steps,
+                          "a non-negative integer (0: only at epoch ends)")
         if self.eval_num_samples < MIN_EVAL_SAMPLES:
             raise invalid("eval_num_samples", self.eval_num_samples,
                           f"at least {MIN_EVAL_SAMPLES} samples (1000 by default)")

@@ -74,6 +74,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
 
     config.validate()
     run_dir = config.resolved_output_dir()
+    _check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
     # The whole dataset judges the samples; the GAN trains on `data`, the --max_examples
     # subset (the same images load_images(max_examples=...) gives).
     full = data_lib.load_images(config.dataset, data_dir=config.data_dir,
@@ -88,7 +89,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     # Refuses image shapes the networks cannot take.
     gan = build_gan(config, data.image_shape, num_classes)
     judge = _check_judge(config, full, log)  # refuses missing Inception weights now
-    _check_run_dir(run_dir, config)  # the first write
+    _make_run_dir(run_dir)  # the first write
     # One process per run directory; the kernel drops the lock if this one is killed.
     with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
         return _train_locked(config, run_dir, data, full, num_classes, gan, judge,
@@ -109,7 +110,7 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_ca
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
         every_n_epochs=config.checkpoint_every_n_epochs,
-        every_n_steps=getattr(config, "checkpoint_every_n_steps", None) or None,
+        every_n_steps=config.checkpoint_every_n_steps or None,
         handle_sigterm=True)
     start_epoch = checkpoint.restore(gan)
     start_step = checkpoint.resume_step
@@ -517,7 +518,7 @@ def _objective(config):
 
 
 def _check_run_dir(run_dir, config):
-    """Refuses a directory that is not ours, belongs to another config, or is not writable."""
+    """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(config_path):
         saved, _ = read_run_config(run_dir)
@@ -535,6 +536,14 @@ def _check_run_dir(run_dir, config):
                 set(os.listdir(run_dir)) - {DirectoryLock.FILE}):
             raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: "
                             "it is not a gan_tf run. Pass an empty or new folder.")
+    except OSError as error:
+        raise UserError(f"Cannot read --output_dir={run_dir}: {error.strerror or error}. "
+                        "Pass a folder you can write to.") from None
+
+
+def _make_run_dir(run_dir):
+    """Creates the run directory (if new) and proves it is writable."""
+    try:
         check_writable_directory(run_dir)
     except OSError as error:
         raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "

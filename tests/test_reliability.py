@@ -116,6 +116,25 @@ def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
     assert metric_epochs(run_dir) == [1, 2, 3]
 
 
+def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_path):
+    run_dir, markers = tmp_path / "run", tmp_path / "markers"
+    every = ["--checkpoint_every_n_steps=2"]
+    reference_dir = tmp_path / "reference"
+    code, _, err = finish(start(reference_dir, tmp_path / "reference_markers", every))
+    assert code == 0, err
+    process = start(run_dir, markers, every, pause="2:3")  # saved at batch 2, not 3
+    wait_for(markers / "paused", process)
+    kill9(process)
+    state = checkpoint_state(run_dir)
+    assert (int(state["epoch/.ATTRIBUTES/VARIABLE_VALUE"]),
+            int(state["step/.ATTRIBUTES/VARIABLE_VALUE"])) == (1, 2)
+    code, out, err = finish(start(run_dir, tmp_path / "markers2", every))
+    assert code == 0, err
+    assert "2 batches into epoch 2" in out
+    assert_same_run(reference_dir, run_dir)
+    assert metric_epochs(run_dir) == [1, 2, 3]
+
+
 def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(reference,
                                                                                  tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
@@ -342,3 +361,11 @@ def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, 
         stream.write(f'model_checkpoint_path: "{tmp_path / "elsewhere" / "best-1"}"\n')
     with pytest.raises(UserError, match="names a checkpoint outside"):
         train_lib.load_run(config.output_dir, checkpoint="best")
+
+
+def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(make_tiny_config):
+    config = make_tiny_config(epochs=1)
+    train_lib.train(config, **QUIET)
+    with pytest.raises(UserError, match="holds a run with another configuration"):
+        # The folder does not exist: had the data been loaded first, that would be the error.
+        train_lib.train(make_tiny_config(dataset="folder:/definitely/missing"), **QUIET)

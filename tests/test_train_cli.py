@@ -123,6 +123,7 @@ INVALID = {
     "output_dir": ["", "   "],
     "sample_every_n_epochs": ["0", "-1"],
     "checkpoint_every_n_epochs": ["0"],
+    "checkpoint_every_n_steps": ["-1"],
     "keep_checkpoints": ["0", "-3"],
     "tensorboard": ["sometimes"],
     "eval_every_n_epochs": ["-1", ["--eval_every_n_epochs=0", "--extractor=inception"],

@@ -21,6 +21,8 @@ _EXPORTS = {
     "ResumableCheckpoint": "gan_tf.callbacks",
     "MetricsLog": "gan_tf.callbacks",
     "StopOnNonFinite": "gan_tf.callbacks",
+    "SampleQuality": "gan_tf.callbacks",
+    "TrainingHealth": "gan_tf.health",
     "export_generator": "gan_tf.export",
     "load_images": "gan_tf.data",
     "train": "gan_tf.train_lib",

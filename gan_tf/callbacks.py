@@ -5,6 +5,8 @@
 - `MetricsLog`: one JSON line per epoch and a plot of the curves.
 - `SampleQuality`: FD/KID (and class coverage) every N epochs, the best checkpoint by FD,
   and warnings when samples degrade or classes disappear (mode collapse).
+- `TrainingHealth` lives in `gan_tf.health` (also `gan_tf.TrainingHealth`): warnings when D
+  overpowers G for a sustained period or the fixed-latent samples lose their diversity.
 
 None of them needs a `gan_tf.GAN`: they take the generator (or the objects to checkpoint)
 explicitly, or find them on the model (`model.generator`, `model.checkpoint_items()`).

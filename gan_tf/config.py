@@ -14,6 +14,7 @@ LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 EXTRACTORS = ("classifier", "inception")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
@@ -43,6 +44,7 @@ RESUMABLE_CHANGES = frozenset(
         "sample_every_n_epochs",
         "checkpoint_every_n_epochs",
         "checkpoint_every_n_steps",
+        "strategy",
         "keep_checkpoints",
         "eval_every_n_epochs",
         "eval_num_samples",
@@ -108,6 +110,10 @@ class TrainConfig:
     precision: str = _field("float32", "float32 | mixed_bfloat16 (CPUs with AVX-512 BF16, "
                                        "TPUs, recent GPUs) | mixed_float16 (GPUs; with loss "
                                        "scaling)")
+    strategy: str = _field(
+        "auto", "auto (mirrored when several GPUs are visible, multi_worker when TF_CONFIG "
+        "names several tasks, else default) | default (one device) | mirrored (all local "
+        "GPUs) | multi_worker (the cluster in TF_CONFIG) | tpu")
 
     # Outputs.
     output_dir: Optional[str] = _field(None, "run directory (default runs/DATASET-ARCHITECTURE)")
@@ -146,6 +152,7 @@ class TrainConfig:
         check_choice("augment", self.augment, AUGMENTATIONS)
         check_choice("extractor", self.extractor, EXTRACTORS)
         check_choice("precision", self.precision, PRECISIONS)
+        check_choice("strategy", self.strategy, STRATEGIES)
         if (not isinstance(self.eval_every_n_epochs, int) or isinstance(self.eval_every_n_epochs,
                                                                          bool)
                 or self.eval_every_n_epochs < 0):

@@ -235,6 +235,15 @@ class GAN(keras.Model):
         self.generator_optimizer.build(self.generator.trainable_variables)
         self.discriminator_optimizer.build(self.discriminator.trainable_variables)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras's fit builds a model made in a strategy scope from a first batch, MEAN-reduced
+        # across replicas; under MultiWorkerMirroredStrategy that reduce fails on an eager
+        # batch (Keras 3.15). The GAN needs no such build: its networks come from keras.Input
+        # and compile() builds both optimizers, as in a run without a strategy.
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     @property
     def metrics(self):
         metrics = [self.d_loss_tracker, self.g_loss_tracker, self.real_accuracy_tracker,
@@ -343,6 +352,10 @@ class GAN(keras.Model):
         logs = {metric.name: metric.result() for metric in self.metrics}
         if self.augment == "ada":
             logs["ada_p"] = tf.identity(self.ada_p)
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15's fit concatenates the workers' logs and fails on scalars ("Invalid
+            # reduction dimension 0", keras-team/keras#20585): one-element vectors work.
+            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
 
     def _adapt_augmentation(self, real_logits):

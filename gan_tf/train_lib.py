@@ -23,6 +23,7 @@ import platform
 import time
 
 from gan_tf import data as data_lib
+from gan_tf import distribute
 from gan_tf import networks
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError
@@ -84,21 +85,67 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         data = data_lib.subset(full, config.max_examples, config.seed)
     data_lib.check_batch_size(data, config.batch_size)
     num_classes = _conditional_classes(config, data)
+    strategy = distribute.make_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
-    # Refuses image shapes the networks cannot take.
-    gan = build_gan(config, data.image_shape, num_classes)
-    judge = _check_judge(config, full, log)  # refuses missing Inception weights now
-    _make_run_dir(run_dir)  # the first write
-    # One process per run directory; the kernel drops the lock if this one is killed.
-    with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
-        return _train_locked(config, run_dir, data, full, num_classes, gan, judge,
-                             extra_callbacks, verbose, log)
+    # Models, optimizers and metrics live in the strategy's scope. Refuses image shapes the
+    # networks cannot take.
+    with strategy.scope():
+        gan = build_gan(config, data.image_shape, num_classes)
+    if strategy.num_replicas_in_sync > 1 or distribute.is_multi_worker(strategy):
+        log(f"Distributed: {distribute.describe(strategy)}; global batch {config.batch_size}.")
+    try:
+        if not distribute.is_chief(strategy):
+            return _train_as_worker(config, run_dir, data, num_classes, gan, strategy,
+                                    extra_callbacks, verbose, log)
+        judge = _check_judge(config, full, log)  # refuses missing Inception weights now
+        _make_run_dir(run_dir)  # the first write
+        # One process per run directory; the kernel drops the lock if this one is killed.
+        with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
+            result = _train_locked(config, run_dir, data, full, num_classes, gan, judge,
+                                   strategy, extra_callbacks, verbose, log)
+    except tf.errors.OpError as error:
+        failure = distribute.peer_failure(error) if distribute.is_multi_worker(
+            strategy) else None
+        if failure is None:
+            raise
+        raise failure from None
+    if distribute.is_multi_worker(strategy):
+        log(f"Weights fingerprint (the same on every worker): "
+            f"{distribute.weights_fingerprint(gan)}")
+    return result
 
 
-def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_callbacks,
-                  verbose, log):
-    """`train` once the run directory is checked and locked."""
+def _train_as_worker(config, run_dir, data, num_classes, gan, strategy, extra_callbacks,
+                     verbose, log):
+    """A multi-worker non-chief: trains in step with the chief on a private copy of its run.
+
+    It restores the chief's newest checkpoint (the run directory must be on a filesystem every
+    worker sees, or copied to each), makes the same collective calls as the chief (the
+    checkpoint saves read the all-reduced loss means), writes only into a temporary folder
+    and deletes it at the end. No scores, no export.
+    """
+    import shutil
+    import tempfile
+
+    local = tempfile.mkdtemp(prefix="gan_tf_worker_")
+    try:
+        if os.path.isdir(os.path.join(run_dir, "checkpoints")):
+            shutil.copytree(os.path.join(run_dir, "checkpoints"),
+                            os.path.join(local, "checkpoints"),
+                            ignore=shutil.ignore_patterns("*_temp*"))
+        result = _train_locked(config, local, data, data, num_classes, gan, None, strategy,
+                               extra_callbacks, verbose, log, chief=False)
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    log(f"Weights fingerprint (the same on every worker): "
+        f"{distribute.weights_fingerprint(gan)}")
+    return dataclasses.replace(result, run_dir=run_dir, export_path=None)
+
+
+def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy,
+                  extra_callbacks, verbose, log, chief=True):
+    """`train` once the run directory is checked and locked (`chief`: export at the end)."""
     import keras
 
     from gan_tf import callbacks as callbacks_lib
@@ -114,6 +161,7 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_ca
         handle_sigterm=True)
     start_epoch = checkpoint.restore(gan)
     start_step = checkpoint.resume_step
+    distribute.check_same_start(strategy, start_epoch, start_step)
     export_path = os.path.join(run_dir, EXPORT_DIR)
     if start_epoch >= config.epochs:
         log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
@@ -127,7 +175,7 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_ca
         metrics_log = _metrics_log(run_dir)
         if not os.path.exists(metrics_log.plot_path):
             metrics_log.on_train_end()
-        if not os.path.exists(export_path):
+        if chief and not os.path.exists(export_path):
             export.export_generator(gan.sampling_generator(), export_path,
                                     metadata=_export_metadata(config, data))
             log(f"Exported the generator to {export_path}")
@@ -136,6 +184,8 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_ca
     _write_config(run_dir, config, data)
     tensorboard_dir = os.path.join(run_dir, "tensorboard") if config.tensorboard else None
     callbacks = [quality] if quality else []
+    if chief:
+        callbacks.append(_training_health(config, data))
     callbacks += [
         _metrics_log(run_dir),
         _sample_grid(config, run_dir, num_classes, tensorboard_dir),
@@ -162,16 +212,28 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, extra_ca
     finally:
         checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
-    export.export_generator(gan.sampling_generator(), export_path,
-                            metadata=_export_metadata(config, data))
+    if chief:
+        export.export_generator(gan.sampling_generator(), export_path,
+                                metadata=_export_metadata(config, data))
     trained_images = ((config.epochs - start_epoch) * steps_per_epoch - start_step
                       ) * config.batch_size
     result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
                          trained_images / seconds, export_path, history)
+    where = (f"Samples: {os.path.join(run_dir, 'samples', 'final.png')}; generator: "
+             f"{export_path}" if chief else "The chief wrote the run directory")
     log(f"Finished epoch {config.epochs} in {seconds:.1f} s ({result.images_per_second:.0f} "
-        f"images/s). Samples: {os.path.join(run_dir, 'samples', 'final.png')}; "
-        f"generator: {export_path}")
+        f"images/s). {where}")
     return result
+
+
+def _training_health(config, data):
+    """The health monitor: D overpowering G, and collapse against 512 of the training images."""
+    from gan_tf.health import TrainingHealth
+
+    chosen = data_lib.subset_indices(data.labels, len(data), min(512, len(data)), config.seed)
+    return TrainingHealth(real_images=data.images[chosen],
+                          real_labels=None if data.labels is None else data.labels[chosen],
+                          seed=config.seed)
 
 
 def _metrics_log(run_dir):
@@ -202,8 +264,7 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
     steps_per_epoch = len(data) // config.batch_size
     history = {}
     if start_step:
-        dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
-                                           start_epoch + 1)
+        dataset = _batches(data, config, start_epoch, start_epoch + 1)
         partial = [_part_of_run(callback, config.epochs) for callback in callbacks]
         record = gan.fit(dataset.skip(start_step), epochs=start_epoch + 1,
                          initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch - start_step,
@@ -211,8 +272,7 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
         history = dict(record.history)
         start_epoch += 1
     if start_epoch < config.epochs:
-        dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
-                                           config.epochs)
+        dataset = _batches(data, config, start_epoch, config.epochs)
         record = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
                          steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                          shuffle=False)
@@ -222,6 +282,21 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
         for callback in callbacks:  # the resumed epoch was the last: end the run properly
             callback.on_train_end({})
     return history
+
+
+def _batches(data, config, start_epoch, end_epoch):
+    """`make_dataset`'s global batches, which a strategy splits across replicas and workers.
+
+    Every worker builds the same batches; sharding by DATA gives each replica its slice of
+    every global batch, so the run sees the batches of a single-device run.
+    """
+    import tensorflow as tf
+
+    dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
+                                       end_epoch)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _part_of_run(callback, epochs):

@@ -25,16 +25,18 @@ def real_images(count=32, seed=0):
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
-def test_fit_updates_both_networks_and_logs_the_four_metrics(architecture):
+def test_fit_updates_both_networks_and_logs_the_metrics(architecture):
     gan = make_gan(architecture=architecture)
     before_g = [w.copy() for w in gan.generator.get_weights()]
     before_d = [w.copy() for w in gan.discriminator.get_weights()]
     history = gan.fit(tf.data.Dataset.from_tensor_slices(real_images()).batch(8), epochs=2,
                       verbose=0, shuffle=False)
-    assert set(history.history) == {"d_loss", "g_loss", "real_accuracy", "fake_accuracy"}
+    assert set(history.history) == {"d_loss", "g_loss", "real_accuracy", "fake_accuracy",
+                                     "d_grad_norm", "g_grad_norm"}
     for key, values in history.history.items():
         assert len(values) == 2 and all(np.isfinite(values)), key
     assert all(0 <= v <= 1 for v in history.history["real_accuracy"])
+    assert all(v > 0 for v in history.history["d_grad_norm"] + history.history["g_grad_norm"])
     changed = lambda before, model: all(  # noqa: E731
         not np.array_equal(b, a) for b, a in zip(before, model.trainable_weights))
     assert changed(before_g, gan.generator) and changed(before_d, gan.discriminator)

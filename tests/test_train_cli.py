@@ -124,6 +124,7 @@ INVALID = {
     "sample_every_n_epochs": ["0", "-1"],
     "checkpoint_every_n_epochs": ["0"],
     "checkpoint_every_n_steps": ["-1"],
+    "strategy": ["gpu", "Mirrored", ""],
     "keep_checkpoints": ["0", "-3"],
     "tensorboard": ["sometimes"],
     "eval_every_n_epochs": ["-1", ["--eval_every_n_epochs=0", "--extractor=inception"],

@@ -50,7 +50,8 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
                                 "class_names": [str(digit) for digit in range(10)]}
     lines = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
     assert [line["epoch"] for line in lines] == [1, 2]
-    assert {"d_loss", "g_loss", "real_accuracy", "fake_accuracy"} <= set(lines[0])
+    assert {"d_loss", "g_loss", "real_accuracy", "fake_accuracy", "d_grad_norm",
+            "health_d_overpowering", "health_collapse", "sample_diversity"} <= set(lines[0])
     assert os.path.exists(os.path.join(run, "generator", "saved_model.pb"))
     values = checkpoint_values(run)
     assert values["epoch/.ATTRIBUTES/VARIABLE_VALUE"] == 2

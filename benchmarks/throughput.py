@@ -12,6 +12,9 @@ the design note's MLP) and the same batch, it times in alternating rounds:
   on a real and a fake batch, then a G update with fresh latents).
 - `gan_tf_fit`: `GAN.fit` on `gan_tf.data.make_dataset`, default settings.
 - `gan_tf_fit_bf16`: the same with `--precision=mixed_bfloat16` (opt-in; changes arithmetic).
+- `gan_tf_fit_simultaneous`: `GAN.fit` with `--update=simultaneous` (opt-in): the tutorial's
+  computation, one generator pass for both updates.
+- `gan_tf_fit_simultaneous_bf16`: both opt-ins.
 
 Prints one JSON line: images/s (median over rounds, after a warm-up round), ratios, model
 FLOP/s and MFU against a float32 2048^3 matmul measured in the same process, and the peak
@@ -34,7 +37,8 @@ flags.DEFINE_integer("rounds", 5, "timed rounds per mode (after one warm-up roun
 flags.DEFINE_integer("steps", 40, "training steps per round")
 flags.DEFINE_integer("num_images", 5000, "random images held in memory")
 flags.DEFINE_list("modes", ["tutorial_loop", "plain_alternating_loop", "gan_tf_fit",
-                            "gan_tf_fit_bf16"], "modes to time")
+                            "gan_tf_fit_bf16", "gan_tf_fit_simultaneous",
+                            "gan_tf_fit_simultaneous_bf16"], "modes to time")
 FLAGS = flags.FLAGS
 LATENT_DIM = 100
 
@@ -149,13 +153,13 @@ def plain_loop(architecture, images, batch_size, simultaneous):
     return run, (generator, discriminator)
 
 
-def gan_tf_fit(architecture, pixels, batch_size, precision):
+def gan_tf_fit(architecture, pixels, batch_size, precision, update="alternating"):
     from gan_tf import data as data_lib
     from gan_tf.gan import GAN
 
     generator, discriminator = networks_for(architecture, precision)
     gan = GAN(generator, discriminator)
-    gan.compile()
+    gan.compile(update=update)
     source = data_lib.ImageData("random", pixels)
     epoch = [0]
 
@@ -206,6 +210,10 @@ def main(argv):
             elif mode == "gan_tf_fit_bf16":
                 runners[mode] = gan_tf_fit(architecture, pixels, FLAGS.batch_size,
                                            "mixed_bfloat16")
+            elif mode.startswith("gan_tf_fit_simultaneous"):
+                runners[mode] = gan_tf_fit(architecture, pixels, FLAGS.batch_size,
+                                           "mixed_bfloat16" if mode.endswith("bf16") else
+                                           "float32", update="simultaneous")
         for run, _ in runners.values():
             run(FLAGS.steps)  # warm-up: tracing and the first steps
         seconds = {mode: [] for mode in runners}
@@ -219,7 +227,8 @@ def main(argv):
         results = {}
         for mode, times in seconds.items():
             per_second = FLAGS.steps * FLAGS.batch_size / statistics.median(times)
-            flops = per_second * step_flops(g_flops, d_flops, mode == "tutorial_loop")
+            flops = per_second * step_flops(g_flops, d_flops,
+                                            mode == "tutorial_loop" or "simultaneous" in mode)
             results[mode] = {"images_per_second": round(per_second, 1),
                              "model_gflops": round(flops / 1e9, 2),
                              "mfu": round(flops / peak_matmul, 4),

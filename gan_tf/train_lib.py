@@ -434,6 +434,7 @@ def build_gan(config, image_shape, num_classes=None):
         gradient_penalty=config.gradient_penalty,
         r1_penalty=config.r1_penalty,
         discriminator_steps=config.discriminator_steps,
+        update=config.update,
         augment=config.augment,
         ada_target=config.effective_ada_target,
         ada_ramp_images=config.effective_ada_ramp_images,

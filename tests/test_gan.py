@@ -353,3 +353,37 @@ def test_ema_generator_before_the_first_step_is_the_generator():
     assert gan.sampling_generator() is gan.generator  # the averages are set by step 1
     np.testing.assert_array_equal(gan.generate(2, seed=1),
                                   gan.generator(sample_latents(2, 8, 1), training=False))
+
+
+def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
+    """--update=simultaneous: D and G gradients from one forward pass, as a hand-written step."""
+    gan = make_gan(update="simultaneous")
+    generator = keras.models.clone_model(gan.generator)
+    discriminator = keras.models.clone_model(gan.discriminator)
+    generator.set_weights(gan.generator.get_weights())
+    discriminator.set_weights(gan.discriminator.get_weights())
+    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    batch = real_images(8)
+    latents = gan._draw(8, [8], tf.constant(0, tf.int64), 0)  # what the GAN draws at step 0
+    with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+        fake = generator(latents, training=True)
+        real_logits = discriminator(batch, training=True)
+        fake_logits = discriminator(fake, training=True)
+        d_loss = losses.non_saturating_discriminator_loss(real_logits, fake_logits)
+        g_loss = losses.non_saturating_generator_loss(fake_logits)
+    d_optimizer.apply_gradients(zip(d_tape.gradient(d_loss, discriminator.trainable_variables),
+                                    discriminator.trainable_variables))
+    g_optimizer.apply_gradients(zip(g_tape.gradient(g_loss, generator.trainable_variables),
+                                    generator.trainable_variables))
+
+    history = gan.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
+    assert int(gan.generator_optimizer.iterations) == int(
+        gan.discriminator_optimizer.iterations) == 1
+    np.testing.assert_allclose(history.history["d_loss"][0], float(d_loss), rtol=1e-6)
+    np.testing.assert_allclose(history.history["g_loss"][0], float(g_loss), rtol=1e-6)
+    for ours, theirs in zip(gan.generator.get_weights() + gan.discriminator.get_weights(),
+                            generator.get_weights() + discriminator.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-7)
+    with pytest.raises(ValueError, match="discriminator_steps > 1"):
+        make_gan(update="simultaneous", discriminator_steps=2)

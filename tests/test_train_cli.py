@@ -125,6 +125,7 @@ INVALID = {
     "checkpoint_every_n_epochs": ["0"],
     "checkpoint_every_n_steps": ["-1"],
     "strategy": ["gpu", "Mirrored", ""],
+    "update": ["both", "", ["--update=simultaneous", "--discriminator_steps=2"]],
     "keep_checkpoints": ["0", "-3"],
     "tensorboard": ["sometimes"],
     "eval_every_n_epochs": ["-1", ["--eval_every_n_epochs=0", "--extractor=inception"],

@@ -64,7 +64,8 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
 
 
-@pytest.mark.parametrize("options", [{}, dict(ema_decay=0.9)], ids=["default", "ema"])
+@pytest.mark.parametrize("options", [{}, dict(ema_decay=0.9), dict(update="simultaneous")],
+                         ids=["default", "ema", "simultaneous"])
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
     quiet = dict(verbose=0, log=lambda message: None)
     straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)

@@ -22,12 +22,6 @@ import os
 from gan_tf.config import STRATEGIES
 from gan_tf.errors import UserError, check_choice
 
-# A collective that waits longer than this for another worker fails, so a dead worker stops
-# the others instead of hanging them (the first step, which waits for every worker to start
-# and trace, is covered: TensorFlow times out only a started collective).
-COLLECTIVE_TIMEOUT_SECONDS = 120
-
-
 def cluster_spec():
     """The `cluster` dict of TF_CONFIG (`{}` without one); UserError if TF_CONFIG is not JSON."""
     text = os.environ.get("TF_CONFIG", "")
@@ -78,9 +72,9 @@ def make_strategy(name):
                             "\"10.0.0.2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
                             "0}}' on the first machine (index 1 on the second). See README, "
                             "\"Training on several GPUs or machines\".")
-        options = tf.distribute.experimental.CommunicationOptions(
-            timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS)
-        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        # No collective timeout: a dead worker is found by TensorFlow's heartbeats (seconds),
+        # while a timeout would also fail workers waiting for a chief that scores samples.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         tf.config.experimental_connect_to_cluster(resolver)

@@ -267,11 +267,14 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         every_n_steps: also save every N batches inside an epoch. Defaults to None (only at
             epoch ends). Resuming from such a checkpoint needs the data skip described above.
         handle_sigterm: save and stop at the next batch on SIGTERM. Defaults to False.
+        save_running_means: also save a gan_tf-style model's loss trackers (see above).
+            Reading them is a collective under MultiWorkerMirroredStrategy, which a worker
+            stopping alone (SIGTERM) could not make: pass False there. Defaults to True.
         verbose: 0 is silent, 1 prints what was restored, 2 also each save. Defaults to 1.
     """
 
     def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1,
-                 every_n_steps=None, handle_sigterm=False, verbose=1):
+                 every_n_steps=None, handle_sigterm=False, save_running_means=True, verbose=1):
         super().__init__()
         check_positive_int("max_to_keep", max_to_keep)
         check_positive_int("every_n_epochs", every_n_epochs)
@@ -283,6 +286,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.every_n_epochs = every_n_epochs
         self.every_n_steps = every_n_steps
         self.handle_sigterm = handle_sigterm
+        self.save_running_means = save_running_means
         self.verbose = verbose
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -309,7 +313,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             items = self._items(model)
             # A gan_tf-style model's running loss means are saved too (mid-epoch resumes log
             # the same epoch means); a plain model's metrics may build only during fit.
-            own = self.items is None and hasattr(model, "checkpoint_items")
+            own = (self.items is None and self.save_running_means
+                   and hasattr(model, "checkpoint_items"))
             self._metrics = list(model.metrics) if own else []
             metric_variables = [v for metric in self._metrics for v in metric.variables]
             if metric_variables and "metric_variables" not in items:

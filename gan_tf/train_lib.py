@@ -158,7 +158,7 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy
         os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
         every_n_epochs=config.checkpoint_every_n_epochs,
         every_n_steps=config.checkpoint_every_n_steps or None,
-        handle_sigterm=True)
+        handle_sigterm=True, save_running_means=not distribute.is_multi_worker(strategy))
     start_epoch = checkpoint.restore(gan)
     start_step = checkpoint.resume_step
     distribute.check_same_start(strategy, start_epoch, start_step)

@@ -39,6 +39,8 @@ flags.DEFINE_integer("num_images", 5000, "random images held in memory")
 flags.DEFINE_list("modes", ["tutorial_loop", "plain_alternating_loop", "gan_tf_fit",
                             "gan_tf_fit_bf16", "gan_tf_fit_simultaneous",
                             "gan_tf_fit_simultaneous_bf16"], "modes to time")
+flags.DEFINE_integer("inter_op_threads", 1, "TensorFlow inter-op threads for every mode "
+                     "(1: what gan_tf.train_lib.train sets; 0: TensorFlow's default)")
 FLAGS = flags.FLAGS
 LATENT_DIM = 100
 
@@ -190,12 +192,17 @@ def matmul_flops_per_second(size=2048, repeats=5):
 def main(argv):
     del argv
     import numpy as np
+    import tensorflow as tf
+
+    if FLAGS.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
 
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (FLAGS.num_images, 28, 28, 1), dtype=np.uint8)
     images = pixels.astype(np.float32) / 127.5 - 1.0
     peak_matmul = matmul_flops_per_second()
-    report = {"batch_size": FLAGS.batch_size, "steps_per_round": FLAGS.steps,
+    report = {"inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+              "batch_size": FLAGS.batch_size, "steps_per_round": FLAGS.steps,
               "rounds": FLAGS.rounds, "matmul_gflops": round(peak_matmul / 1e9, 1),
               "architectures": {}}
     for architecture in FLAGS.architectures:

@@ -564,7 +564,11 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1):
 
     dataset = tf.data.Dataset.range(start_epoch, end_epoch).flat_map(epoch_batches)
     dataset = dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return dataset.prefetch(tf.data.AUTOTUNE), steps_per_epoch
+    # Its own threads: train() runs TensorFlow's ops on one inter-op thread (bit-identical
+    # runs), which tf.data would otherwise share with the training step.
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = max(2, os.cpu_count() or 2)
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options), steps_per_epoch
 
 
 def network_reachable(timeout=3.0):

@@ -14,6 +14,11 @@ if "GAN_TF_CACHE" not in os.environ:
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# What gan_tf.train_lib.train sets for bit-identical runs; it must happen before TensorFlow
+# runs its first op, which the tests do before they call train().
+tf.config.threading.set_inter_op_parallelism_threads(1)
 
 from gan_tf.config import TrainConfig  # noqa: E402
 

@@ -321,20 +321,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 items["metric_variables"] = metric_variables
             self._checkpoint = tf.train.Checkpoint(epoch=self.epoch, step=self.step, **items)
             os.makedirs(self.directory, exist_ok=True)
-            self._remove_leftovers()
-            self._check_state_file()
+            remove_temp_leftovers(self.directory)
+            check_checkpoint_list(self.directory)
             self._manager = tf.train.CheckpointManager(
                 self._checkpoint, self.directory, max_to_keep=self.max_to_keep,
                 checkpoint_name="ckpt")
         return self._manager
-
-    def _remove_leftovers(self):
-        """Removes `*_temp*` files and folders a killed write left behind."""
-        for path in glob.glob(os.path.join(self.directory, "*_temp*")):
-            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
-
-    def _check_state_file(self):
-        check_checkpoint_list(self.directory)
 
     def checkpoint_paths(self):
         """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
@@ -521,6 +513,12 @@ def check_checkpoint_list(directory):
                 "own files) and rerun.")
 
 
+def remove_temp_leftovers(directory):
+    """Removes the `*_temp*` files and folders a killed or failed checkpoint write left."""
+    for path in glob.glob(os.path.join(directory, "*_temp*")):
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+
 def save_checkpoint(manager, number, name="ckpt"):
     """`manager.save(checkpoint_number=number)`, a failed write raised as CheckpointWriteError.
 
@@ -531,8 +529,7 @@ def save_checkpoint(manager, number, name="ckpt"):
     try:
         return manager.save(checkpoint_number=number)
     except (OSError, tf.errors.OpError) as error:
-        for path in glob.glob(os.path.join(directory, "*_temp*")):
-            shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+        remove_temp_leftovers(directory)
         reason = getattr(error, "strerror", None) or getattr(error, "message", None)
         reason = str(reason or error).splitlines()[0][:300]
         kept = manager.latest_checkpoint

@@ -536,8 +536,9 @@ def save_checkpoint(manager, number, name="ckpt"):
         kept = (f"the previous checkpoint {os.path.basename(kept)} is intact" if kept
                 else "no earlier checkpoint exists")
         raise CheckpointWriteError(
-            f"Could not write checkpoint {name}-{number} in {directory}: {reason}. Training stopped; {kept}. Free disk space "
-            "(or fix the folder's permissions) and rerun the same command to resume."
+            f"Could not write checkpoint {name}-{number} in {directory}: {reason}. Training "
+            f"stopped; {kept}. Free disk space (or fix the folder's permissions) and rerun "
+            "the same command to resume."
         ) from None
 
 
@@ -651,8 +652,8 @@ class MetricsLog(keras.callbacks.Callback):
 class SampleQuality(keras.callbacks.Callback):
     """Scores samples every N epochs, keeps the best checkpoint by FD, warns on collapse.
 
-    Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples (always from the same seed,
-    so epochs are compared on the same latents), computes their Frechet distance and KID to
+    Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples
+    (always from the same seed, so epochs are compared on the same latents), computes their Frechet distance and KID to
     `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
     class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
     `requested_class_accuracy` for a conditional GAN), so `MetricsLog`, TensorBoard and

@@ -379,8 +379,9 @@ def _with_test_markers(callbacks, checkpoint):
 
     A test that kills the trainer waits for these files instead of sleeping:
     `step-E-S` after batch S of epoch E is done (checkpoint included), `saving-E` just before
-    epoch E's checkpoint is written (after its grid and metrics line). With GAN_TF_PAUSE_AT=E:S the trainer
-    also writes `paused` after that batch and waits there until it is killed or gets SIGTERM.
+    epoch E's checkpoint is written (after its grid and metrics line). With
+    GAN_TF_PAUSE_AT=E:S the trainer also writes `paused` after that batch and waits there
+    until it is killed or gets SIGTERM.
     """
     directory = os.environ.get(MARKER_DIR_VARIABLE)
     if not directory:

@@ -91,3 +91,25 @@ def tensorboard_events(log_dir):
                     event = tf.compat.v1.Event.FromString(record.numpy())
                     events += [(value.tag, event.step) for value in event.summary.value]
     return events
+
+
+def wait_for_marker(marker, processes, seconds=180):
+    """Waits until a trainer writes `marker` (a path); fails if any of `processes` exits first.
+
+    The subprocess tests synchronise on these files, never on sleeps (see
+    `gan_tf.train_lib._with_test_markers`).
+    """
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(marker):
+        for process in processes:
+            if process.poll() is not None:
+                out, err = process.communicate()
+                pytest.fail(f"a trainer exited ({process.returncode}) before {marker}:\n"
+                            f"{out}\n{err}")
+        if time.monotonic() > deadline:
+            for process in processes:
+                process.kill()
+            pytest.fail(f"no {marker} after {seconds} s")
+        time.sleep(0.005)

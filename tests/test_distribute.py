@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, wait_for_marker
 from gan_tf import distribute
 from gan_tf.errors import UserError
 
@@ -76,20 +76,6 @@ def start_workers(run_dir, markers, epochs=3):
     return processes
 
 
-def wait_for(marker, processes, seconds=180):
-    deadline = time.monotonic() + seconds
-    while not os.path.exists(marker):
-        for process in processes:
-            if process.poll() is not None:
-                out, err = process.communicate()
-                pytest.fail(f"a worker exited ({process.returncode}) early:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            for process in processes:
-                process.kill()
-            pytest.fail(f"no {marker}")
-        time.sleep(0.01)
-
-
 def fingerprint(out):
     return re.search(r"Weights fingerprint \(the same on every worker\): (\w+)", out).group(1)
 
@@ -98,7 +84,7 @@ def fingerprint(out):
 def test_two_workers_train_in_step_survive_a_killed_worker_and_resume(tmp_path):
     run_dir = tmp_path / "run"
     chief, worker = start_workers(run_dir, tmp_path / "markers")
-    wait_for(tmp_path / "markers" / "1" / "step-2-2", [chief, worker])
+    wait_for_marker(tmp_path / "markers" / "1" / "step-2-2", [chief, worker])
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=60)
     killed = time.monotonic()

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO
+from conftest import REPO, wait_for_marker
 from gan_tf import train_lib
 from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
 from gan_tf.errors import UserError
@@ -47,15 +47,7 @@ def start(run_dir, markers, extra=(), pause=None):
 
 def wait_for(marker, process):
     """Waits until the trainer writes `marker` (a path); fails if it exits first."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not os.path.exists(marker):
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"trainer exited ({process.returncode}) before {marker}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"no {marker} after {WAIT_SECONDS} s")
-        time.sleep(0.005)
+    wait_for_marker(marker, [process], WAIT_SECONDS)
 
 
 def finish(process):

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from gan_tf import images as images_lib
 from gan_tf import plots
-from gan_tf.errors import UserError, check_positive_int, invalid
+from gan_tf.errors import UserError, check_positive_int, first_line, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text
 from gan_tf.gan import class_labels, latent_dim_of, num_classes_of
 
@@ -354,7 +354,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self._checkpoint.restore(path).assert_existing_objects_matched()
             except Exception as error:  # noqa: BLE001 - any failure means "not usable"
                 print(f"Warning: checkpoint {path} cannot be restored "
-                      f"({type(error).__name__}: {str(error).splitlines()[0][:300]}); "
+                      f"({type(error).__name__}: {first_line(error)}); "
                       "trying an older one.", file=sys.stderr, flush=True)
                 continue
             epoch, self.resume_step = int(self.epoch.numpy()), int(self.step.numpy())
@@ -531,7 +531,7 @@ def save_checkpoint(manager, number, name="ckpt"):
     except (OSError, tf.errors.OpError) as error:
         remove_temp_leftovers(directory)
         reason = getattr(error, "strerror", None) or getattr(error, "message", None)
-        reason = str(reason or error).splitlines()[0][:300]
+        reason = first_line(reason or error)
         kept = manager.latest_checkpoint
         kept = (f"the previous checkpoint {os.path.basename(kept)} is intact" if kept
                 else "no earlier checkpoint exists")

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from gan_tf.config import ARRAY_EXTENSIONS, ARRAY_PREFIX, EMBEDDED_DATASET, FOLDER_PREFIX
-from gan_tf.errors import UserError
+from gan_tf.errors import UserError, first_line
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 ARRAY_KEYS = ("images", "labels", "class_names")  # of an array:PATH .npz; images required
@@ -272,7 +272,7 @@ def _image_problem(file, error):
 
     if isinstance(error, UnidentifiedImageError):
         return "not a readable image"
-    message = str(error).splitlines()[0][:120] if str(error) else ""
+    message = first_line(error, 120)
     return message or type(error).__name__
 
 
@@ -370,7 +370,7 @@ def load_array(path):
 
 
 def _array_read_error(file, error):
-    message = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    message = first_line(error, 200) or type(error).__name__
     if "allow_pickle" in message:
         return UserError(f"{file} holds Python objects (a pickled, dtype=object array), which "
                          "gan_tf never unpickles. Save numeric arrays: np.savez(path, "

@@ -20,7 +20,7 @@ import json
 import os
 
 from gan_tf.config import STRATEGIES
-from gan_tf.errors import UserError, check_choice
+from gan_tf.errors import UserError, check_choice, first_line
 
 def cluster_spec():
     """The `cluster` dict of TF_CONFIG (`{}` without one); UserError if TF_CONFIG is not JSON."""
@@ -80,7 +80,7 @@ def make_strategy(name):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        raise UserError(f"--strategy=tpu found no TPU ({str(error).splitlines()[0][:200]}). "
+        raise UserError(f"--strategy=tpu found no TPU ({first_line(error, 200)}). "
                         "Run on a TPU VM (or set TPU_NAME), or use --strategy=auto.") from None
     return tf.distribute.TPUStrategy(resolver)
 

@@ -36,3 +36,9 @@ def check_non_negative(name, value):
     if (isinstance(value, bool) or not isinstance(value, (int, float))
             or not math.isfinite(value) or value < 0):
         raise invalid(name, value, "a number >= 0 (0 turns it off), e.g. 10")
+
+
+def first_line(error, limit=300):
+    """The first line of an exception's message, at most `limit` characters ('' if none)."""
+    lines = str(error).splitlines()
+    return lines[0][:limit] if lines else ""

@@ -53,7 +53,7 @@ import shutil
 
 import numpy as np
 
-from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+from gan_tf.errors import UserError, check_choice, check_positive_int, first_line, invalid
 from gan_tf.files import make_temp_dir
 from gan_tf.images import encode_png, to_uint8
 
@@ -237,7 +237,7 @@ def _export_sampler(path):
         serve = model.signatures["serve"]
     except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
         raise UserError(f"Cannot load the exported generator {path} "
-                        f"({type(error).__name__}: {str(error).splitlines()[0][:300]}). "
+                        f"({type(error).__name__}: {first_line(error)}). "
                         f"{_MODEL_EXPECTED}") from None
 
     def run_batch(latents, labels):
@@ -662,7 +662,7 @@ def read_tfrecord(path):
                  for key in ("height", "width", "channels")]
     except (tf.errors.OpError, KeyError, IndexError, ValueError) as error:
         raise UserError(f"{path} is not a gan_tf TFRecord dataset ({type(error).__name__}: "
-                        f"{str(error).splitlines()[0][:200]}). Expected tf.train.Examples with "
+                        f"{first_line(error, 200)}). Expected tf.train.Examples with "
                         "image, height, width and channels.") from None
     spec = {"image": tf.io.FixedLenFeature([], tf.string)}
     if labelled:

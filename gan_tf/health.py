@@ -211,7 +211,6 @@ class TrainingHealth(keras.callbacks.Callback):
         self._accuracy_note = False
         self._d_state = _Streak(self.patience)
         self._collapse_state = _Streak(self.patience)
-        self._last_statistics = None
 
     @property
     def warnings(self):
@@ -231,7 +230,6 @@ class TrainingHealth(keras.callbacks.Callback):
         self._check_discriminator(epoch, logs, judged)
         if epoch % self.every_n_epochs == 0:
             statistics = self.measure()
-            self._last_statistics = statistics
             logs[DIVERSITY] = statistics["diversity"]
             logs[DUPLICATES] = statistics["duplicates"]
             if judged:

@@ -37,7 +37,7 @@ import shutil
 import tempfile
 import zipfile
 
-from gan_tf.errors import UserError
+from gan_tf.errors import UserError, first_line
 
 KERAS_SUFFIX = ".keras"
 LEGACY_SUFFIXES = (".h5", ".hdf5")
@@ -182,7 +182,7 @@ def read_keras_config(path, shown_path=None):
     except UserError:
         raise
     except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile) as error:
-        detail = str(error).splitlines()[0][:200] if str(error) else ""
+        detail = first_line(error, 200)
         raise _refuse(shown_path, f"it is not a readable .keras archive "
                       f"({type(error).__name__}: {detail})",
                       "a .keras file with a config.json, as written by model.save('g.keras')",
@@ -228,8 +228,9 @@ def _object_problem(config):
     module = config.get("module")
     if class_name == "function":
         return _function_problem(config, module)
-    if module is not None and _module_problem(module):
-        return f"{class_name!r} from module {module!r}, {_module_problem(module)}"
+    problem = _module_problem(module) if module is not None else None
+    if problem:
+        return f"{class_name!r} from module {module!r}, {problem}"
     registered = config["registered_name"] if "registered_name" in config else class_name
     return _registered_name_problem(class_name, registered)
 
@@ -307,7 +308,7 @@ def _load_safely(path, shown_path=None):
         with _safe_mode_scope():
             return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # noqa: BLE001  any failure on an untrusted file: refuse it
-        message = str(error).splitlines()[0][:300] if str(error) else ""
+        message = first_line(error)
         raise _refuse(shown_path or path, "Keras could not load it in safe mode "
                       f"({type(error).__name__}: {message})",
                       "a .keras generator saved by model.save('g.keras') from Keras layers "

@@ -26,7 +26,7 @@ from gan_tf import data as data_lib
 from gan_tf import distribute
 from gan_tf import networks
 from gan_tf.config import TrainConfig
-from gan_tf.errors import UserError
+from gan_tf.errors import UserError, first_line
 from gan_tf.files import DirectoryLock, atomic_write_text, check_writable_directory
 
 CONFIG_FILE = "config.json"
@@ -521,7 +521,7 @@ def load_run(run_dir, checkpoint="latest"):
             tf.train.Checkpoint(**gan.checkpoint_items()).restore(path).expect_partial()
         except (OSError, ValueError, KeyError, TypeError, tf.errors.OpError) as error:
             raise UserError(f"{run_dir} has no readable best checkpoint ({best_dir}: "
-                            f"{str(error).splitlines()[0][:200]}). It is kept when the run "
+                            f"{first_line(error, 200)}). It is kept when the run "
                             "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
                             ) from None
         return gan, config, epochs

@@ -113,8 +113,10 @@ class Sampler:
 
         The latents of all `num_images` images are drawn at once from `seed`
         (`gan_tf.gan.sample_latents`), as `GAN.generate` does, so the images do not depend on
-        `batch_size` and equal `GAN.generate(num_images, seed, labels=...)`. `images` are
-        float32 numpy in [-1, 1]; `labels` int32 numpy, or None when unconditional.
+        `batch_size` beyond float32 round-off (bit-identical at the same `batch_size` on one
+        machine; below 1e-6 apart across batch sizes) and equal `GAN.generate(num_images, seed,
+        labels=..., batch_size=...)`. `images` are float32 numpy in [-1, 1]; `labels` int32
+        numpy, or None when unconditional.
         """
         from gan_tf.gan import sample_latents
 

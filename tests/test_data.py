@@ -33,6 +33,15 @@ def _batches(dataset):
     return [(np.asarray(x), np.asarray(y)) for x, y in dataset]
 
 
+def test_training_batches_are_not_autotuned():
+    # An autotuned iterator deleted before its end (every fit with steps_per_epoch) blocks
+    # until the autotuner wakes, up to the length of the fit call (BUILD_NOTES.md, issue 16).
+    dataset, _ = data.make_dataset(data.load_images(max_examples=200), 64, seed=0)
+    options = dataset.options()
+    assert options.autotune.enabled is False
+    assert options.threading.private_threadpool_size >= 2
+
+
 def test_batches_depend_only_on_seed_and_epoch():
     digits = data.load_images(max_examples=200)
     full, steps = data.make_dataset(digits, 64, seed=7, start_epoch=0, end_epoch=3)

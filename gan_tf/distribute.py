@@ -85,6 +85,15 @@ def make_strategy(name):
     return tf.distribute.TPUStrategy(resolver)
 
 
+def on_accelerator(strategy):
+    """True when `strategy` trains on GPUs or TPUs rather than on the CPU."""
+    import tensorflow as tf
+
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
 def is_multi_worker(strategy):
     import tensorflow as tf
 

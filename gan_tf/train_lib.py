@@ -23,7 +23,7 @@ import platform
 import time
 
 from gan_tf import data as data_lib
-from gan_tf import distribute
+from gan_tf import distribute, hardware
 from gan_tf import networks
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError, first_line
@@ -88,6 +88,10 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     data_lib.check_batch_size(data, config.batch_size)
     num_classes = _conditional_classes(config, data)
     strategy = distribute.make_strategy(config.strategy)
+    slow_precision = hardware.precision_warning(
+        config.precision, distribute.on_accelerator(strategy), hardware.cpu_flags())
+    if slow_precision:
+        log(slow_precision)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     # Models, optimizers and metrics live in the strategy's scope. Refuses image shapes the

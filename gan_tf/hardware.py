@@ -1,0 +1,62 @@
+"""What this machine's CPU can do fast, read without TensorFlow (Linux `/proc/cpuinfo`).
+
+TensorFlow runs convolutions and matrix products through oneDNN on x86 CPUs. bfloat16 is
+fast only where the CPU computes it in hardware (AVX-512 BF16, or AMX); elsewhere oneDNN
+converts to float32 and back around every operation, and a DCGAN step under
+`mixed_bfloat16` was measured 2.4x (AVX-512 without BF16) to 5x (AVX2-only AMD Zen 1)
+slower than in float32 (BUILD_NOTES.md).
+"""
+
+import os
+
+# oneDNN's ISA caps (the ONEDNN_MAX_CPU_ISA environment variable) below bfloat16 arithmetic.
+_CAPS_WITHOUT_BFLOAT16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
+                          "AVX512_CORE_VNNI")
+_BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
+    """The set of the CPU's feature flags, or None where they cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo_path, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                if line.startswith("flags"):
+                    return set(line.partition(":")[2].split())
+    except OSError:
+        return None
+    return None
+
+
+def cpu_computes_bfloat16(flags, environ=None):
+    """True if oneDNN computes bfloat16 in hardware here, False if not, None if unknown.
+
+    Args:
+        flags: the CPU's feature flags (`cpu_flags()`), or None if unknown.
+        environ: the environment to read ONEDNN_MAX_CPU_ISA from. Defaults to `os.environ`.
+    """
+    if flags is None:
+        return None
+    cap = (os.environ if environ is None else environ).get("ONEDNN_MAX_CPU_ISA", "")
+    if cap.strip().upper() in _CAPS_WITHOUT_BFLOAT16:
+        return False
+    return any(flag in flags for flag in _BFLOAT16_FLAGS)
+
+
+def precision_warning(precision, on_accelerator, flags, environ=None):
+    """A one-paragraph warning when `precision` will be slow on this CPU, else None.
+
+    Args:
+        precision: "float32", "mixed_bfloat16" or "mixed_float16".
+        on_accelerator: True when training runs on a GPU or TPU (no warning then).
+        flags: the CPU's feature flags (`cpu_flags()`), or None if unknown (no warning).
+        environ: as in `cpu_computes_bfloat16`.
+    """
+    if on_accelerator or precision != "mixed_bfloat16":
+        return None
+    if cpu_computes_bfloat16(flags, environ) is not False:
+        return None
+    return ("Warning: --precision=mixed_bfloat16 on a CPU without bfloat16 arithmetic (no "
+            "AVX-512 BF16 or AMX): every operation converts to float32 and back, measured "
+            "2.4x to 5x slower than float32. Use --precision=float32 here; bfloat16 pays "
+            "off on CPUs with AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake and "
+            "Sapphire Rapids and later), TPUs and recent GPUs.")

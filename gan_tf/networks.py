@@ -19,6 +19,7 @@ import keras
 
 from gan_tf.config import ARCHITECTURES
 from gan_tf.errors import UserError, invalid
+from gan_tf.layers import FusedBatchNormalization, ToImageConv2D
 
 _PACKAGE = "gan_tf"
 
@@ -242,20 +243,20 @@ class DCGANGenerator(_Network):
         # === Functional Model ===
         inputs, x = _generator_inputs(latent_dim, num_classes, embedding_dim)
         x = keras.layers.Dense(height * width * start_filters, use_bias=False, name="project")(x)
-        x = keras.layers.BatchNormalization(momentum=batch_norm_momentum, name="project_bn")(x)
+        x = FusedBatchNormalization(momentum=batch_norm_momentum, name="project_bn")(x)
         x = keras.layers.ReLU(name="project_relu")(x)
         x = keras.layers.Reshape((height, width, start_filters), name="reshape")(x)
         for stage in range(1, stages + 1):
             x = keras.layers.Conv2DTranspose(
                 max(1, start_filters // 2 ** stage), 4, strides=2, padding="same", use_bias=False,
                 name=f"up_{stage}")(x)
-            x = keras.layers.BatchNormalization(momentum=batch_norm_momentum,
-                                                name=f"up_{stage}_bn")(x)
+            x = FusedBatchNormalization(momentum=batch_norm_momentum,
+                                        name=f"up_{stage}_bn")(x)
             x = keras.layers.ReLU(name=f"up_{stage}_relu")(x)
         # A stride-1 convolution at full resolution turns features into pixels: measured
         # 58% vs 49% of samples classified confidently, against a transposed convolution
         # straight to the image (BUILD_NOTES.md).
-        x = keras.layers.Conv2D(image_shape[-1], 4, padding="same", name="to_image")(x)
+        x = ToImageConv2D(image_shape[-1], 4, padding="same", name="to_image")(x)
         images = keras.layers.Activation("tanh", dtype="float32", name="images")(x)
         super().__init__(inputs=inputs, outputs=images, **kwargs)
         # === Config ===

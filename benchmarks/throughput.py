@@ -10,11 +10,22 @@ the design note's MLP) and the same batch, it times in alternating rounds:
   same forward pass), iterated in Python over `from_tensor_slices(...).shuffle().batch()`.
 - `plain_alternating_loop`: the same style, but computing what gan_tf computes (a D update
   on a real and a fake batch, then a G update with fresh latents).
+- `same_work_loop`: that loop, also computing what gan_tf's step logs every step (the mean
+  losses, D's accuracy on real and fake images, and the global norm of each player's
+  gradients, which is how gan_tf stops on a NaN gradient in its own step): the reference
+  for gan_tf's `fit`, the same work without Keras around it.
 - `gan_tf_fit`: `GAN.fit` on `gan_tf.data.make_dataset`, default settings.
 - `gan_tf_fit_bf16`: the same with `--precision=mixed_bfloat16` (opt-in; changes arithmetic).
 - `gan_tf_fit_simultaneous`: `GAN.fit` with `--update=simultaneous` (opt-in): the tutorial's
   computation, one generator pass for both updates.
 - `gan_tf_fit_simultaneous_bf16`: both opt-ins.
+
+Each round of a `fit` mode is a new `make_dataset` + `fit` call, as a user calling `fit` per
+chunk makes; a per-call cost shows up there. After the rounds, every mode also runs one long
+call of `--long_steps` steps (`long_*`): a cost inside the step shows up there, and for the
+`fit` modes a timing callback splits the call into the time of its batches and the time
+around them (`long_outside_batches_seconds`: set-up before the first batch and tear-down after
+the last). Rounds report each round's seconds, so a cap or an outlier cannot hide in a median.
 
 Prints one JSON line: images/s (median over rounds, after a warm-up round), ratios, model
 FLOP/s and MFU against a float32 2048^3 matmul measured in the same process, and the peak
@@ -35,8 +46,10 @@ flags.DEFINE_list("architectures", ["dcgan", "mlp"], "networks to time")
 flags.DEFINE_integer("batch_size", 64, "images per step")
 flags.DEFINE_integer("rounds", 5, "timed rounds per mode (after one warm-up round)")
 flags.DEFINE_integer("steps", 40, "training steps per round")
+flags.DEFINE_integer("long_steps", 200, "training steps of the one long call per mode (0: none)")
 flags.DEFINE_integer("num_images", 5000, "random images held in memory")
-flags.DEFINE_list("modes", ["tutorial_loop", "plain_alternating_loop", "gan_tf_fit",
+flags.DEFINE_list("modes", ["tutorial_loop", "plain_alternating_loop", "same_work_loop",
+                            "gan_tf_fit",
                             "gan_tf_fit_bf16", "gan_tf_fit_simultaneous",
                             "gan_tf_fit_simultaneous_bf16"], "modes to time")
 flags.DEFINE_integer("inter_op_threads", 1, "TensorFlow inter-op threads for every mode "
@@ -94,8 +107,11 @@ def step_flops(generator_flops, discriminator_flops, simultaneous):
     return 4 * generator_flops + 8 * discriminator_flops
 
 
-def plain_loop(architecture, images, batch_size, simultaneous):
-    """A train function and a dataset written the way the TF DCGAN tutorial writes them."""
+def plain_loop(architecture, images, batch_size, kind):
+    """A train function and a dataset written the way the TF DCGAN tutorial writes them.
+
+    `kind`: "tutorial" (one generator pass for both updates), "alternating" (gan_tf's
+    updates) or "same_work" (gan_tf's updates and the values its step logs)."""
     import keras
     import tensorflow as tf
 
@@ -144,15 +160,66 @@ def plain_loop(architecture, images, batch_size, simultaneous):
             tape.gradient(gen_loss, generator.trainable_variables),
             generator.trainable_variables))
 
-    step = tutorial_step if simultaneous else alternating_step
+    trackers = {name: keras.metrics.Mean(name=name) for name in (
+        "d_loss", "g_loss", "real_accuracy", "fake_accuracy", "d_grad_norm", "g_grad_norm")}
+
+    @tf.function
+    def same_work_step(batch):
+        """alternating_step plus what gan_tf's step logs: loss means, D's accuracies and the
+        global norms of both players' gradients (its NaN check)."""
+        size = tf.shape(batch)[0]
+        with tf.GradientTape() as tape:
+            generated = generator(tf.random.normal([size, LATENT_DIM]), training=True)
+            real_output = discriminator(batch, training=True)
+            fake_output = discriminator(generated, training=True)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        gradients = tape.gradient(disc_loss, discriminator.trainable_variables)
+        trackers["d_grad_norm"].update_state(tf.linalg.global_norm(gradients))
+        discriminator_optimizer.apply_gradients(zip(gradients,
+                                                    discriminator.trainable_variables))
+        trackers["d_loss"].update_state(disc_loss)
+        with tf.GradientTape() as tape:
+            generated = generator(tf.random.normal([size, LATENT_DIM]), training=True)
+            gen_loss = generator_loss(discriminator(generated, training=True))
+        gradients = tape.gradient(gen_loss, generator.trainable_variables)
+        trackers["g_grad_norm"].update_state(tf.linalg.global_norm(gradients))
+        generator_optimizer.apply_gradients(zip(gradients, generator.trainable_variables))
+        trackers["g_loss"].update_state(gen_loss)
+        trackers["real_accuracy"].update_state(tf.cast(real_output > 0, tf.float32))
+        trackers["fake_accuracy"].update_state(tf.cast(fake_output <= 0, tf.float32))
+        return {name: tracker.result() for name, tracker in trackers.items()}
+
+    step = {"tutorial": tutorial_step, "alternating": alternating_step,
+            "same_work": same_work_step}[kind]
     dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(batch_size)
     iterator = iter(dataset.repeat())
 
-    def run(steps):
+    def run(steps, timer=None):
+        del timer  # the loop has nothing around its steps to time
         for _ in range(steps):
             step(next(iterator))
+        return steps
 
     return run, (generator, discriminator)
+
+
+def step_timer():
+    """A Keras callback recording when `fit` starts, its first batch starts and its last ends."""
+    import keras
+
+    class StepTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.first_batch_begin = self.last_batch_end = None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.first_batch_begin is None:
+                self.first_batch_begin = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.last_batch_end = time.perf_counter()
+
+    return StepTimer()
 
 
 def gan_tf_fit(architecture, pixels, batch_size, precision, update="alternating"):
@@ -165,12 +232,17 @@ def gan_tf_fit(architecture, pixels, batch_size, precision, update="alternating"
     source = data_lib.ImageData("random", pixels)
     epoch = [0]
 
-    def run(steps):
+    def run(steps, timer=None):
+        # An epoch of the in-memory data has len(pixels) // batch_size batches: a long call
+        # spans as many epochs as it needs, of equal steps. Returns the steps it ran.
+        epochs = -(-steps // (len(pixels) // batch_size))
         dataset, _ = data_lib.make_dataset(source, batch_size, seed=0, start_epoch=epoch[0],
-                                           end_epoch=epoch[0] + 1)
-        gan.fit(dataset, epochs=epoch[0] + 1, initial_epoch=epoch[0], steps_per_epoch=steps,
-                verbose=0, shuffle=False)
-        epoch[0] += 1
+                                           end_epoch=epoch[0] + epochs)
+        gan.fit(dataset, epochs=epoch[0] + epochs, initial_epoch=epoch[0],
+                steps_per_epoch=steps // epochs, verbose=0, shuffle=False,
+                callbacks=[timer] if timer else None)
+        epoch[0] += epochs
+        return steps // epochs * epochs
 
     return run, (generator, discriminator)
 
@@ -209,9 +281,12 @@ def main(argv):
         runners = {}
         for mode in FLAGS.modes:
             if mode == "tutorial_loop":
-                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, True)
+                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, "tutorial")
             elif mode == "plain_alternating_loop":
-                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, False)
+                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size,
+                                           "alternating")
+            elif mode == "same_work_loop":
+                runners[mode] = plain_loop(architecture, images, FLAGS.batch_size, "same_work")
             elif mode == "gan_tf_fit":
                 runners[mode] = gan_tf_fit(architecture, pixels, FLAGS.batch_size, "float32")
             elif mode == "gan_tf_fit_bf16":
@@ -229,24 +304,46 @@ def main(argv):
                 started = time.perf_counter()
                 run(FLAGS.steps)
                 seconds[mode].append(time.perf_counter() - started)
+        long_runs = {}
+        for mode, (run, _) in runners.items() if FLAGS.long_steps else ():
+            timer = step_timer()
+            started = time.perf_counter()
+            steps = run(FLAGS.long_steps, timer)
+            wall = time.perf_counter() - started
+            long_runs[mode] = {"long_seconds": round(wall, 3), "long_steps": steps}
+            if timer.last_batch_end is not None:
+                long_runs[mode]["long_outside_batches_seconds"] = round(
+                    wall - (timer.last_batch_end - timer.first_batch_begin), 3)
         generator, discriminator = next(iter(runners.values()))[1]
         g_flops, d_flops = forward_flops(generator), forward_flops(discriminator)
         results = {}
         for mode, times in seconds.items():
+            per_image = step_flops(g_flops, d_flops,
+                                   mode == "tutorial_loop" or "simultaneous" in mode)
             per_second = FLAGS.steps * FLAGS.batch_size / statistics.median(times)
-            flops = per_second * step_flops(g_flops, d_flops,
-                                            mode == "tutorial_loop" or "simultaneous" in mode)
             results[mode] = {"images_per_second": round(per_second, 1),
-                             "model_gflops": round(flops / 1e9, 2),
-                             "mfu": round(flops / peak_matmul, 4),
+                             "model_gflops": round(per_second * per_image / 1e9, 2),
+                             "mfu": round(per_second * per_image / peak_matmul, 4),
                              "round_seconds": [round(t, 3) for t in times]}
-        base = results.get("plain_alternating_loop", {}).get("images_per_second")
-        tutorial = results.get("tutorial_loop", {}).get("images_per_second")
-        for result in results.values():
-            if base:
-                result["vs_plain_alternating_loop"] = round(result["images_per_second"] / base, 2)
-            if tutorial:
-                result["vs_tutorial_loop"] = round(result["images_per_second"] / tutorial, 2)
+            if mode in long_runs:
+                long_rate = (long_runs[mode]["long_steps"] * FLAGS.batch_size
+                             / long_runs[mode]["long_seconds"])
+                results[mode].update(long_runs[mode], long_images_per_second=round(long_rate, 1),
+                                     long_mfu=round(long_rate * per_image / peak_matmul, 4))
+        for reference in ("same_work_loop", "plain_alternating_loop", "tutorial_loop"):
+            if reference not in results:
+                continue
+            base = results[reference]
+            for result in results.values():
+                result[f"vs_{reference}"] = round(
+                    result["images_per_second"] / base["images_per_second"], 2)
+                # Round by round (the same round of each mode ran back to back).
+                result[f"vs_{reference}_by_round"] = [
+                    round(theirs / ours, 2) for ours, theirs in zip(
+                        result["round_seconds"], base["round_seconds"])]
+                if "long_images_per_second" in result and "long_images_per_second" in base:
+                    result[f"long_vs_{reference}"] = round(
+                        result["long_images_per_second"] / base["long_images_per_second"], 2)
         report["architectures"][architecture] = {
             "generator_forward_mflops": round(g_flops / 1e6, 2),
             "discriminator_forward_mflops": round(d_flops / 1e6, 2), "modes": results}

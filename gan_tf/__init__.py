@@ -25,8 +25,12 @@ _EXPORTS = {
     "TrainingHealth": "gan_tf.health",
     "export_generator": "gan_tf.export",
     "load_images": "gan_tf.data",
-    "train": "gan_tf.train_lib",
 }
+# `gan_tf.train` is the command-line module (`python -m gan_tf.train`), whatever was imported
+# before; the training function is `gan_tf.train_lib.train`. (Importing a submodule sets the
+# package attribute of its name, so exporting a function under the same name would make
+# `gan_tf.train` one or the other depending on import order.)
+_SUBMODULES = ("train", "generate", "evaluate")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
@@ -34,4 +38,6 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 def __getattr__(name):
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gan_tf.{name}")
     raise AttributeError(f"module 'gan_tf' has no attribute {name!r}")

@@ -30,17 +30,26 @@ def unexpected_arguments(argv):
     return None
 
 
+_HELP_FLAGS = ("-h", "-?", "--help", "-help", "--helpshort", "-helpshort", "--helpfull",
+               "-helpfull", "--helpxml", "-helpxml")
+
+
 def parse_flags(argv):
-    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag.
+    """absl's parser, exiting with EXIT_BAD_FLAGS (not 1) on a malformed flag, 0 after --help.
 
     absl raises `flags.Error` for most malformed flags and a plain `ValueError` for a value
-    given to a negated boolean (`--nodownload=1`); both are bad flags.
+    given to a negated boolean (`--nodownload=1`); both are bad flags. Its help flags print
+    the usage and exit 1; asking for help is no error.
     """
     try:
         return flags.FLAGS(argv)
     except (flags.Error, ValueError) as problem:
         print(f"error: {problem}. See --help.", file=sys.stderr)
         sys.exit(EXIT_BAD_FLAGS)
+    except SystemExit as stop:
+        if stop.code == 1 and any(arg in _HELP_FLAGS for arg in argv[1:]):
+            sys.exit(0)
+        raise
 
 
 _DEFINE = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string,

@@ -294,3 +294,22 @@ def test_help_lists_every_flag(tmp_path):
                if f"--{field.name}:" not in listed and f"--[no]{field.name}:" not in listed]
     assert missing == [] and "array:PATH" in listed
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["gan_tf.train", "gan_tf.generate", "gan_tf.evaluate"])
+def test_help_exits_0_and_lists_the_flags(command, tmp_path):
+    result = run_python(["-m", command, "--help"], cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--seed" in result.stdout + result.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_gan_tf_train_is_the_command_module_whatever_was_imported_first():
+    result = run_python(["-c", "import gan_tf, types; a = gan_tf.train; "
+                               "import gan_tf.train_lib; from gan_tf import train; "
+                               "print(type(a).__name__, type(train).__name__, "
+                               "gan_tf.train is train, callable(gan_tf.train_lib.train))"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["module", "module", "True", "True"]

@@ -29,6 +29,14 @@ PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
 _MISTYPED_PREFIXES = ("folder", "folders", "dir", "directory", "path", "file", "array",
                       "arrays", "npz", "npy", "numpy")
 MAX_IMAGE_SIZE = 1024  # --image_size above this would resize a dataset out of memory
+# Upper limits: far beyond any sensible run, low enough that a typo (an extra zero or two)
+# fails at parse time instead of building a network out of memory or a run of years.
+UPPER_LIMITS = {
+    "latent_dim": (4096, "e.g. 100 or 128"),
+    "dcgan_filters": (1024, "e.g. 64"),
+    "epochs": (100_000, "e.g. 50"),
+    "eval_num_samples": (100_000, "e.g. 1000; 50000 for scores comparable with papers"),
+}
 DATASET_CHOICES = (f"'{EMBEDDED_DATASET}', a tensorflow-datasets name such as 'mnist', "
                    f"'{FOLDER_PREFIX}PATH' (an image folder) or '{ARRAY_PREFIX}PATH' (a .npz "
                    "or .npy file)")
@@ -172,6 +180,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise invalid(name, value, "a path (leave the flag out for the default)")
+        if self.data_dir is not None and (self.dataset == EMBEDDED_DATASET
+                                          or self.dataset.startswith(PATH_PREFIXES)):
+            raise invalid("data_dir", self.data_dir,
+                          "no --data_dir with --dataset=" + self.dataset.split(":", 1)[0]
+                          + ": it is where tensorflow-datasets keeps prepared datasets, and "
+                          "only a tensorflow-datasets name such as 'mnist' reads it")
         for name in ("gradient_penalty", "r1_penalty"):
             check_non_negative(name, getattr(self, name))
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
@@ -182,6 +196,9 @@ class TrainConfig:
                 self.checkpoint_every_n_steps, bool) or self.checkpoint_every_n_steps < 0:
             raise invalid("checkpoint_every_n_steps", self.checkpoint_every_n_steps,
                           "a non-negative integer (0: only at epoch ends)")
+        for name, (limit, example) in UPPER_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise invalid(name, getattr(self, name), f"at most {limit:,} ({example})")
         if self.eval_num_samples < MIN_EVAL_SAMPLES:
             raise invalid("eval_num_samples", self.eval_num_samples,
                           f"at least {MIN_EVAL_SAMPLES} samples (1000 by default)")

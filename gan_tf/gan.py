@@ -74,6 +74,32 @@ def class_labels(num_images, num_classes, labels=None):
     return values.astype(np.int32)
 
 
+# Real images beyond this (in absolute value) are not in [-1, 1] (a little slack for resizing
+# overshoot): most likely [0, 255] pixels converted to float without scaling.
+_LARGEST_REAL_PIXEL = 1.5
+_CONVERT_HINT = ("Convert pixels with x / 127.5 - 1 (gan_tf.data.to_float does it for uint8 "
+                 "images), as the generator's tanh makes images in [-1, 1].")
+
+
+def _real_images_checks(images):
+    """The assertions a training batch must pass: float images in [-1, 1].
+
+    The dtype is known when `train_step` is traced: integer pixels are refused then, with
+    `UserError`. The range is asserted on every batch (a maximum over the batch, negligible
+    next to a step), except on TPUs, which run no assertions (an empty list there).
+    """
+    if not images.dtype.is_floating:
+        raise UserError(f"GAN.fit received {images.dtype.name} images. Expected float images "
+                        f"in [-1, 1]. {_CONVERT_HINT}")
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
+        return []
+    largest = tf.reduce_max(tf.abs(tf.cast(images, tf.float32)))
+    return [tf.debugging.assert_less_equal(
+        largest, _LARGEST_REAL_PIXEL,
+        message=f"GAN.fit received images with values beyond [-1, 1] (pixels in [0, 255]?). "
+                f"Expected float images in [-1, 1]. {_CONVERT_HINT} Largest |value|")]
+
+
 def _inner_optimizer(optimizer):
     """The optimizer that does the updates (the wrapped one, for a LossScaleOptimizer)."""
     return getattr(optimizer, "inner_optimizer", optimizer)
@@ -308,15 +334,9 @@ class GAN(keras.Model):
             labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         else:
             labels = None
-        batch_size = tf.shape(real_images)[0]
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-
-        if self.update == "simultaneous":
-            real_logits, fake_logits, g_loss = self._simultaneous_step(real_images, labels,
-                                                                       batch_size, replicas)
-        else:
-            real_logits, fake_logits, g_loss = self._alternating_step(real_images, labels,
-                                                                      batch_size, replicas)
+        # Nothing of the step runs (no player updates) on a batch that fails the check.
+        with tf.control_dependencies(_real_images_checks(real_images)):
+            real_logits, fake_logits, g_loss = self._update_players(real_images, labels)
         self.g_loss_tracker.update_state(g_loss)
         threshold = self.decision_threshold
         self.real_accuracy_tracker.update_state(tf.cast(real_logits > threshold, tf.float32))
@@ -329,6 +349,14 @@ class GAN(keras.Model):
             # reduction dimension 0", keras-team/keras#20585): one-element vectors work.
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs
+
+    def _update_players(self, real_images, labels):
+        """The step's updates of D and G; returns D's real and fake logits and G's loss."""
+        batch_size = tf.shape(real_images)[0]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        if self.update == "simultaneous":
+            return self._simultaneous_step(real_images, labels, batch_size, replicas)
+        return self._alternating_step(real_images, labels, batch_size, replicas)
 
     def _discriminator_loss(self, real_images, fake_images, labels, step, batch_size):
         """D's loss on a real and a generated batch (penalties added), and D's logits."""

@@ -388,3 +388,17 @@ def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
         np.testing.assert_allclose(ours, theirs, atol=1e-7)
     with pytest.raises(ValueError, match="discriminator_steps > 1"):
         make_gan(update="simultaneous", discriminator_steps=2)
+
+
+def test_fit_refuses_integer_pixels_and_unscaled_float_pixels():
+    from gan_tf.errors import UserError
+
+    gan = make_gan()
+    pixels = np.random.default_rng(0).integers(0, 256, (16, 12, 12, 1), dtype=np.uint8)
+    with pytest.raises(UserError, match=r"received uint8 images.*x / 127\.5 - 1"):
+        gan.fit(pixels, epochs=1, batch_size=8, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"values beyond \[-1, 1\]"):
+        gan.fit(pixels.astype("float32"), epochs=1, batch_size=8, verbose=0)
+    assert int(gan.generator_optimizer.iterations) == 0  # no step was taken on either
+    gan.fit(pixels.astype("float32") / 127.5 - 1, epochs=1, batch_size=8, verbose=0)
+    assert int(gan.generator_optimizer.iterations) == 2

@@ -92,13 +92,14 @@ INVALID = {
     "dataset": ["", "   ", "folder:", "folder:  ", "array:", "array:images.txt",
                 "/home/me/images", "~/images", "./images", "images.npz", "Folder:/x",
                 "npz:/x/data.npz"],
-    "data_dir": ["", "  "],
+    "data_dir": ["", "  ", "/prepared/tfds",  # the default dataset reads no tfds folder
+                 ["--dataset=folder:/x", "--data_dir=/prepared/tfds"]],
     "download": ["yes please"],
     "image_size": ["0", "-28", "1025", "100000"],
     "max_examples": ["0", "-1"],
     "architecture": ["resnet", "MLP"],
-    "latent_dim": ["0", "-100"],
-    "dcgan_filters": ["0", "-64"],
+    "latent_dim": ["0", "-100", "4097", "1000000"],
+    "dcgan_filters": ["0", "-64", "1025", "64000"],
     "conditional": [["--conditional", "--dataset=array:/x/images.npy"]],
     "loss": ["wgan", "Hinge"],
     "gradient_penalty": ["-1", "-1e-9"],
@@ -112,7 +113,7 @@ INVALID = {
     "ada_ramp_images": [["--augment=ada", "--ada_ramp_images=0"],
                         ["--augment=diffaugment", "--ada_ramp_images=1000"]],
     "ema_decay": ["0", "1", "1.5", "-0.5"],
-    "epochs": ["0", "-5"],
+    "epochs": ["0", "-5", "100001", "5000000"],
     "batch_size": ["0", "-8"],
     "generator_learning_rate": ["0", "-2e-4", "1", "3"],
     "discriminator_learning_rate": ["0", "1e3"],
@@ -130,7 +131,7 @@ INVALID = {
     "tensorboard": ["sometimes"],
     "eval_every_n_epochs": ["-1", ["--eval_every_n_epochs=0", "--extractor=inception"],
                             ["--eval_every_n_epochs=0", "--eval_num_samples=200"]],
-    "eval_num_samples": ["0", "49", "-1000"],
+    "eval_num_samples": ["0", "49", "-1000", "100001"],
     "extractor": ["clip", ""],
     "inception_weights": ["", " ", "/weights/inception.h5",
                           ["--extractor=inception", "--inception_weights="]],
@@ -244,15 +245,15 @@ def test_every_check_in_the_config_is_reached_by_an_invalid_flag(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--dataset=mnistt"], "Unknown dataset: received --dataset='mnistt'"),
-    (["--dataset=mnist"], "--data_dir"),
+    (["--dataset=mnistt", "--data_dir=TFDS"], "Unknown dataset: received --dataset='mnistt'"),
+    (["--dataset=mnist", "--data_dir=TFDS"], "--data_dir"),
     (["--dataset=folder:/definitely/missing"], "Image folder not found"),
 ])
 def test_bad_datasets_exit_1_fast_with_one_message(flags, message, tmp_path):
     started = time.monotonic()
+    flags = [flag.replace("TFDS", str(tmp_path / "tfds")) for flag in flags]
     result = run_python(["-m", "gan_tf.train", *flags, "--nodownload",
-                         f"--data_dir={tmp_path / 'tfds'}", f"--output_dir={tmp_path / 'run'}"],
-                        cwd=str(tmp_path))
+                         f"--output_dir={tmp_path / 'run'}"], cwd=str(tmp_path))
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not os.path.exists(tmp_path / "run")

@@ -136,12 +136,14 @@ def test_refuses_foreign_folder_and_unwritable_path(make_tiny_config, tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     (dict(max_examples=40), "fewer than one batch"),
-    (dict(dataset="no_such_dataset_xyz"), "Unknown dataset"),
-    (dict(dataset="mnist", download=False), "--data_dir"),
+    (dict(dataset="no_such_dataset_xyz", data_dir="TFDS"), "Unknown dataset"),
+    (dict(dataset="mnist", download=False, data_dir="TFDS"), "--data_dir"),
 ])
 def test_bad_data_fails_before_anything_is_written(make_tiny_config, overrides, message,
                                                    tmp_path):
-    config = make_tiny_config(data_dir=str(tmp_path / "tfds"), **overrides)
+    if overrides.get("data_dir") == "TFDS":  # a tensorflow-datasets folder, for tfds names
+        overrides = dict(overrides, data_dir=str(tmp_path / "tfds"))
+    config = make_tiny_config(**overrides)
     with pytest.raises(UserError, match=message):
         train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)

@@ -105,6 +105,18 @@ def _inner_optimizer(optimizer):
     return getattr(optimizer, "inner_optimizer", optimizer)
 
 
+def moving_averages(optimizer):
+    """`{id(variable): its moving average}` of a Keras optimizer made with `use_ema=True`.
+
+    Keras 3 keeps the averages in private fields (`_trainable_variables` and
+    `_model_variables_moving_average` in Keras 3.15). This is the one place
+    gan_tf reads them (the other private Keras member it relies on is the
+    `GAN._maybe_symbolic_build` override); setup.cfg caps Keras at the versions tested.
+    """
+    return {id(variable): average for variable, average in zip(
+        optimizer._trainable_variables, optimizer._model_variables_moving_average)}
+
+
 class _Holder:
     """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
 
@@ -510,8 +522,7 @@ class GAN(keras.Model):
             return self.generator  # before the first step the averages are not set yet
         if self._averaged.model is None:
             self._averaged.model = _clone(self.generator, self.latent_dim)
-        averages = {id(variable): average for variable, average in zip(
-            optimizer._trainable_variables, optimizer._model_variables_moving_average)}
+        averages = moving_averages(optimizer)
         for target, source in zip(self._averaged.model.weights, self.generator.weights):
             target.assign(averages.get(id(source), source))
         return self._averaged.model

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from conftest import ACROSS_BATCH_SIZES_ATOL, run_python
 from gan_tf import losses, networks
-from gan_tf.gan import GAN, sample_latents
+from gan_tf.gan import GAN, moving_averages, sample_latents
 
 
 def make_gan(loss="non_saturating", architecture="mlp", seed=0, **compile_kwargs):
@@ -236,8 +236,7 @@ def test_ema_generator_holds_the_optimizer_averages():
     gan.fit(real_images(16), epochs=2, batch_size=8, verbose=0)
     averaged = gan.sampling_generator()
     optimizer = gan.generator_optimizer
-    averages = {id(v): a for v, a in zip(optimizer._trainable_variables,
-                                         optimizer._model_variables_moving_average)}
+    averages = moving_averages(optimizer)
     for target, source in zip(averaged.weights, gan.generator.weights):
         expected = averages[id(source)] if source.trainable else source
         np.testing.assert_array_equal(target, expected, err_msg=source.path)

@@ -668,7 +668,7 @@ class SampleQuality(keras.callbacks.Callback):
     Example:
     ```python
     judge = gan_tf.features.DomainClassifier.for_dataset(digits)
-    real = gan_tf.evaluate_lib.real_features(judge, digits)
+    real = gan_tf.features.real_features(judge, digits)
     quality = SampleQuality(judge, real, every_n_epochs=5, best_checkpoint_dir="/tmp/best")
     gan.fit(dataset, epochs=50, callbacks=[quality, MetricsLog("/tmp/metrics.jsonl")])
     ```
@@ -676,7 +676,7 @@ class SampleQuality(keras.callbacks.Callback):
     Args:
         extractor: a `gan_tf.features.Extractor`.
         real: dict with "features" (and optionally "labels") of real images, e.g. from
-            `gan_tf.evaluate_lib.real_features`.
+            `gan_tf.features.real_features`.
         every_n_epochs: how often to score. Defaults to 5.
         num_samples: samples per evaluation. Defaults to 1000.
         seed: seed of the samples. Defaults to 0.

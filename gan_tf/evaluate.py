@@ -15,7 +15,7 @@ import os
 from absl import flags, logging
 
 from gan_tf.config import EXTRACTORS, MIN_EVAL_SAMPLES
-from gan_tf import cli
+from gan_tf import cli, runs
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
 
@@ -55,8 +55,8 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
         raise UserError("Invalid combination: --inception_weights without "
                         "--extractor=inception. Add --extractor=inception or drop it.")
     path = run_dir or model
-    if not output and not os.path.isfile(os.path.join(path, "config.json")) and \
-            os.path.isfile(os.path.join(path, "gan_tf.json")):
+    if not output and not os.path.isfile(os.path.join(path, runs.CONFIG_FILE)) and \
+            os.path.isfile(os.path.join(path, runs.EXPORT_METADATA_FILE)):
         raise UserError(f"--model={model} is an exported generator: pass --output=DIR for "
                         "its report (a run directory's report goes to RUN/evaluation).")
     if not output and os.path.isfile(path):

@@ -2,8 +2,9 @@
 
 `evaluate(sampler, data, ...)` draws samples, computes every metric of `gan_tf.metrics` over
 the features of an extractor (`gan_tf.features`) and writes a JSON report with plots.
-`real_features` computes (and caches, per dataset, split and extractor) the features of the
-real images, which both this and the training-time `SampleQuality` callback compare with.
+`gan_tf.features.real_features` computes (and caches, per dataset, split and extractor) the
+features of the real images, which both this and the training-time `SampleQuality` callback
+compare with (also importable from here).
 Every score in a report says how many samples it used.
 """
 
@@ -14,64 +15,14 @@ import os
 import numpy as np
 
 from gan_tf import features as features_lib
-from gan_tf import metrics
+from gan_tf import metrics, runs
 from gan_tf.errors import check_positive_int
-from gan_tf.files import atomic_write_bytes, atomic_write_text
+from gan_tf.features import real_features  # noqa: F401 (its public name here too)
+from gan_tf.files import atomic_write_text
 
 REPORT_FILE = "report.json"
 KID_SUBSETS = 50
 KID_SUBSET_SIZE = 1000
-
-
-def real_features(extractor, data, cache=None, max_images=10000, split="train"):
-    """Features (and probabilities) of up to `max_images` real images, cached on disk.
-
-    The images are a fixed, class-balanced choice (a function of the dataset), so every
-    evaluation of a dataset compares with the same real set. Cached under
-    `<cache>/statistics/<dataset fingerprint>-<split>-<extractor>.npz`.
-
-    Returns:
-        dict with "features" `(N, d)`, "probabilities" `(N, C)` or None, "labels" `(N,)` or
-        None, and "indices" (which images of `data`).
-    """
-    check_positive_int("max_images", max_images)
-    folder = os.path.join(features_lib.cache_dir(cache), "statistics")
-    name = f"{features_lib.dataset_fingerprint(data)}-{split}-{extractor.key()}"
-    path = os.path.join(folder, f"{name}-{max_images}.npz")
-    if os.path.exists(path):
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                return {
-                    "features": stored["features"],
-                    "probabilities": stored["probabilities"] if stored["probabilities"].size
-                    else None,
-                    "labels": stored["labels"] if stored["labels"].size else None,
-                    "indices": stored["indices"],
-                }
-        except (OSError, ValueError, KeyError):
-            pass  # a torn or stale file: compute it again
-    indices = _real_choice(data, max_images)
-    from gan_tf.data import to_float
-
-    images = np.asarray(to_float(data.images[indices]))
-    feature_array, probabilities = extractor.features_and_probabilities(images)
-    labels = None if data.labels is None else data.labels[indices]
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, features=feature_array,
-             probabilities=probabilities if probabilities is not None else np.zeros(0),
-             labels=labels if labels is not None else np.zeros(0, np.int32), indices=indices)
-    os.makedirs(folder, exist_ok=True)
-    atomic_write_bytes(path, buffer.getvalue())
-    return {"features": feature_array, "probabilities": probabilities, "labels": labels,
-            "indices": indices}
-
-
-def _real_choice(data, max_images):
-    from gan_tf.data import subset_indices
-
-    return subset_indices(data.labels, len(data), min(max_images, len(data)), seed=0)
 
 
 def score_samples(extractor, real, fake_images, requested_labels=None, training=None,
@@ -347,15 +298,12 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     path = sampler.description["path"]
     metrics_path = None
     if sampler.description["kind"] == "run":
-        from gan_tf import train_lib
-
-        config, _ = train_lib.read_run_config(path)
+        config, _ = runs.read_run_config(path)
         trained = {"dataset": config.dataset, "data_dir": config.data_dir,
                    "image_size": config.image_size, "max_examples": config.max_examples,
                    "seed": config.seed}
-        output_dir = output_dir or os.path.join(
-            path, "evaluation" if checkpoint == "latest" else f"evaluation_{checkpoint}")
-        metrics_path = os.path.join(path, "metrics.jsonl")
+        output_dir = output_dir or runs.evaluation_dir(path, checkpoint)
+        metrics_path = os.path.join(path, runs.METRICS_FILE)
     else:
         from gan_tf import export
 

@@ -31,12 +31,13 @@ import shutil
 import keras
 import tensorflow as tf
 
+from gan_tf import runs
 from gan_tf.errors import UserError
 from gan_tf.files import make_temp_dir
 from gan_tf.gan import latent_dim_of, num_classes_of, sample_latents
 
 
-METADATA_FILE = "gan_tf.json"
+METADATA_FILE = runs.EXPORT_METADATA_FILE
 
 
 def export_generator(generator, path, latent_dim=None, metadata=None):

@@ -25,8 +25,8 @@ import os
 
 import numpy as np
 
-from gan_tf.errors import UserError, invalid
-from gan_tf.files import atomic_write_text, make_temp_dir
+from gan_tf.errors import UserError, check_positive_int, invalid
+from gan_tf.files import atomic_write_bytes, atomic_write_text, make_temp_dir
 
 EXTRACTORS = ("classifier", "inception")
 CLASSIFIER_VERSION = 2  # bump when the classifier's architecture or training changes
@@ -346,3 +346,54 @@ def get_extractor(name, data=None, cache=None, inception_weights=None, log=print
     if name == "inception":
         return InceptionExtractor(inception_weights)
     raise invalid("extractor", name, f"one of {EXTRACTORS}")
+
+
+def real_features(extractor, data, cache=None, max_images=10000, split="train"):
+    """Features (and probabilities) of up to `max_images` real images, cached on disk.
+
+    The images are a fixed, class-balanced choice (a function of the dataset), so every
+    evaluation of a dataset compares with the same real set. Cached under
+    `<cache>/statistics/<dataset fingerprint>-<split>-<extractor>.npz`.
+
+    Returns:
+        dict with "features" `(N, d)`, "probabilities" `(N, C)` or None, "labels" `(N,)` or
+        None, and "indices" (which images of `data`).
+    """
+    check_positive_int("max_images", max_images)
+    folder = os.path.join(cache_dir(cache), "statistics")
+    name = f"{dataset_fingerprint(data)}-{split}-{extractor.key()}"
+    path = os.path.join(folder, f"{name}-{max_images}.npz")
+    if os.path.exists(path):
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                return {
+                    "features": stored["features"],
+                    "probabilities": stored["probabilities"] if stored["probabilities"].size
+                    else None,
+                    "labels": stored["labels"] if stored["labels"].size else None,
+                    "indices": stored["indices"],
+                }
+        except (OSError, ValueError, KeyError):
+            pass  # a torn or stale file: compute it again
+    indices = _real_choice(data, max_images)
+    from gan_tf.data import to_float
+
+    images = np.asarray(to_float(data.images[indices]))
+    feature_array, probabilities = extractor.features_and_probabilities(images)
+    labels = None if data.labels is None else data.labels[indices]
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, features=feature_array,
+             probabilities=probabilities if probabilities is not None else np.zeros(0),
+             labels=labels if labels is not None else np.zeros(0, np.int32), indices=indices)
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
+    return {"features": feature_array, "probabilities": probabilities, "labels": labels,
+            "indices": indices}
+
+
+def _real_choice(data, max_images):
+    from gan_tf.data import subset_indices
+
+    return subset_indices(data.labels, len(data), min(max_images, len(data)), seed=0)

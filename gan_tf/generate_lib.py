@@ -53,6 +53,7 @@ import shutil
 
 import numpy as np
 
+from gan_tf import runs
 from gan_tf.errors import UserError, check_choice, check_positive_int, first_line, invalid
 from gan_tf.files import make_temp_dir
 from gan_tf.images import encode_png, to_uint8
@@ -63,8 +64,6 @@ MANIFEST_FILE = "manifest.json"
 NPZ_FILE = "data.npz"
 TFRECORD_FILE = "data.tfrecord"
 UNCONDITIONAL_FOLDER = "images"
-RUN_CONFIG_FILE = "config.json"  # train_lib.CONFIG_FILE (not imported: it would load gan_tf.data)
-EXPORT_METADATA_FILE = "gan_tf.json"  # export.METADATA_FILE (not imported: it loads TensorFlow)
 _MAX_NAMES_SHOWN = 20
 _MODEL_EXPECTED = ("Expected a training run directory (with config.json, e.g. runs/NAME), an "
                    "exported generator folder (with gan_tf.json, e.g. runs/NAME/generator) or "
@@ -156,9 +155,9 @@ def load_sampler(model_path, checkpoint="latest"):
         UserError: the path is none of these, is refused as unsafe, or cannot be read.
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(model_path)))
-    if os.path.isfile(os.path.join(path, RUN_CONFIG_FILE)):
+    if os.path.isfile(os.path.join(path, runs.CONFIG_FILE)):
         return _run_sampler(path, checkpoint)
-    if os.path.isfile(os.path.join(path, EXPORT_METADATA_FILE)):
+    if os.path.isfile(os.path.join(path, runs.EXPORT_METADATA_FILE)):
         _check_single_weights(path, checkpoint, "an exported generator")
         return _export_sampler(path)
     if os.path.isfile(path) and _looks_like_keras_model(path):
@@ -169,10 +168,10 @@ def load_sampler(model_path, checkpoint="latest"):
     elif not os.path.isdir(path):
         problem = "is a file, not a .keras model"
     elif os.path.isfile(os.path.join(path, "saved_model.pb")):
-        problem = (f"is a SavedModel without {EXPORT_METADATA_FILE}, so its latent size and "
+        problem = (f"is a SavedModel without {runs.EXPORT_METADATA_FILE}, so its latent size and "
                    "classes are unknown")
     else:
-        problem = f"holds neither {RUN_CONFIG_FILE} nor {EXPORT_METADATA_FILE}"
+        problem = f"holds neither {runs.CONFIG_FILE} nor {runs.EXPORT_METADATA_FILE}"
     raise UserError(f"Cannot generate from model path {path}: it {problem}. {_MODEL_EXPECTED}")
 
 
@@ -200,10 +199,8 @@ def _looks_like_keras_model(path):
 def _run_sampler(path, checkpoint="latest"):
     import tensorflow as tf
 
-    from gan_tf import train_lib
-
-    _, dataset = train_lib.read_run_config(path)
-    gan, config, epochs = train_lib.load_run(path, checkpoint)
+    _, dataset = runs.read_run_config(path)
+    gan, config, epochs = runs.load_run(path, checkpoint)
     generator = gan.sampling_generator()
     num_classes = gan.num_classes
 
@@ -230,7 +227,7 @@ def _export_sampler(path):
         image_shape = tuple(int(d) for d in metadata["image_shape"])
         num_classes = int(metadata["num_classes"]) if metadata.get("num_classes") else None
     except (KeyError, TypeError, ValueError) as error:
-        raise UserError(f"{path}/{EXPORT_METADATA_FILE} does not describe the generator "
+        raise UserError(f"{path}/{runs.EXPORT_METADATA_FILE} does not describe the generator "
                         f"({type(error).__name__}: {error}). Export it again with "
                         "gan_tf.export.export_generator.") from None
     model_files.check_saved_model(path)  # before TensorFlow runs any of its functions

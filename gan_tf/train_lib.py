@@ -1,36 +1,21 @@
 """`train(config)`: loads the data, builds and trains the GAN, writes the run directory.
 
-A run directory holds:
-    config.json       the resolved config, library versions and dataset facts
-    checkpoints/      tf.train checkpoints (both networks, both optimizers, epoch)
-    samples/          latents.npy and the fixed-latent grids epoch_NNNN.png, final.png
-    metrics.jsonl     one JSON line per epoch (with fd, kid, class_coverage every
-                      --eval_every_n_epochs); losses.png, the curves
-    best_checkpoint/  the checkpoint with the best FD so far, and best.json
-    progress.gif      the epoch grids, animated
-    generator/        the exported SavedModel (loads without gan_tf)
-    tensorboard/      with --tensorboard
-Running the same config again resumes from the latest checkpoint; a finished run is left
-as it is. Everything that can be checked (data, config, paths) is checked before anything
-is written.
+The run directory's layout is `gan_tf.runs`'s. Running the same config again resumes from
+the latest checkpoint; a finished run is left as it is. Everything that can be checked
+(data, config, paths) is checked before anything is written.
 """
 
 import dataclasses
-import importlib.metadata
-import json
 import os
-import platform
 import time
 
 from gan_tf import data as data_lib
-from gan_tf import distribute, hardware
-from gan_tf import networks
-from gan_tf.config import TrainConfig
-from gan_tf.errors import UserError, first_line
-from gan_tf.files import DirectoryLock, atomic_write_text, check_writable_directory
-
-CONFIG_FILE = "config.json"
-EXPORT_DIR = "generator"
+from gan_tf import distribute, hardware, runs
+from gan_tf.errors import UserError
+from gan_tf.files import DirectoryLock
+# The run directory's names and loading live in `runs`; these stay importable from here.
+from gan_tf.runs import (BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, EXPORT_DIR,  # noqa: F401
+                         METRICS_FILE, SAMPLES_DIR, build_gan, load_run, read_run_config)
 
 
 @dataclasses.dataclass
@@ -77,7 +62,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     _one_inter_op_thread(tf, log)
     config.validate()
     run_dir = config.resolved_output_dir()
-    _check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
+    runs.check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
     # The whole dataset judges the samples; the GAN trains on `data`, the --max_examples
     # subset (the same images load_images(max_examples=...) gives).
     full = data_lib.load_images(config.dataset, data_dir=config.data_dir,
@@ -105,7 +90,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
             return _train_as_worker(config, run_dir, data, num_classes, gan, strategy,
                                     extra_callbacks, verbose, log)
         judge = _check_judge(config, full, log)  # refuses missing Inception weights now
-        _make_run_dir(run_dir)  # the first write
+        runs.make_run_dir(run_dir)  # the first write
         # One process per run directory; the kernel drops the lock if this one is killed.
         with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
             result = _train_locked(config, run_dir, data, full, num_classes, gan, judge,
@@ -153,9 +138,9 @@ def _train_as_worker(config, run_dir, data, num_classes, gan, strategy, extra_ca
 
     local = tempfile.mkdtemp(prefix="gan_tf_worker_")
     try:
-        if os.path.isdir(os.path.join(run_dir, "checkpoints")):
-            shutil.copytree(os.path.join(run_dir, "checkpoints"),
-                            os.path.join(local, "checkpoints"),
+        if os.path.isdir(os.path.join(run_dir, CHECKPOINTS_DIR)):
+            shutil.copytree(os.path.join(run_dir, CHECKPOINTS_DIR),
+                            os.path.join(local, CHECKPOINTS_DIR),
                             ignore=shutil.ignore_patterns("*_temp*"))
         result = _train_locked(config, local, data, data, num_classes, gan, None, strategy,
                                extra_callbacks, verbose, log, chief=False)
@@ -174,11 +159,11 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy
     from gan_tf import callbacks as callbacks_lib
     from gan_tf import export
 
-    _check_links(run_dir)
+    runs.check_links(run_dir)
     quality = _sample_quality(config, full, judge, run_dir, log)  # may train the classifier
 
     checkpoint = callbacks_lib.ResumableCheckpoint(
-        os.path.join(run_dir, "checkpoints"), max_to_keep=config.keep_checkpoints,
+        os.path.join(run_dir, CHECKPOINTS_DIR), max_to_keep=config.keep_checkpoints,
         every_n_epochs=config.checkpoint_every_n_epochs,
         every_n_steps=config.checkpoint_every_n_steps or None,
         handle_sigterm=True, save_running_means=not distribute.is_multi_worker(strategy))
@@ -204,8 +189,8 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy
             log(f"Exported the generator to {export_path}")
         return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
 
-    _write_config(run_dir, config, data)
-    tensorboard_dir = os.path.join(run_dir, "tensorboard") if config.tensorboard else None
+    runs.write_config(run_dir, config, data)
+    tensorboard_dir = os.path.join(run_dir, runs.TENSORBOARD_DIR) if config.tensorboard else None
     callbacks = [quality] if quality else []
     if chief:
         callbacks.append(_training_health(config, data))
@@ -262,7 +247,7 @@ def _training_health(config, data):
 def _metrics_log(run_dir):
     from gan_tf import callbacks as callbacks_lib
 
-    return callbacks_lib.MetricsLog(os.path.join(run_dir, "metrics.jsonl"),
+    return callbacks_lib.MetricsLog(os.path.join(run_dir, METRICS_FILE),
                                     plot_path=os.path.join(run_dir, "losses.png"))
 
 
@@ -270,7 +255,7 @@ def _sample_grid(config, run_dir, num_classes, tensorboard_dir):
     from gan_tf import callbacks as callbacks_lib
 
     return callbacks_lib.SampleGrid(
-        os.path.join(run_dir, "samples"), num_rows=num_classes or 10, num_cols=10,
+        os.path.join(run_dir, SAMPLES_DIR), num_rows=num_classes or 10, num_cols=10,
         every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
         gif_path=os.path.join(run_dir, "progress.gif"),
         tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples"))
@@ -415,128 +400,6 @@ def _with_test_markers(callbacks, checkpoint):
     return [*callbacks[:at], EpochEnd(), *callbacks[at:], BatchEnd()]
 
 
-def build_gan(config, image_shape, num_classes=None):
-    """The compiled `GAN` that `config` describes, for images of `image_shape`.
-
-    `num_classes` is needed when `config.conditional` (the dataset's number of classes).
-    """
-    import keras
-
-    from gan_tf.gan import GAN
-
-    if config.conditional and not num_classes:
-        raise UserError("A conditional GAN needs the number of classes of its dataset.")
-    num_classes = num_classes if config.conditional else None
-    # The networks' layers take the precision policy when they are created; the global
-    # policy is put back afterwards so nothing else built in this process inherits it.
-    previous_policy = keras.dtype_policies.get(keras.config.dtype_policy())
-    keras.config.set_dtype_policy(config.precision)
-    try:
-        generator = networks.make_generator(config.architecture, config.latent_dim,
-                                            image_shape, config.dcgan_filters,
-                                            num_classes=num_classes)
-        discriminator = networks.make_discriminator(config.architecture, image_shape,
-                                                    config.dcgan_filters, config.spectral_norm,
-                                                    num_classes=num_classes)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    gan = GAN(generator, discriminator, seed=config.seed)
-    use_ema = config.ema_decay is not None
-    generator_optimizer = keras.optimizers.Adam(
-        config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
-        use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99)
-    discriminator_optimizer = keras.optimizers.Adam(
-        config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
-    if config.precision == "mixed_float16":
-        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
-        generator_optimizer = keras.optimizers.LossScaleOptimizer(generator_optimizer)
-        discriminator_optimizer = keras.optimizers.LossScaleOptimizer(discriminator_optimizer)
-    gan.compile(
-        generator_optimizer=generator_optimizer,
-        discriminator_optimizer=discriminator_optimizer,
-        loss=config.loss,
-        gradient_penalty=config.gradient_penalty,
-        r1_penalty=config.r1_penalty,
-        discriminator_steps=config.discriminator_steps,
-        update=config.update,
-        augment=config.augment,
-        ada_target=config.effective_ada_target,
-        ada_ramp_images=config.effective_ada_ramp_images,
-    )
-    return gan
-
-
-def read_run_config(run_dir):
-    """`(TrainConfig, dataset facts)` from a run directory's config.json; UserError if unreadable.
-
-    The dataset facts are a dict with "name", "num_examples", "image_shape" (a tuple),
-    "num_classes" (None for unlabelled data) and "class_names" (when recorded).
-    """
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    try:
-        with open(config_path, encoding="utf-8") as stream:
-            record = json.load(stream)
-        dataset = dict(record["dataset"])
-        dataset["image_shape"] = tuple(dataset["image_shape"])
-        dataset.setdefault("num_classes", None)
-        return TrainConfig.from_dict(record["config"]), dataset
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
-                        "Restore it, or pass the --output_dir of a training run.") from None
-
-
-CHECKPOINTS = ("latest", "best")
-BEST_DIR = "best_checkpoint"
-
-
-def load_run(run_dir, checkpoint="latest"):
-    """The GAN of a run directory, restored from a checkpoint.
-
-    Args:
-        run_dir: the training run directory.
-        checkpoint: "latest" (the newest readable checkpoint) or "best" (the one with the
-            lowest FD during training, in `best_checkpoint/`).
-
-    Returns:
-        `(gan, config, epochs)`: epochs finished at that checkpoint. Sample with
-        `gan.generate(n, seed)`.
-
-    Raises:
-        UserError: `run_dir` is not a gan_tf run or has no such readable checkpoint.
-    """
-    import tensorflow as tf
-
-    from gan_tf import callbacks as callbacks_lib
-    from gan_tf.errors import check_choice
-
-    check_choice("checkpoint", checkpoint, CHECKPOINTS)
-    config, dataset = read_run_config(run_dir)
-    gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
-    if checkpoint == "best":
-        best_dir = os.path.join(run_dir, BEST_DIR)
-        try:
-            with open(os.path.join(best_dir, callbacks_lib.SampleQuality.BEST_FILE),
-                      encoding="utf-8") as stream:
-                epochs = int(json.load(stream)["epoch"])
-            callbacks_lib.check_checkpoint_list(best_dir)  # reads nothing outside the run
-            path = tf.train.latest_checkpoint(best_dir)
-            if path is None:
-                raise ValueError("no checkpoint file")
-            tf.train.Checkpoint(**gan.checkpoint_items()).restore(path).expect_partial()
-        except (OSError, ValueError, KeyError, TypeError, tf.errors.OpError) as error:
-            raise UserError(f"{run_dir} has no readable best checkpoint ({best_dir}: "
-                            f"{first_line(error, 200)}). It is kept when the run "
-                            "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
-                            ) from None
-        return gan, config, epochs
-    restored = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, "checkpoints"),
-                                                 verbose=0)
-    epochs = restored.restore(gan)
-    if epochs == 0:
-        raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
-    return gan, config, epochs
-
-
 def _check_judge(config, data, log):
     """What will judge samples during training: "classifier", an Inception extractor, or
     None (scoring off). Raises UserError now for what would fail later (no weights)."""
@@ -560,12 +423,11 @@ def _sample_quality(config, data, judge, run_dir, log):
     if judge is None:
         return None
     from gan_tf import callbacks as callbacks_lib
-    from gan_tf import evaluate_lib
     from gan_tf import features as features_lib
 
     if judge == "classifier":
         judge = features_lib.DomainClassifier.for_dataset(data, log=log)
-    real = evaluate_lib.real_features(judge, data)
+    real = features_lib.real_features(judge, data)
     return callbacks_lib.SampleQuality(
         judge, real, every_n_epochs=config.eval_every_n_epochs,
         num_samples=config.eval_num_samples, seed=config.seed,
@@ -615,89 +477,3 @@ def _objective(config):
     if config.precision != "float32":
         parts.append(config.precision)
     return ", ".join(parts)
-
-
-def _check_run_dir(run_dir, config):
-    """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
-    config_path = os.path.join(run_dir, CONFIG_FILE)
-    if os.path.exists(config_path):
-        saved, _ = read_run_config(run_dir)
-        differences = saved.differences(config)
-        if differences:
-            lines = "; ".join(f"{name}: saved {old!r}, now {new!r}"
-                              for name, (old, new) in sorted(differences.items()))
-            raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
-                            "Resume it with the same flags, or pass a new --output_dir.")
-    try:
-        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-            raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or "
-                            "empty).")
-        if not os.path.exists(config_path) and os.path.isdir(run_dir) and (
-                set(os.listdir(run_dir)) - {DirectoryLock.FILE}):
-            raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: "
-                            "it is not a gan_tf run. Pass an empty or new folder.")
-    except OSError as error:
-        raise UserError(f"Cannot read --output_dir={run_dir}: {error.strerror or error}. "
-                        "Pass a folder you can write to.") from None
-
-
-def _make_run_dir(run_dir):
-    """Creates the run directory (if new) and proves it is writable."""
-    try:
-        check_writable_directory(run_dir)
-    except OSError as error:
-        raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "
-                        "Pass a folder you can write to.") from None
-
-
-def _check_links(run_dir):
-    """Refuses symbolic links in the run directory that lead out of it.
-
-    Every file of a run is written inside its directory; a link (say `checkpoints` ->
-    /elsewhere, or `metrics.jsonl` -> ~/.bashrc) would make gan_tf write or delete there.
-    """
-    root = os.path.realpath(run_dir)
-    for folder, folders, files in os.walk(run_dir):
-        for name in folders + files:
-            path = os.path.join(folder, name)
-            if os.path.islink(path):
-                target = os.path.realpath(path)
-                if os.path.commonpath([root, target]) != root:
-                    raise UserError(
-                        f"{path} is a symbolic link to {target}, outside the run directory "
-                        f"{run_dir}. gan_tf only writes inside its run directory; remove the "
-                        "link (or copy what it points to into the run) and rerun.")
-
-
-def _write_config(run_dir, config, data):
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    record = {
-        "config": config.to_dict(),
-        "run_dir": run_dir,
-        "dataset": {"name": data.name, "num_examples": len(data),
-                    "image_shape": list(data.image_shape), "num_classes": data.num_classes,
-                    "class_names": None if data.class_names is None else list(
-                        data.class_names)},
-        "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "numpy": np.__version__,
-                     "tensorflow_datasets": _package_version("tensorflow-datasets"),
-                     "pillow": _package_version("pillow"),
-                     "python": platform.python_version()},
-    }
-    atomic_write_text(os.path.join(run_dir, CONFIG_FILE), json.dumps(record, indent=2) + "\n")
-
-
-def _package_version(name):
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def _version():
-    from gan_tf import __version__
-
-    return __version__

@@ -1,0 +1,247 @@
+"""The run directory, defined once: its layout, its config.json, its checks, and loading it.
+
+A run directory (`train --output_dir`, default `runs/DATASET-ARCHITECTURE`) holds:
+    config.json       the resolved config, library versions and dataset facts
+    checkpoints/      tf.train checkpoints (both networks, both optimizers, epoch)
+    samples/          latents.npy and the fixed-latent grids epoch_NNNN.png, final.png
+    metrics.jsonl     one JSON line per epoch (with fd, kid, class_coverage every
+                      --eval_every_n_epochs); losses.png, the curves
+    best_checkpoint/  the checkpoint with the best FD so far, and best.json
+    progress.gif      the epoch grids, animated
+    generator/        the exported SavedModel (loads without gan_tf)
+    tensorboard/      with --tensorboard
+    evaluation/       what `evaluate` writes (evaluation_best/ for --checkpoint=best)
+
+Importing this module does not import TensorFlow; `build_gan`, `load_run` and
+`write_config` do when called.
+"""
+
+import importlib.metadata
+import json
+import os
+import platform
+
+from gan_tf.config import TrainConfig
+from gan_tf.errors import UserError, first_line
+from gan_tf.files import DirectoryLock, atomic_write_text, check_writable_directory
+
+CONFIG_FILE = "config.json"
+CHECKPOINTS_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+METRICS_FILE = "metrics.jsonl"
+BEST_DIR = "best_checkpoint"
+EXPORT_DIR = "generator"
+EXPORT_METADATA_FILE = "gan_tf.json"  # beside an exported generator's SavedModel files
+TENSORBOARD_DIR = "tensorboard"
+CHECKPOINTS = ("latest", "best")
+
+
+def evaluation_dir(run_dir, checkpoint="latest"):
+    """Where `evaluate` writes its report for a run's `checkpoint` ("latest" or "best")."""
+    return os.path.join(run_dir, "evaluation" if checkpoint == "latest"
+                        else f"evaluation_{checkpoint}")
+
+
+def read_run_config(run_dir):
+    """`(TrainConfig, dataset facts)` from a run directory's config.json; UserError if unreadable.
+
+    The dataset facts are a dict with "name", "num_examples", "image_shape" (a tuple),
+    "num_classes" (None for unlabelled data) and "class_names" (when recorded).
+    """
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        dataset = dict(record["dataset"])
+        dataset["image_shape"] = tuple(dataset["image_shape"])
+        dataset.setdefault("num_classes", None)
+        return TrainConfig.from_dict(record["config"]), dataset
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
+                        "Restore it, or pass the --output_dir of a training run.") from None
+
+
+def build_gan(config, image_shape, num_classes=None):
+    """The compiled `GAN` that `config` describes, for images of `image_shape`.
+
+    `num_classes` is needed when `config.conditional` (the dataset's number of classes).
+    """
+    import keras
+
+    from gan_tf import networks
+    from gan_tf.gan import GAN
+
+    if config.conditional and not num_classes:
+        raise UserError("A conditional GAN needs the number of classes of its dataset.")
+    num_classes = num_classes if config.conditional else None
+    # The networks' layers take the precision policy when they are created; the global
+    # policy is put back afterwards so nothing else built in this process inherits it.
+    previous_policy = keras.dtype_policies.get(keras.config.dtype_policy())
+    keras.config.set_dtype_policy(config.precision)
+    try:
+        generator = networks.make_generator(config.architecture, config.latent_dim,
+                                            image_shape, config.dcgan_filters,
+                                            num_classes=num_classes)
+        discriminator = networks.make_discriminator(config.architecture, image_shape,
+                                                    config.dcgan_filters, config.spectral_norm,
+                                                    num_classes=num_classes)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    gan = GAN(generator, discriminator, seed=config.seed)
+    use_ema = config.ema_decay is not None
+    generator_optimizer = keras.optimizers.Adam(
+        config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+        use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99)
+    discriminator_optimizer = keras.optimizers.Adam(
+        config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+    if config.precision == "mixed_float16":
+        # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+        generator_optimizer = keras.optimizers.LossScaleOptimizer(generator_optimizer)
+        discriminator_optimizer = keras.optimizers.LossScaleOptimizer(discriminator_optimizer)
+    gan.compile(
+        generator_optimizer=generator_optimizer,
+        discriminator_optimizer=discriminator_optimizer,
+        loss=config.loss,
+        gradient_penalty=config.gradient_penalty,
+        r1_penalty=config.r1_penalty,
+        discriminator_steps=config.discriminator_steps,
+        update=config.update,
+        augment=config.augment,
+        ada_target=config.effective_ada_target,
+        ada_ramp_images=config.effective_ada_ramp_images,
+    )
+    return gan
+
+
+def load_run(run_dir, checkpoint="latest"):
+    """The GAN of a run directory, restored from a checkpoint.
+
+    Args:
+        run_dir: the training run directory.
+        checkpoint: "latest" (the newest readable checkpoint) or "best" (the one with the
+            lowest FD during training, in `best_checkpoint/`).
+
+    Returns:
+        `(gan, config, epochs)`: epochs finished at that checkpoint. Sample with
+        `gan.generate(n, seed)`.
+
+    Raises:
+        UserError: `run_dir` is not a gan_tf run or has no such readable checkpoint.
+    """
+    import tensorflow as tf
+
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf.errors import check_choice
+
+    check_choice("checkpoint", checkpoint, CHECKPOINTS)
+    config, dataset = read_run_config(run_dir)
+    gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
+    if checkpoint == "best":
+        best_dir = os.path.join(run_dir, BEST_DIR)
+        try:
+            with open(os.path.join(best_dir, callbacks_lib.SampleQuality.BEST_FILE),
+                      encoding="utf-8") as stream:
+                epochs = int(json.load(stream)["epoch"])
+            callbacks_lib.check_checkpoint_list(best_dir)  # reads nothing outside the run
+            path = tf.train.latest_checkpoint(best_dir)
+            if path is None:
+                raise ValueError("no checkpoint file")
+            tf.train.Checkpoint(**gan.checkpoint_items()).restore(path).expect_partial()
+        except (OSError, ValueError, KeyError, TypeError, tf.errors.OpError) as error:
+            raise UserError(f"{run_dir} has no readable best checkpoint ({best_dir}: "
+                            f"{first_line(error, 200)}). It is kept when the run "
+                            "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
+                            ) from None
+        return gan, config, epochs
+    restored = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, CHECKPOINTS_DIR),
+                                                 verbose=0)
+    epochs = restored.restore(gan)
+    if epochs == 0:
+        raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
+    return gan, config, epochs
+
+
+def check_run_dir(run_dir, config):
+    """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
+    config_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.exists(config_path):
+        saved, _ = read_run_config(run_dir)
+        differences = saved.differences(config)
+        if differences:
+            lines = "; ".join(f"{name}: saved {old!r}, now {new!r}"
+                              for name, (old, new) in sorted(differences.items()))
+            raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
+                            "Resume it with the same flags, or pass a new --output_dir.")
+    try:
+        if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+            raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or "
+                            "empty).")
+        if not os.path.exists(config_path) and os.path.isdir(run_dir) and (
+                set(os.listdir(run_dir)) - {DirectoryLock.FILE}):
+            raise UserError(f"--output_dir={run_dir} is not empty and holds no {CONFIG_FILE}: "
+                            "it is not a gan_tf run. Pass an empty or new folder.")
+    except OSError as error:
+        raise UserError(f"Cannot read --output_dir={run_dir}: {error.strerror or error}. "
+                        "Pass a folder you can write to.") from None
+
+
+def make_run_dir(run_dir):
+    """Creates the run directory (if new) and proves it is writable."""
+    try:
+        check_writable_directory(run_dir)
+    except OSError as error:
+        raise UserError(f"Cannot write to --output_dir={run_dir}: {error.strerror or error}. "
+                        "Pass a folder you can write to.") from None
+
+
+def check_links(run_dir):
+    """Refuses symbolic links in the run directory that lead out of it.
+
+    Every file of a run is written inside its directory; a link (say `checkpoints` ->
+    /elsewhere, or `metrics.jsonl` -> ~/.bashrc) would make gan_tf write or delete there.
+    """
+    root = os.path.realpath(run_dir)
+    for folder, folders, files in os.walk(run_dir):
+        for name in folders + files:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    raise UserError(
+                        f"{path} is a symbolic link to {target}, outside the run directory "
+                        f"{run_dir}. gan_tf only writes inside its run directory; remove the "
+                        "link (or copy what it points to into the run) and rerun.")
+
+
+def write_config(run_dir, config, data):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    record = {
+        "config": config.to_dict(),
+        "run_dir": run_dir,
+        "dataset": {"name": data.name, "num_examples": len(data),
+                    "image_shape": list(data.image_shape), "num_classes": data.num_classes,
+                    "class_names": None if data.class_names is None else list(
+                        data.class_names)},
+        "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__,
+                     "tensorflow_datasets": _package_version("tensorflow-datasets"),
+                     "pillow": _package_version("pillow"),
+                     "python": platform.python_version()},
+    }
+    atomic_write_text(os.path.join(run_dir, CONFIG_FILE), json.dumps(record, indent=2) + "\n")
+
+
+def _package_version(name):
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _version():
+    from gan_tf import __version__
+
+    return __version__

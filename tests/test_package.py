@@ -1,0 +1,97 @@
+"""The package's shape: its modules import each other without a cycle, and no library module
+imports a command-line module. Read from the source (every import, at module level or inside
+a function), so nothing is imported to check it."""
+
+import ast
+import os
+
+import pytest
+
+PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "gan_tf")
+# The command-line programs and what only they share; the library never imports them.
+CLI_MODULES = {"train", "generate", "evaluate", "cli"}
+
+
+def _modules():
+    return sorted(name[:-3] for name in os.listdir(PACKAGE_DIR)
+                  if name.endswith(".py") and name != "__init__.py")
+
+
+def import_graph():
+    """`{module: set of gan_tf modules it imports}` for every module of the package."""
+    modules = set(_modules())
+    graph = {}
+    for module in modules:
+        with open(os.path.join(PACKAGE_DIR, f"{module}.py"), encoding="utf-8") as stream:
+            tree = ast.parse(stream.read())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                if parts[0] != "gan_tf":
+                    continue
+                if len(parts) > 1:
+                    imported.add(parts[1])
+                else:  # from gan_tf import data, runs, __version__
+                    imported |= {alias.name for alias in node.names} & modules
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    parts = alias.name.split(".")
+                    if parts[0] == "gan_tf" and len(parts) > 1:
+                        imported.add(parts[1])
+        graph[module] = imported & modules - {module}
+    return graph
+
+
+def find_cycle(graph):
+    """One import cycle as a list of modules (first == last), or None."""
+    state = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for other in sorted(graph[module]):
+            if state.get(other) == "open":
+                return path[path.index(other):] + [other]
+            if other not in state:
+                cycle = visit(other, path + [other])
+                if cycle:
+                    return cycle
+        state[module] = "done"
+        return None
+
+    for module in sorted(graph):
+        if module not in state:
+            cycle = visit(module, [module])
+            if cycle:
+                return cycle
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph()
+    assert {"train_lib", "evaluate_lib", "generate_lib", "runs"} <= set(graph)
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_no_library_module_imports_a_command_line_module():
+    offenders = {module: sorted(imported & CLI_MODULES)
+                 for module, imported in import_graph().items()
+                 if module not in CLI_MODULES and imported & CLI_MODULES}
+    assert not offenders
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"b"}}) is None
+
+
+@pytest.mark.slow
+def test_what_the_command_lines_read_first_does_not_import_tensorflow():
+    from conftest import run_python
+
+    result = run_python(["-c", "import sys, gan_tf.runs, gan_tf.config, gan_tf.cli, "
+                               "gan_tf.hardware; print(sorted(m for m in ('tensorflow', "
+                               "'keras') if m in sys.modules))"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"

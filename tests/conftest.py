@@ -41,6 +41,26 @@ def _offline(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _subprocess_tests_are_slow(request, monkeypatch):
+    """`-m "not slow"` means what README says: a test that starts a process is marked slow.
+
+    Starting a Python process that imports TensorFlow takes seconds; a test that does so
+    without the mark fails here, naming the fix.
+    """
+    if request.node.get_closest_marker("slow"):
+        return
+    original = subprocess.Popen.__init__
+
+    def refuse(self, *args, **kwargs):
+        pytest.fail(f"{request.node.nodeid} starts a process ({args[0] if args else ''}) but "
+                    "is not marked @pytest.mark.slow: mark it, so that -m 'not slow' stays "
+                    "fast.", pytrace=False)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse)
+
+
+@pytest.fixture(autouse=True)
 def _seed():
     import keras
 

@@ -92,6 +92,7 @@ def test_scores_of_real_images_against_themselves_and_of_noise(digits, tmp_path)
     assert noisy["precision_recall"]["precision"] < 0.05
 
 
+@pytest.mark.slow
 def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judge, tmp_path):
     real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
     one_digit = real_images(digits, 1)  # the same real digit, 1,000 times
@@ -209,6 +210,7 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
                for m in messages)
 
 
+@pytest.mark.slow
 def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     from conftest import run_python
     from gan_tf import train_lib
@@ -285,6 +287,7 @@ def test_classifier_needs_enough_images_of_each_class(digits):
     assert features.InceptionExtractor.batch_size <= 16  # 299x299 activations are large
 
 
+@pytest.mark.slow
 def test_evaluate_cli_refuses_bad_requests_before_any_work(make_tiny_config, tmp_path):
     from conftest import run_python
     from gan_tf import train_lib

@@ -44,6 +44,7 @@ FRESH_PROCESS = textwrap.dedent("""
 
 @pytest.mark.parametrize("architecture, image_shape", [("dcgan", (12, 12, 3)),
                                                        ("mlp", (28, 28, 1))])
+@pytest.mark.slow
 def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, tmp_path):
     generator = networks.make_generator(architecture, 6, image_shape, filters=4)
     gan = GAN(generator, networks.make_discriminator(architecture, image_shape, filters=4))
@@ -116,6 +117,7 @@ CONDITIONAL_FRESH_PROCESS = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
     import tensorflow as tf
 

@@ -187,6 +187,7 @@ def test_every_loss_on_every_architecture_trains(loss, architecture):
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+@pytest.mark.slow
 def test_penalties_steps_and_spectral_norm_together(architecture):
     generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4)
     discriminator = networks.make_discriminator(architecture, (12, 12, 1), filters=4,

@@ -302,6 +302,7 @@ def test_write_dataset_validates_arguments_before_writing(arguments, message,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_cli_writes_a_dataset_and_prints_one_summary_line(conditional_run, tmp_path):
     output = tmp_path / "synthetic"
     result = run_python(["-m", "gan_tf.generate", f"--model={conditional_run}",
@@ -322,6 +323,7 @@ def test_cli_writes_a_dataset_and_prints_one_summary_line(conditional_run, tmp_p
     ("--labels=0,,3", "Received: labels='0,,3'"),
     ("--num_images=many", "num_images"),
 ])
+@pytest.mark.slow
 def test_cli_bad_flags_exit_2_before_loading_anything(flag, message, tmp_path):
     result = run_python(["-m", "gan_tf.generate", "--model=/no/such/run", flag,
                          f"--output={tmp_path / 'out'}"], cwd=str(tmp_path))
@@ -330,6 +332,7 @@ def test_cli_bad_flags_exit_2_before_loading_anything(flag, message, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_cli_module_does_not_import_tensorflow_to_check_flags():
     result = run_python(["-c", "import sys, gan_tf.generate; "
                          "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"])
@@ -337,6 +340,7 @@ def test_cli_module_does_not_import_tensorflow_to_check_flags():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_cli_exit_codes_for_a_bad_model_and_labels_the_model_lacks(conditional_run, tmp_path):
     missing = run_python(["-m", "gan_tf.generate", f"--model={tmp_path / 'nowhere'}",
                           f"--output={tmp_path / 'out'}"], cwd=str(tmp_path))

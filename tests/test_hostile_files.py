@@ -230,6 +230,7 @@ def test_safe_mode_holds_after_enable_unsafe_deserialization(tmp_path, sentinel)
         global_state.set_global_attribute("safe_mode_saving", None)
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_hostile_keras_file_in_one_line(tmp_path, sentinel):
     path = _save_built(_lambda_model(sentinel), tmp_path / "lambda.keras", sentinel)
     output = tmp_path / "out"

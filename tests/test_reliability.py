@@ -96,6 +96,7 @@ def reference(tmp_path_factory):
     return str(run_dir)
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
     process = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
@@ -108,6 +109,7 @@ def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
     assert metric_epochs(run_dir) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
     every = ["--checkpoint_every_n_steps=2"]
@@ -127,6 +129,7 @@ def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_p
     assert metric_epochs(run_dir) == [1, 2, 3]
 
 
+@pytest.mark.slow
 def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(reference,
                                                                                  tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
@@ -154,6 +157,7 @@ def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(
                 k: v for k, v in other.items() if k != "time"}
 
 
+@pytest.mark.slow
 def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is_not(
         reference, tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
@@ -282,6 +286,7 @@ def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(make_tiny_co
     assert train_lib.train(make_tiny_config(epochs=2), **QUIET).end_epoch == 2
 
 
+@pytest.mark.slow
 def test_a_checkpoint_write_that_fails_in_the_kernel_stops_loudly(tmp_path):
     """A real write error from the kernel (the file-size limit: EFBIG), not a mock."""
     script = f"""

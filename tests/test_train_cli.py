@@ -65,6 +65,7 @@ def test_cli_trains_resumes_and_says_when_finished(tmp_path):
     ("--ada_target=0.7", "only acts with --augment=ada"),
     ("--augment=diffaugment --ada_ramp_images=1000", "only acts with --augment=ada"),
 ])
+@pytest.mark.slow
 def test_bad_flags_exit_2_before_anything_is_written(flag, message, tmp_path):
     started = time.monotonic()
     # The flag under test comes last, so it wins over --output_dir (e.g. --output_dir=).
@@ -77,6 +78,7 @@ def test_bad_flags_exit_2_before_anything_is_written(flag, message, tmp_path):
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_bad_flag_with_the_default_output_dir_writes_nothing(tmp_path):
     result = run_python(["-m", "gan_tf.train", "--beta_1=inf"], cwd=str(tmp_path))
     assert result.returncode == 2 and "Received: beta_1=inf" in result.stderr
@@ -249,6 +251,7 @@ def test_every_check_in_the_config_is_reached_by_an_invalid_flag(tmp_path):
     (["--dataset=mnist", "--data_dir=TFDS"], "--data_dir"),
     (["--dataset=folder:/definitely/missing"], "Image folder not found"),
 ])
+@pytest.mark.slow
 def test_bad_datasets_exit_1_fast_with_one_message(flags, message, tmp_path):
     started = time.monotonic()
     flags = [flag.replace("TFDS", str(tmp_path / "tfds")) for flag in flags]
@@ -275,6 +278,7 @@ def _folder_with_corrupt_files(tmp_path):
 
 
 @pytest.mark.parametrize("make", [_float_pixels_file, _folder_with_corrupt_files])
+@pytest.mark.slow
 def test_bad_data_files_exit_1_with_one_line_and_no_run_dir(make, tmp_path):
     dataset, message = make(tmp_path)
     before = sorted(os.listdir(tmp_path))
@@ -288,6 +292,7 @@ def test_bad_data_files_exit_1_with_one_line_and_no_run_dir(make, tmp_path):
     assert sorted(os.listdir(tmp_path)) == before  # no run/ (relative to the cwd)
 
 
+@pytest.mark.slow
 def test_help_lists_every_flag(tmp_path):
     result = run_python(["-m", "gan_tf.train", "--help"], cwd=str(tmp_path))
     listed = result.stdout + result.stderr

@@ -66,6 +66,7 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
 
 @pytest.mark.parametrize("options", [{}, dict(ema_decay=0.9), dict(update="simultaneous")],
                          ids=["default", "ema", "simultaneous"])
+@pytest.mark.slow
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
     quiet = dict(verbose=0, log=lambda message: None)
     straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
@@ -214,6 +215,7 @@ OPTION_SETS = {
 
 
 @pytest.mark.parametrize("options", OPTION_SETS.values(), ids=OPTION_SETS.keys())
+@pytest.mark.slow
 def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tiny_config,
                                                                tmp_path):
     from gan_tf.callbacks import ResumableCheckpoint
@@ -378,6 +380,7 @@ def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.slow
 def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny_config):
     import keras
 

@@ -204,7 +204,6 @@ def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy
     if tensorboard_dir:
         callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
     callbacks.extend(extra_callbacks)
-    callbacks = _with_test_markers(callbacks, checkpoint)
 
     steps_per_epoch = len(data) // config.batch_size
     log(f"Training {config.architecture} ({_objective(config)}) on {data.name}: {len(data)} "
@@ -357,47 +356,6 @@ def _write_failed(error, checkpoint):
             else "no checkpoint was written yet")
     return UserError(f"Could not write {what}: {reason}. Training stopped; {kept}. Free disk "
                      "space (or fix permissions) and rerun the same command to resume.")
-
-
-MARKER_DIR_VARIABLE = "GAN_TF_MARKER_DIR"
-PAUSE_VARIABLE = "GAN_TF_PAUSE_AT"
-
-
-def _with_test_markers(callbacks, checkpoint):
-    """Adds the marker files tests synchronise on, when GAN_TF_MARKER_DIR is set.
-
-    A test that kills the trainer waits for these files instead of sleeping:
-    `step-E-S` after batch S of epoch E is done (checkpoint included), `saving-E` just before
-    epoch E's checkpoint is written (after its grid and metrics line). With
-    GAN_TF_PAUSE_AT=E:S the trainer also writes `paused` after that batch and waits there
-    until it is killed or gets SIGTERM.
-    """
-    directory = os.environ.get(MARKER_DIR_VARIABLE)
-    if not directory:
-        return callbacks
-    import keras
-
-    pause = tuple(int(part) for part in os.environ.get(PAUSE_VARIABLE, "0:0").split(":"))
-
-    def touch(name):
-        with open(os.path.join(directory, name), "w", encoding="utf-8"):
-            pass
-
-    class EpochEnd(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            touch(f"saving-{epoch + 1}")
-
-    class BatchEnd(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            epoch, step = checkpoint.position
-            touch(f"step-{epoch + 1}-{step}")
-            if (epoch + 1, step) == pause:
-                touch("paused")
-                while not checkpoint.sigterm_received:
-                    time.sleep(0.01)
-
-    at = callbacks.index(checkpoint)
-    return [*callbacks[:at], EpochEnd(), *callbacks[at:], BatchEnd()]
 
 
 def _check_judge(config, data, log):

@@ -23,6 +23,8 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 from gan_tf.config import TrainConfig  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# `python -m gan_tf.train` plus the marker files the subprocess tests wait for.
+TRAIN_DRIVER = os.path.join(REPO, "tests", "train_driver.py")
 
 # The reproducibility contract: the same seed, labels and batch size on one machine give
 # bit-identical images; another batch size gives the same images within this tolerance,
@@ -124,7 +126,7 @@ def wait_for_marker(marker, processes, seconds=180):
     """Waits until a trainer writes `marker` (a path); fails if any of `processes` exits first.
 
     The subprocess tests synchronise on these files, never on sleeps (see
-    `gan_tf.train_lib._with_test_markers`).
+    `tests/train_driver.py`).
     """
     import time
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, wait_for_marker
+from conftest import REPO, TRAIN_DRIVER, wait_for_marker
 from gan_tf import distribute
 from gan_tf.errors import UserError
 
@@ -69,7 +69,7 @@ def start_workers(run_dir, markers, epochs=3):
                    TF_CONFIG=json.dumps({"cluster": cluster,
                                          "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gan_tf.train", "--strategy=multi_worker",
+            [sys.executable, TRAIN_DRIVER, "--strategy=multi_worker",
              "--architecture=mlp", "--max_examples=256", "--batch_size=64",
              f"--epochs={epochs}", "--eval_every_n_epochs=0", f"--output_dir={run_dir}"],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))

@@ -1,9 +1,9 @@
 """A run survives kill -9, SIGTERM, torn files, full disks and hostile paths, and loses nothing.
 
-The trainer runs in subprocesses (`python -m gan_tf.train`). Tests never sleep to wait for it:
-they wait for the marker files it writes when GAN_TF_MARKER_DIR is set (`step-E-S` after batch
-S of epoch E, `saving-E` before epoch E's checkpoint is written, `paused` when it holds at
-GAN_TF_PAUSE_AT=E:S; see `train_lib._with_test_markers`).
+The trainer runs in subprocesses (`python -m gan_tf.train`, through `tests/train_driver.py`).
+Tests never sleep to wait for it: they wait for the marker files the driver writes
+(`step-E-S` after batch S of epoch E, `saving-E` before epoch E's checkpoint is written,
+`paused` when it holds at GAN_TF_PAUSE_AT=E:S).
 """
 
 import json
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, wait_for_marker
+from conftest import REPO, TRAIN_DRIVER, wait_for_marker
 from gan_tf import train_lib
 from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
 from gan_tf.errors import UserError
@@ -33,14 +33,14 @@ WAIT_SECONDS = 120
 
 
 def start(run_dir, markers, extra=(), pause=None):
-    """Starts `python -m gan_tf.train` on `run_dir`; returns the Popen."""
+    """Starts `python -m gan_tf.train` (the marking driver) on `run_dir`; returns the Popen."""
     os.makedirs(markers, exist_ok=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
                GAN_TF_MARKER_DIR=str(markers))
     env.pop("GAN_TF_PAUSE_AT", None)
     if pause:
         env["GAN_TF_PAUSE_AT"] = pause
-    return subprocess.Popen([sys.executable, "-m", "gan_tf.train", *FLAGS, *extra,
+    return subprocess.Popen([sys.executable, TRAIN_DRIVER, *FLAGS, *extra,
                              f"--output_dir={run_dir}"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

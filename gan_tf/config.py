@@ -6,25 +6,15 @@ import os
 import re
 from typing import Optional
 
-from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
-                           invalid)
+from gan_tf.errors import (UserError, check_choice, check_non_negative, check_non_negative_int,
+                           check_positive_int, check_seed, invalid)
 
-ARCHITECTURES = ("mlp", "dcgan")
-LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
-AUGMENTATIONS = ("none", "diffaugment", "ada")
-UPDATES = ("alternating", "simultaneous")
-EXTRACTORS = ("classifier", "inception")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
-MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
-ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
-ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
-EMBEDDED_DATASET = "embedded_mnist"
-FOLDER_PREFIX = "folder:"
-ARRAY_PREFIX = "array:"
-ARRAY_EXTENSIONS = (".npz", ".npy")
-# Datasets given by a path: the prefix, then the path (made absolute by `TrainConfig`).
-PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
+# The shared names and defaults live in `gan_tf.names`; they stay importable from here.
+from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F401
+                          ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS, EMBEDDED_DATASET,
+                          EXTRACTORS, FOLDER_PREFIX, LOSSES, MIN_EVAL_SAMPLES, PATH_PREFIXES,
+                          PRECISIONS, STRATEGIES, UPDATES)
+
 # Prefixes a user may type for a path dataset by mistake (tfds names have no such prefix).
 _MISTYPED_PREFIXES = ("folder", "folders", "dir", "directory", "path", "file", "array",
                       "arrays", "npz", "npy", "numpy")
@@ -167,11 +157,8 @@ class TrainConfig:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("update", self.update, UPDATES)
-        if (not isinstance(self.eval_every_n_epochs, int) or isinstance(self.eval_every_n_epochs,
-                                                                         bool)
-                or self.eval_every_n_epochs < 0):
-            raise invalid("eval_every_n_epochs", self.eval_every_n_epochs,
-                          "a non-negative integer (0 turns scoring off)")
+        check_non_negative_int("eval_every_n_epochs", self.eval_every_n_epochs,
+                               "a non-negative integer (0 turns scoring off)")
         self._check_dataset()
         for name in ("download", "conditional", "spectral_norm", "tensorboard"):
             if not isinstance(getattr(self, name), bool):
@@ -192,10 +179,8 @@ class TrainConfig:
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints",
                      "eval_num_samples"):
             check_positive_int(name, getattr(self, name))
-        if not isinstance(self.checkpoint_every_n_steps, int) or isinstance(
-                self.checkpoint_every_n_steps, bool) or self.checkpoint_every_n_steps < 0:
-            raise invalid("checkpoint_every_n_steps", self.checkpoint_every_n_steps,
-                          "a non-negative integer (0: only at epoch ends)")
+        check_non_negative_int("checkpoint_every_n_steps", self.checkpoint_every_n_steps,
+                               "a non-negative integer (0: only at epoch ends)")
         for name, (limit, example) in UPPER_LIMITS.items():
             if getattr(self, name) > limit:
                 raise invalid(name, getattr(self, name), f"at most {limit:,} ({example})")
@@ -224,10 +209,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:
                 raise invalid(name, value, "a number in [0, 1)")
-        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not (
-            0 <= self.seed < 2**31
-        ):
-            raise invalid("seed", self.seed, "an integer in [0, 2**31)")
+        check_seed(self.seed)
         self._check_combinations()
 
     def _check_dataset(self):
@@ -278,13 +260,14 @@ class TrainConfig:
                 f"Invalid combination: --gradient_penalty={self.gradient_penalty:g} and "
                 f"--r1_penalty={self.r1_penalty:g}. They pull D's gradient norm toward 1 (near "
                 "interpolates) and toward 0 (on real images) at once. Choose one.")
-        if self.architecture == "mlp" and self.dcgan_filters != 64:
+        if self.architecture == "mlp" and self.dcgan_filters != _default("dcgan_filters"):
             raise UserError(
                 f"Invalid combination: --dcgan_filters={self.dcgan_filters} with "
                 "--architecture=mlp; the MLP has no convolutions. Drop --dcgan_filters or use "
                 "--architecture=dcgan.")
-        if not self.eval_every_n_epochs and (self.extractor != "classifier"
-                                             or self.eval_num_samples != 1000):
+        if not self.eval_every_n_epochs and (self.extractor != _default("extractor")
+                                             or self.eval_num_samples
+                                             != _default("eval_num_samples")):
             raise UserError(
                 "Invalid combination: --eval_every_n_epochs=0 turns scoring off, so "
                 "--extractor and --eval_num_samples would do nothing. Drop them or set "
@@ -348,3 +331,9 @@ class TrainConfig:
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _default(name):
+    """The default of TrainConfig's field `name` (checks compare with it, never a copy)."""
+    return next(field.default for field in dataclasses.fields(TrainConfig)
+                if field.name == name)

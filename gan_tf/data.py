@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from gan_tf.config import ARRAY_EXTENSIONS, ARRAY_PREFIX, EMBEDDED_DATASET, FOLDER_PREFIX
+from gan_tf.names import ARRAY_EXTENSIONS, ARRAY_PREFIX, EMBEDDED_DATASET, FOLDER_PREFIX
 from gan_tf.errors import UserError, first_line
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")

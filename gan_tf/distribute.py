@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 
-from gan_tf.config import STRATEGIES
+from gan_tf.names import STRATEGIES
 from gan_tf.errors import UserError, check_choice, first_line
 
 def cluster_spec():

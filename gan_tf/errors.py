@@ -19,10 +19,32 @@ def invalid(argument, received, expected):
     )
 
 
+MAX_SEED = 2**31  # seeds are in [0, MAX_SEED): every seed gan_tf takes, one range
+
+
+def _is_int(value):
+    """An int or a numpy integer; bools are not integers here."""
+    import numbers
+
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_positive_int(name, value):
-    """Raises the standard `UserError` unless `value` is an int > 0 (bools are not ints here)."""
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    """Raises the standard `UserError` unless `value` is an integer > 0."""
+    if not _is_int(value) or value <= 0:
         raise invalid(name, value, "a positive integer")
+
+
+def check_non_negative_int(name, value, expected="a non-negative integer"):
+    """Raises the standard `UserError` (with `expected`) unless `value` is an integer >= 0."""
+    if not _is_int(value) or value < 0:
+        raise invalid(name, value, expected)
+
+
+def check_seed(value, name="seed"):
+    """Raises the standard `UserError` unless `value` is an integer in [0, 2**31)."""
+    if not _is_int(value) or not 0 <= value < MAX_SEED:
+        raise invalid(name, value, "an integer in [0, 2**31), e.g. 0")
 
 
 def check_choice(name, value, choices):

@@ -14,10 +14,10 @@ import os
 
 from absl import flags, logging
 
-from gan_tf.config import EXTRACTORS, MIN_EVAL_SAMPLES
+from gan_tf.names import EXTRACTORS, MIN_EVAL_SAMPLES
 from gan_tf import cli, runs
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
-from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+from gan_tf.errors import UserError, check_choice, check_positive_int, check_seed, invalid
 
 
 flags.DEFINE_string("run_dir", None, "a training run directory to evaluate")
@@ -49,8 +49,7 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
     if num_samples < MIN_EVAL_SAMPLES:
         raise invalid("num_samples", num_samples, f"at least {MIN_EVAL_SAMPLES} samples")
     check_choice("extractor", extractor, EXTRACTORS)
-    if not isinstance(seed, int) or seed < 0:
-        raise invalid("seed", seed, "a non-negative integer")
+    check_seed(seed)
     if inception_weights and extractor != "inception":
         raise UserError("Invalid combination: --inception_weights without "
                         "--extractor=inception. Add --extractor=inception or drop it.")

@@ -25,10 +25,11 @@ import os
 
 import numpy as np
 
+from gan_tf import names
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text, make_temp_dir
 
-EXTRACTORS = ("classifier", "inception")
+EXTRACTORS = names.EXTRACTORS  # the choices of --extractor
 CLASSIFIER_VERSION = 2  # bump when the classifier's architecture or training changes
 INCEPTION_SIZE = 299
 KERAS_INCEPTION_FILES = ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5",

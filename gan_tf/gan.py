@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import augment as augment_lib
-from gan_tf import config as config_lib
+from gan_tf import names
 from gan_tf import losses as losses_lib
 from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
                            invalid)
@@ -206,8 +206,8 @@ class GAN(keras.Model):
         self.discriminator_steps = 1
         self.update = "alternating"
         self.augment = "none"
-        self.ada_target = config_lib.ADA_TARGET
-        self.ada_ramp_images = config_lib.ADA_RAMP_IMAGES
+        self.ada_target = names.ADA_TARGET
+        self.ada_ramp_images = names.ADA_RAMP_IMAGES
         # ADA's augmentation probability p: a variable, so checkpoints hold it. Every replica
         # computes the same update from all-reduced statistics, so the first one's is kept.
         # A Keras weight of the GAN, so .keras files keep it too.
@@ -220,8 +220,8 @@ class GAN(keras.Model):
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
                 loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,
-                discriminator_steps=1, augment="none", ada_target=config_lib.ADA_TARGET,
-                ada_ramp_images=config_lib.ADA_RAMP_IMAGES, update="alternating", **kwargs):
+                discriminator_steps=1, augment="none", ada_target=names.ADA_TARGET,
+                ada_ramp_images=names.ADA_RAMP_IMAGES, update="alternating", **kwargs):
         """Sets both optimizers (default Adam(2e-4, beta_1=0.5)), the loss and D's regularizers.
 
         Args:
@@ -257,12 +257,12 @@ class GAN(keras.Model):
         check_non_negative("gradient_penalty", gradient_penalty)
         check_non_negative("r1_penalty", r1_penalty)
         check_positive_int("discriminator_steps", discriminator_steps)
-        check_choice("update", update, config_lib.UPDATES)
+        check_choice("update", update, names.UPDATES)
         if update == "simultaneous" and discriminator_steps != 1:
             raise invalid("update", update, "'alternating' when discriminator_steps > 1 "
                           "(a simultaneous update takes one D step per G step)")
         self.update = update
-        check_choice("augment", augment, config_lib.AUGMENTATIONS)
+        check_choice("augment", augment, names.AUGMENTATIONS)
         self.augment = augment
         if not 0 < ada_target < 1:
             raise invalid("ada_target", ada_target, "a number between 0 and 1, e.g. 0.6")
@@ -616,6 +616,6 @@ class GAN(keras.Model):
             discriminator_steps=config.get("discriminator_steps", 1),
             update=config.get("update", "alternating"),
             augment=config.get("augment", "none"),
-            ada_target=config.get("ada_target", config_lib.ADA_TARGET),
-            ada_ramp_images=config.get("ada_ramp_images", config_lib.ADA_RAMP_IMAGES),
+            ada_target=config.get("ada_target", names.ADA_TARGET),
+            ada_ramp_images=config.get("ada_ramp_images", names.ADA_RAMP_IMAGES),
         )

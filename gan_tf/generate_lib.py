@@ -54,7 +54,8 @@ import shutil
 import numpy as np
 
 from gan_tf import runs
-from gan_tf.errors import UserError, check_choice, check_positive_int, first_line, invalid
+from gan_tf.errors import (UserError, check_choice, check_positive_int, check_seed,
+                           first_line, invalid)
 from gan_tf.files import make_temp_dir
 from gan_tf.images import encode_png, to_uint8
 
@@ -120,7 +121,7 @@ class Sampler:
         from gan_tf.gan import sample_latents
 
         check_positive_int("batch_size", batch_size)
-        _check_seed(seed)
+        check_seed(seed)
         labels = self.labels_for(num_images, labels)
         latents = sample_latents(num_images, self.latent_dim, seed)
         for start in range(0, num_images, batch_size):
@@ -409,7 +410,7 @@ def check_request(num_images, format, batch_size=500, seed=0, labels=None, outpu
     check_positive_int("num_images", num_images)
     check_choice("format", format, FORMATS)
     check_positive_int("batch_size", batch_size)
-    _check_seed(seed)
+    check_seed(seed)
     split_labels(labels)
     if output_dir is not None:
         try:
@@ -418,12 +419,6 @@ def check_request(num_images, format, batch_size=500, seed=0, labels=None, outpu
             text = None
         if not isinstance(text, str) or not text.strip():
             raise invalid("output", output_dir, "the path of a new or empty folder")
-
-
-def _check_seed(seed):
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not (
-            0 <= seed < 2**63):
-        raise invalid("seed", seed, "an integer in [0, 2**63)")
 
 
 def check_output_dir(output_dir):

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tf.errors import UserError, check_positive_int, invalid
+from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
 from gan_tf.gan import class_labels, latent_dim_of, num_classes_of
 
 # Keys added to the epoch's logs.
@@ -137,9 +137,7 @@ class TrainingHealth(keras.callbacks.Callback):
         if num_samples < 2:
             raise invalid("num_samples", num_samples, "at least 2 (256 by default)")
         check_positive_int("patience", patience)
-        if (not isinstance(warmup_epochs, int) or isinstance(warmup_epochs, bool)
-                or warmup_epochs < 0):
-            raise invalid("warmup_epochs", warmup_epochs, "an integer >= 0")
+        check_non_negative_int("warmup_epochs", warmup_epochs, "an integer >= 0")
         if not _is_number(overpowering_accuracy) or not 0.5 < overpowering_accuracy <= 1:
             raise invalid("overpowering_accuracy", overpowering_accuracy,
                           "a number in (0.5, 1], e.g. 0.95")

@@ -24,7 +24,7 @@ time, so 10,000 x 10,000 neighbour searches never hold more than a chunk of the 
 
 import numpy as np
 
-from gan_tf.errors import invalid
+from gan_tf.errors import check_positive_int, check_seed, invalid
 
 DEFAULT_CHUNK_SIZE = 1024
 _PROBABILITY_TOLERANCE = 1e-3  # how far a row of class probabilities may sum from 1
@@ -145,11 +145,11 @@ def kernel_inception_distance(real_features, fake_features, num_subsets=100, sub
     real_features = _features("real_features", real_features, min_samples=2)
     fake_features = _features("fake_features", fake_features, min_samples=2)
     _check_same_dim(real_features, fake_features)
-    _check_positive_int("num_subsets", num_subsets)
-    _check_positive_int("subset_size", subset_size)
+    check_positive_int("num_subsets", num_subsets)
+    check_positive_int("subset_size", subset_size)
     if subset_size < 2:
         raise invalid("subset_size", subset_size, "an integer >= 2 (the estimator pairs samples)")
-    _check_seed(seed)
+    check_seed(seed)
 
     rng = np.random.default_rng(seed)
     size = min(subset_size, real_features.shape[0], fake_features.shape[0])
@@ -194,7 +194,7 @@ def inception_score(probabilities, num_splits=10, seed=0):
         `(mean, std)` over the splits, Python floats (`std` with `ddof=0`).
     """
     probabilities = _features("probabilities", probabilities, min_samples=1)
-    _check_positive_int("num_splits", num_splits)
+    check_positive_int("num_splits", num_splits)
     if num_splits > probabilities.shape[0]:
         raise invalid("num_splits", num_splits,
                       f"at most the number of rows of probabilities ({probabilities.shape[0]})")
@@ -206,7 +206,7 @@ def inception_score(probabilities, num_splits=10, seed=0):
     if abs(row_sums[worst] - 1.0) > _PROBABILITY_TOLERANCE:
         raise invalid("probabilities", f"an array whose row {worst} sums to {row_sums[worst]:.6g}",
                       "class probabilities (softmax outputs, not logits): every row sums to 1")
-    _check_seed(seed)
+    check_seed(seed)
 
     shuffled = probabilities[np.random.default_rng(seed).permutation(probabilities.shape[0])]
     scores = np.empty(num_splits)
@@ -251,7 +251,7 @@ def pairwise_distances(a, b, chunk_size=DEFAULT_CHUNK_SIZE):
     a = _features("a", a, min_samples=1)
     b = _features("b", b, min_samples=1)
     _check_same_dim(a, b, first="a", second="b")
-    _check_positive_int("chunk_size", chunk_size)
+    check_positive_int("chunk_size", chunk_size)
     distances = np.empty((a.shape[0], b.shape[0]))
     for start, block in _distance_blocks(a, b, chunk_size):
         distances[start:start + block.shape[0]] = block
@@ -276,7 +276,7 @@ def nearest_neighbour_distances(fake_features, train_features, chunk_size=DEFAUL
     fake_features = _features("fake_features", fake_features, min_samples=1)
     train_features = _features("train_features", train_features, min_samples=1)
     _check_same_dim(train_features, fake_features, first="train_features")
-    _check_positive_int("chunk_size", chunk_size)
+    check_positive_int("chunk_size", chunk_size)
     indices = np.empty(fake_features.shape[0], dtype=np.int64)
     for start, block in _distance_blocks(fake_features, train_features, chunk_size):
         indices[start:start + block.shape[0]] = np.argmin(block, axis=1)
@@ -330,7 +330,7 @@ def memorization_report(fake_features, train_features, real_holdout_features, pe
     if (isinstance(percentile, bool) or not isinstance(percentile, (int, float))
             or not 0.0 < percentile < 100.0):
         raise invalid("percentile", percentile, "a number strictly between 0 and 100, e.g. 1")
-    _check_positive_int("chunk_size", chunk_size)
+    check_positive_int("chunk_size", chunk_size)
 
     fake_distances, _ = nearest_neighbour_distances(fake_features, train_features, chunk_size)
     holdout_distances, _ = nearest_neighbour_distances(real_holdout_features, train_features,
@@ -441,7 +441,7 @@ def class_histogram(predicted_labels, num_classes):
     Returns:
         int64 array of shape `(num_classes,)`.
     """
-    _check_positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     labels = np.asarray(predicted_labels)
     if labels.ndim != 1 or labels.shape[0] == 0:
         raise invalid("predicted_labels", f"array of shape {labels.shape}",
@@ -482,7 +482,7 @@ def class_coverage(predicted_labels, num_classes, min_fraction=None):
         `{"histogram": list of ints, "covered": int, "coverage": float, "entropy": float,
         "collapsed": bool, "min_fraction": float}`.
     """
-    _check_positive_int("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     if num_classes < 2:
         raise invalid("num_classes", num_classes, "an integer >= 2")
     if min_fraction is None:
@@ -511,11 +511,11 @@ def class_coverage(predicted_labels, num_classes, min_fraction=None):
 
 def _neighbour_inputs(real_features, fake_features, k, chunk_size, fake_min_samples):
     """The checked feature arrays of a k-NN manifold metric (real needs more than k)."""
-    _check_positive_int("k", k)
+    check_positive_int("k", k)
     real_features = _features("real_features", real_features, min_samples=k + 1)
     fake_features = _features("fake_features", fake_features, min_samples=fake_min_samples)
     _check_same_dim(real_features, fake_features)
-    _check_positive_int("chunk_size", chunk_size)
+    check_positive_int("chunk_size", chunk_size)
     return real_features, fake_features
 
 
@@ -576,16 +576,6 @@ def _check_same_dim(first_array, second_array, first="real_features", second="fa
         raise invalid(second, f"array of shape {second_array.shape}",
                       f"{first_array.shape[1]} features per row, like {first} "
                       f"(shape {first_array.shape})")
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise invalid(name, value, "a positive integer")
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise invalid("seed", seed, "a non-negative integer, e.g. 0")
 
 
 def _short(value):

@@ -17,7 +17,7 @@ import math
 
 import keras
 
-from gan_tf.config import ARCHITECTURES
+from gan_tf.names import ARCHITECTURES
 from gan_tf.errors import UserError, invalid
 from gan_tf.layers import FusedBatchNormalization, ToImageConv2D
 

@@ -1,0 +1,21 @@
+"""Names and defaults that several modules share: the choices of each option, the dataset
+prefixes, ADA's defaults. No TensorFlow and no other gan_tf import, so the model code, the data
+code and the command-line config can all read them without importing one another.
+"""
+
+ARCHITECTURES = ("mlp", "dcgan")
+LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
+AUGMENTATIONS = ("none", "diffaugment", "ada")
+UPDATES = ("alternating", "simultaneous")
+EXTRACTORS = ("classifier", "inception")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
+ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
+ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1
+EMBEDDED_DATASET = "embedded_mnist"
+FOLDER_PREFIX = "folder:"
+ARRAY_PREFIX = "array:"
+ARRAY_EXTENSIONS = (".npz", ".npy")
+# Datasets given by a path: the prefix, then the path (made absolute by `TrainConfig`).
+PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)

@@ -30,7 +30,7 @@ from gan_tf import images as images_lib
 from gan_tf import plots
 from gan_tf.errors import UserError, check_positive_int, first_line, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text
-from gan_tf.gan import class_labels, latent_dim_of, num_classes_of
+from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -145,10 +145,7 @@ class SampleGrid(keras.callbacks.Callback):
         """The current grid as uint8 pixels `(H, W, C)`."""
         generator = self._resolve_generator()
         latents, labels = self.fixed_latents(), self.fixed_labels()
-        if labels is None:
-            images = generator(latents, training=False)
-        else:
-            images = generator([tf.constant(latents), tf.constant(labels)], training=False)
+        images = call_generator(generator, tf.constant(latents), labels)
         return images_lib.make_grid(
             images_lib.to_uint8(np.asarray(images, np.float32), self.value_range), self.num_rows)
 

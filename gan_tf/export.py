@@ -33,8 +33,8 @@ import tensorflow as tf
 
 from gan_tf import runs
 from gan_tf.errors import UserError
-from gan_tf.files import make_temp_dir
-from gan_tf.gan import latent_dim_of, num_classes_of, sample_latents
+from gan_tf.files import make_temp_dir, staging_directory
+from gan_tf.gan import call_generator, latent_dim_of, num_classes_of, sample_latents
 
 
 METADATA_FILE = runs.EXPORT_METADATA_FILE
@@ -76,23 +76,17 @@ def export_generator(generator, path, latent_dim=None, metadata=None):
     description.update(metadata or {})
 
     path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    staging = make_temp_dir(parent, ".export_tmp_")
-    try:
+    with staging_directory(path, "export") as staging:
         archive.write_out(staging, verbose=False)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as stream:
             json.dump(description, stream, indent=2)
         if os.path.exists(path):
-            retired = make_temp_dir(parent, ".export_old_")
+            retired = make_temp_dir(os.path.dirname(path), ".export_old_")
             os.rename(path, os.path.join(retired, "old"))
             os.rename(staging, path)
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, path)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
@@ -130,7 +124,7 @@ def _conditional_endpoints(generator, latent_dim, num_classes):
     def generate(labels, seed):
         labels = checked(labels)
         latents = sample_latents(tf.shape(labels)[0], latent_dim, seed)
-        images = generator([latents, labels], training=False)
+        images = call_generator(generator, latents, labels)
         return {"images": tf.cast(images, tf.float32), "latents": latents, "labels": labels}
 
     return serve, generate

@@ -27,7 +27,7 @@ import numpy as np
 
 from gan_tf import names
 from gan_tf.errors import UserError, check_positive_int, invalid
-from gan_tf.files import atomic_write_bytes, atomic_write_text, make_temp_dir
+from gan_tf.files import atomic_write_bytes, atomic_write_text, staging_directory
 
 EXTRACTORS = names.EXTRACTORS  # the choices of --extractor
 CLASSIFIER_VERSION = 2  # bump when the classifier's architecture or training changes
@@ -235,19 +235,13 @@ def train_classifier(data, epochs=8, seed=0, batch_size=64):
 
 
 def _save_classifier(model, accuracy, data, folder):
-    parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
-    staging = make_temp_dir(parent, ".classifier_tmp_")
-    model.save(os.path.join(staging, "classifier.keras"))
-    atomic_write_text(os.path.join(staging, "info.json"), json.dumps({
-        "accuracy": accuracy, "dataset": data.name, "num_examples": len(data),
-        "class_names": list(data.class_names), "version": CLASSIFIER_VERSION}, indent=2))
-    if os.path.exists(folder):  # another process cached it meanwhile: keep theirs
-        import shutil
-
-        shutil.rmtree(staging, ignore_errors=True)
-    else:
-        os.rename(staging, folder)
+    with staging_directory(folder, "classifier") as staging:
+        model.save(os.path.join(staging, "classifier.keras"))
+        atomic_write_text(os.path.join(staging, "info.json"), json.dumps({
+            "accuracy": accuracy, "dataset": data.name, "num_examples": len(data),
+            "class_names": list(data.class_names), "version": CLASSIFIER_VERSION}, indent=2))
+        if not os.path.exists(folder):  # another process cached it meanwhile: keep theirs
+            os.rename(staging, folder)
 
 
 class InceptionExtractor(Extractor):

@@ -1,8 +1,10 @@
 """Atomic file writes (a reader, or a kill -9, never sees half a file) and folder locks."""
 
+import contextlib
 import datetime
 import json
 import os
+import shutil
 import socket
 import tempfile
 
@@ -41,6 +43,24 @@ def make_temp_dir(parent, prefix):
     path = tempfile.mkdtemp(dir=parent, prefix=prefix)
     os.chmod(path, _default_mode(directory=True))
     return path
+
+
+@contextlib.contextmanager
+def staging_directory(path, label):
+    """A new folder beside `path` to build it in, removed on exit unless moved into place.
+
+    Build everything in the yielded folder, then `os.rename` it to `path` (the caller decides
+    what an existing `path` means: replaced, kept, or refused), so `path` is never seen half
+    written and a failure leaves nothing behind.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = make_temp_dir(parent, f".{label}_tmp_")
+    try:
+        yield staging
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def atomic_write_text(path, text):

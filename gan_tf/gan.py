@@ -21,6 +21,17 @@ def sample_latents(num_images, latent_dim, seed):
     return tf.random.stateless_normal([num_images, latent_dim], seed=seed)
 
 
+def call_generator(generator, latents, labels=None, training=False):
+    """G(z), or G([z, y]) for a class-conditional generator given `labels` (cast to int32).
+
+    The one place that knows how gan_tf's generators take their inputs: `[latents, labels]`
+    when they have `num_classes`, the latents alone otherwise.
+    """
+    if labels is None:
+        return generator(latents, training=training)
+    return generator([latents, tf.cast(labels, tf.int32)], training=training)
+
+
 def latent_dim_of(generator, latent_dim=None):
     """The generator's latent size: `latent_dim` if given, else read off its latents input.
 
@@ -317,9 +328,8 @@ class GAN(keras.Model):
     def _generate(self, latents, labels, training=False, generator=None):
         """G(z), or G(z, y) when conditional."""
         generator = self.generator if generator is None else generator
-        if self.num_classes:
-            return generator([latents, labels], training=training)
-        return generator(latents, training=training)
+        return call_generator(generator, latents, labels if self.num_classes else None,
+                              training)
 
     def _discriminate(self, images, labels, training=False):
         """D(x), or D(x, y) when conditional."""

@@ -49,14 +49,13 @@ import datetime
 import json
 import os
 import re
-import shutil
 
 import numpy as np
 
 from gan_tf import runs
 from gan_tf.errors import (UserError, check_choice, check_positive_int, check_seed,
                            first_line, invalid)
-from gan_tf.files import make_temp_dir
+from gan_tf.files import staging_directory
 from gan_tf.images import encode_png, to_uint8
 
 FORMATS = ("png", "npz", "tfrecord")
@@ -198,7 +197,7 @@ def _looks_like_keras_model(path):
 
 
 def _run_sampler(path, checkpoint="latest"):
-    import tensorflow as tf
+    from gan_tf.gan import call_generator
 
     _, dataset = runs.read_run_config(path)
     gan, config, epochs = runs.load_run(path, checkpoint)
@@ -206,9 +205,7 @@ def _run_sampler(path, checkpoint="latest"):
     num_classes = gan.num_classes
 
     def run_batch(latents, labels):
-        if num_classes:
-            return generator([latents, tf.constant(labels, tf.int32)], training=False)
-        return generator(latents, training=False)
+        return call_generator(generator, latents, labels if num_classes else None)
 
     description = {"path": path, "kind": "run", "checkpoint": checkpoint, "epochs": int(epochs),
                    "dataset": dataset.get("name"), "architecture": config.architecture,
@@ -255,10 +252,8 @@ def _export_sampler(path):
 
 def _keras_sampler(path):
     """A `Sampler` for a generator saved as a `.keras` file (see `load_sampler`)."""
-    import tensorflow as tf
-
     from gan_tf import model_files
-    from gan_tf.gan import latent_dim_of, num_classes_of
+    from gan_tf.gan import call_generator, latent_dim_of, num_classes_of
 
     generator = model_files.load_keras_generator(path)
     num_classes = num_classes_of(generator)
@@ -266,9 +261,7 @@ def _keras_sampler(path):
     latent_dim = latent_dim_of(generator)
 
     def run_batch(latents, labels):
-        if num_classes:
-            return generator([latents, tf.constant(labels, tf.int32)], training=False)
-        return generator(latents, training=False)
+        return call_generator(generator, latents, labels if num_classes else None)
 
     description = {"path": path, "kind": "keras", "epochs": None, "dataset": None,
                    "architecture": type(generator).__name__,
@@ -470,37 +463,29 @@ def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=
         raise invalid("num_images", num_images, f"at least {len(classes)}, one image of each "
                       f"class asked for ({len(classes)} classes)")
     plan = None if classes is None else label_plan(num_images, classes)
-    parent = os.path.dirname(path)
     try:
-        os.makedirs(parent, exist_ok=True)
-        staging = make_temp_dir(parent, "." + os.path.basename(path) + ".tmp_")
-    except OSError as error:
-        raise UserError(f"Cannot write to {parent}: {error.strerror or error}. Pass an output "
-                        "folder you can write to.") from None
-    try:
-        writer = _WRITERS[format](staging, sampler, num_images)
-        for images, batch_labels in sampler.batches(num_images, seed, plan, batch_size):
-            writer.add(to_uint8(images), batch_labels)
-        files = writer.close()
-        manifest = _manifest(sampler, path, num_images, format, seed, classes, plan, files)
-        if format == "png" and classes is not None:
-            manifest["class_folders"] = dict(zip(sampler.class_names, writer.folders))
-        with open(os.path.join(staging, MANIFEST_FILE), "w", encoding="utf-8") as stream:
-            json.dump(manifest, stream, indent=2)
-            stream.write("\n")
-        try:
-            os.rename(staging, path)  # replaces an empty folder; refuses a non-empty one
-        except OSError as error:
-            raise UserError(f"Cannot move the finished dataset to {path} "
-                            f"({error.strerror or error}); was something written there "
-                            "meanwhile? Nothing there was changed. Pass a new or empty "
-                            "folder.") from None
+        with staging_directory(path, os.path.basename(path)) as staging:
+            writer = _WRITERS[format](staging, sampler, num_images)
+            for images, batch_labels in sampler.batches(num_images, seed, plan, batch_size):
+                writer.add(to_uint8(images), batch_labels)
+            files = writer.close()
+            manifest = _manifest(sampler, path, num_images, format, seed, classes, plan, files)
+            if format == "png" and classes is not None:
+                manifest["class_folders"] = dict(zip(sampler.class_names, writer.folders))
+            with open(os.path.join(staging, MANIFEST_FILE), "w", encoding="utf-8") as stream:
+                json.dump(manifest, stream, indent=2)
+                stream.write("\n")
+            try:
+                os.rename(staging, path)  # replaces an empty folder; refuses a non-empty one
+            except OSError as error:
+                raise UserError(f"Cannot move the finished dataset to {path} "
+                                f"({error.strerror or error}); was something written there "
+                                "meanwhile? Nothing there was changed. Pass a new or empty "
+                                "folder.") from None
     except OSError as error:
         raise UserError(f"Cannot write the dataset next to {path}: "
-                        f"{error.strerror or error}. Nothing was written there.") from None
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+                        f"{error.strerror or error}. Nothing was written there; pass an "
+                        "output folder you can write to.") from None
     return manifest
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
-from gan_tf.gan import class_labels, latent_dim_of, num_classes_of
+from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
 
 # Keys added to the epoch's logs.
 D_OVERPOWERING = "health_d_overpowering"
@@ -328,11 +328,8 @@ class TrainingHealth(keras.callbacks.Callback):
         images = []
         for start in range(0, self.num_samples, 64):
             latents = tf.constant(self._latents[start:start + 64])
-            if self._labels is None:
-                batch = generator(latents, training=False)
-            else:
-                batch = generator([latents, tf.constant(self._labels[start:start + 64])],
-                                  training=False)
+            labels = None if self._labels is None else self._labels[start:start + 64]
+            batch = call_generator(generator, latents, labels)
             images.append(np.asarray(batch, np.float32))
         return np.concatenate(images)
 

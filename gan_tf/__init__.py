@@ -1,7 +1,7 @@
 """gan_tf: generative adversarial networks on TensorFlow 2 and Keras 3.
 
 The names a user needs most are importable from here (`from gan_tf import GAN, SampleGrid`);
-each lives in its own module (see DESIGN.md). They are loaded on first use, so importing
+each lives in its own module. They are loaded on first use, so importing
 `gan_tf.config` (as the CLI does to check flags) does not import TensorFlow.
 """
 

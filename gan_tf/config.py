@@ -78,15 +78,16 @@ class TrainConfig:
     max_examples: Optional[int] = _field(None, "train on a class-balanced subset of this size")
 
     # Networks.
-    architecture: str = _field("dcgan", "mlp (the design note's pair) | dcgan (convolutional)")
+    architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
+                                        "dcgan (convolutional)")
     latent_dim: int = _field(100, "size of the generator's input noise z")
     dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
     conditional: bool = _field(False, "class-conditional G(z, label) and projection D(x, label) "
                                       "(needs a labelled dataset)")
 
     # Objective and optimisation.
-    loss: str = _field("non_saturating", "minimax (the design note's) | non_saturating | "
-                       "wasserstein | hinge | least_squares")
+    loss: str = _field("non_saturating", "minimax (Goodfellow et al.'s saturating G loss) | "
+                       "non_saturating | wasserstein | hinge | least_squares")
     gradient_penalty: float = _field(0.0, "WGAN-GP weight (0: off), e.g. 10")
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
     discriminator_steps: int = _field(1, "D updates per G update")

@@ -226,7 +226,7 @@ class GAN(keras.Model):
                                      name="ada_p", aggregation="only_first_replica")
         self._averaged = _Holder()
         # The networks are built from keras.Input; without this, save_weights and friends
-        # refuse the wrapper after fit (FINDINGS.md).
+        # refuse the wrapper after fit (Keras 3.15 leaves a subclassed wrapper unbuilt).
         self.built = True
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
@@ -290,7 +290,7 @@ class GAN(keras.Model):
             raise invalid("discriminator_optimizer", "the generator's optimizer",
                           "a separate optimizer instance for each network")
         # optimizer=None: Keras would otherwise build an unused default optimizer over every
-        # variable and save it in every checkpoint (FINDINGS.md).
+        # variable and save it in every checkpoint (measured with Keras 3.15).
         super().compile(optimizer=None, **kwargs)
         # Built now, so checkpoint restores fill their slots instead of skipping them.
         self.generator_optimizer.build(self.generator.trainable_variables)

@@ -19,7 +19,7 @@ def minimax_discriminator_loss(real_logits, fake_logits):
 
 
 def minimax_generator_loss(fake_logits):
-    """`E[log(1 - D(G(z)))]`: the design note's G objective, minimized (saturating).
+    """`E[log(1 - D(G(z)))]`: the original G objective, minimized (saturating).
 
     Goodfellow et al., "Generative Adversarial Nets", 2014, eq. 1. Its gradient vanishes
     when D confidently rejects the samples, which is why `non_saturating` is the default.

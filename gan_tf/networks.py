@@ -95,7 +95,7 @@ def _image_shape(image_shape):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MLPGenerator(_Network):
-    """The design note's generator: z -> Dense 128 -> Dense 128 -> Dense H*W*C, tanh.
+    """A fully connected generator: z -> Dense 128 -> Dense 128 -> Dense H*W*C, tanh.
 
     Example:
     ```python
@@ -142,7 +142,7 @@ class MLPGenerator(_Network):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class MLPDiscriminator(_Network):
-    """The design note's discriminator: image -> Dense 128 -> Dense 128 -> 1 logit.
+    """A fully connected discriminator: image -> Dense 128 -> Dense 128 -> 1 logit.
 
     Example:
     ```python

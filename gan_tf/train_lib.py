@@ -87,14 +87,16 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
         log(f"Distributed: {distribute.describe(strategy)}; global batch {config.batch_size}.")
     try:
         if not distribute.is_chief(strategy):
-            return _train_as_worker(config, run_dir, data, num_classes, gan, strategy,
-                                    extra_callbacks, verbose, log)
+            return _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
+                                         strategy, None, tuple(extra_callbacks), verbose, log,
+                                         chief=False))
         judge = _check_judge(config, full, log)  # refuses missing Inception weights now
         runs.make_run_dir(run_dir)  # the first write
+        run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
+                   tuple(extra_callbacks), verbose, log)
         # One process per run directory; the kernel drops the lock if this one is killed.
         with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
-            result = _train_locked(config, run_dir, data, full, num_classes, gan, judge,
-                                   strategy, extra_callbacks, verbose, log)
+            result = _train_locked(run)
     except tf.errors.OpError as error:
         failure = distribute.peer_failure(error) if distribute.is_multi_worker(
             strategy) else None
@@ -124,8 +126,7 @@ def _one_inter_op_thread(tf, log):
                 "reruns of this training may differ by float round-off.")
 
 
-def _train_as_worker(config, run_dir, data, num_classes, gan, strategy, extra_callbacks,
-                     verbose, log):
+def _train_as_worker(run):
     """A multi-worker non-chief: trains in step with the chief on a private copy of its run.
 
     It restores the chief's newest checkpoint (the run directory must be on a filesystem every
@@ -138,99 +139,149 @@ def _train_as_worker(config, run_dir, data, num_classes, gan, strategy, extra_ca
 
     local = tempfile.mkdtemp(prefix="gan_tf_worker_")
     try:
-        if os.path.isdir(os.path.join(run_dir, CHECKPOINTS_DIR)):
-            shutil.copytree(os.path.join(run_dir, CHECKPOINTS_DIR),
+        if os.path.isdir(os.path.join(run.run_dir, CHECKPOINTS_DIR)):
+            shutil.copytree(os.path.join(run.run_dir, CHECKPOINTS_DIR),
                             os.path.join(local, CHECKPOINTS_DIR),
                             ignore=shutil.ignore_patterns("*_temp*"))
-        result = _train_locked(config, local, data, data, num_classes, gan, None, strategy,
-                               extra_callbacks, verbose, log, chief=False)
+        result = _train_locked(dataclasses.replace(run, run_dir=local))
     finally:
         shutil.rmtree(local, ignore_errors=True)
-    log(f"Weights fingerprint (the same on every worker): "
-        f"{distribute.weights_fingerprint(gan)}")
-    return dataclasses.replace(result, run_dir=run_dir, export_path=None)
+    run.log(f"Weights fingerprint (the same on every worker): "
+            f"{distribute.weights_fingerprint(run.gan)}")
+    return dataclasses.replace(result, run_dir=run.run_dir, export_path=None)
 
 
-def _train_locked(config, run_dir, data, full, num_classes, gan, judge, strategy,
-                  extra_callbacks, verbose, log, chief=True):
-    """`train` once the run directory is checked and locked (`chief`: export at the end)."""
-    import keras
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One training run, as `train` prepared it: what every step of the story below needs."""
 
+    config: object  # TrainConfig
+    run_dir: str  # where it writes (a worker's private copy for a multi-worker non-chief)
+    data: object  # the images the GAN trains on (ImageData)
+    full: object  # the whole dataset, which judges the samples
+    num_classes: object  # classes of a conditional run, else None
+    gan: object
+    strategy: object
+    judge: object  # what scores samples during training ("classifier", an extractor, None)
+    extra_callbacks: tuple
+    verbose: int
+    log: object
+    chief: bool = True  # the process that writes the run and exports the generator
+
+    @property
+    def export_path(self):
+        return os.path.join(self.run_dir, EXPORT_DIR)
+
+    def export(self):
+        from gan_tf import export
+
+        export.export_generator(self.gan.sampling_generator(), self.export_path,
+                                metadata=_export_metadata(self.config, self.data))
+
+
+def _train_locked(run):
+    """`train` once the run directory is checked and locked: restore, then finish or train."""
     from gan_tf import callbacks as callbacks_lib
-    from gan_tf import export
 
-    runs.check_links(run_dir)
-    quality = _sample_quality(config, full, judge, run_dir, log)  # may train the classifier
-
+    runs.check_links(run.run_dir)
     checkpoint = callbacks_lib.ResumableCheckpoint(
-        os.path.join(run_dir, CHECKPOINTS_DIR), max_to_keep=config.keep_checkpoints,
-        every_n_epochs=config.checkpoint_every_n_epochs,
-        every_n_steps=config.checkpoint_every_n_steps or None,
-        handle_sigterm=True, save_running_means=not distribute.is_multi_worker(strategy))
-    start_epoch = checkpoint.restore(gan)
-    start_step = checkpoint.resume_step
-    distribute.check_same_start(strategy, start_epoch, start_step)
-    export_path = os.path.join(run_dir, EXPORT_DIR)
-    if start_epoch >= config.epochs:
-        log(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} epochs; "
-            "nothing to train. Pass a larger --epochs to train on, or another --output_dir.")
-        # A run killed after its last checkpoint may lack the files written at its end.
-        grid = _sample_grid(config, run_dir, num_classes, None)
-        if not os.path.exists(os.path.join(grid.directory, "final.png")):
-            grid.set_model(gan)
-            grid.finish(start_epoch)
-            log(f"Wrote the missing {os.path.join(grid.directory, 'final.png')}")
-        metrics_log = _metrics_log(run_dir)
-        if not os.path.exists(metrics_log.plot_path):
-            metrics_log.on_train_end()
-        if chief and not os.path.exists(export_path):
-            export.export_generator(gan.sampling_generator(), export_path,
-                                    metadata=_export_metadata(config, data))
-            log(f"Exported the generator to {export_path}")
-        return TrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, export_path, {})
+        os.path.join(run.run_dir, CHECKPOINTS_DIR), max_to_keep=run.config.keep_checkpoints,
+        every_n_epochs=run.config.checkpoint_every_n_epochs,
+        every_n_steps=run.config.checkpoint_every_n_steps or None,
+        handle_sigterm=True, save_running_means=not distribute.is_multi_worker(run.strategy))
+    start_epoch = checkpoint.restore(run.gan)
+    distribute.check_same_start(run.strategy, start_epoch, checkpoint.resume_step)
+    if start_epoch >= run.config.epochs:
+        return _complete_finished_run(run, start_epoch)
+    return _train_remaining_epochs(run, checkpoint, start_epoch)
 
-    runs.write_config(run_dir, config, data)
-    tensorboard_dir = os.path.join(run_dir, runs.TENSORBOARD_DIR) if config.tensorboard else None
-    callbacks = [quality] if quality else []
-    if chief:
-        callbacks.append(_training_health(config, data))
-    callbacks += [
-        _metrics_log(run_dir),
-        _sample_grid(config, run_dir, num_classes, tensorboard_dir),
-        # Before the checkpoint: a diverged step stops the run before anything saves it.
-        callbacks_lib.StopOnNonFinite(),
-        checkpoint,
-    ]
-    if tensorboard_dir:
-        callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
-    callbacks.extend(extra_callbacks)
 
-    steps_per_epoch = len(data) // config.batch_size
-    log(f"Training {config.architecture} ({_objective(config)}) on {data.name}: {len(data)} "
-        f"images {'x'.join(map(str, data.image_shape))}, epochs {start_epoch + 1}-"
-        f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}"
-        f"{f' (resuming at step {start_step + 1} of epoch {start_epoch + 1})' * bool(start_step)}"
-        f". Run: {run_dir}")
+def _complete_finished_run(run, epochs):
+    """A run with nothing left to train: writes what a kill after its last checkpoint left
+    out (final grid, loss plot, export), and nothing else."""
+    run.log(f"The run in {run.run_dir} already finished {epochs} of {run.config.epochs} "
+            "epochs; nothing to train. Pass a larger --epochs to train on, or another "
+            "--output_dir.")
+    grid = _sample_grid(run.config, run.run_dir, run.num_classes, None)
+    if not os.path.exists(os.path.join(grid.directory, "final.png")):
+        grid.set_model(run.gan)
+        grid.finish(epochs)
+        run.log(f"Wrote the missing {os.path.join(grid.directory, 'final.png')}")
+    metrics_log = _metrics_log(run.run_dir)
+    if not os.path.exists(metrics_log.plot_path):
+        metrics_log.on_train_end()
+    if run.chief and not os.path.exists(run.export_path):
+        run.export()
+        run.log(f"Exported the generator to {run.export_path}")
+    return TrainResult(run.run_dir, epochs, epochs, 0.0, 0.0, run.export_path, {})
+
+
+def _train_remaining_epochs(run, checkpoint, start_epoch):
+    """Trains from the restored position to `config.epochs`, then exports (chief)."""
+    config, start_step = run.config, checkpoint.resume_step
+    quality = _sample_quality(config, run.full, run.judge, run.run_dir, run.log)
+    runs.write_config(run.run_dir, config, run.data)
+    callbacks = _callbacks(run, checkpoint, quality)
+    steps_per_epoch = len(run.data) // config.batch_size
+    run.log(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
+            f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}, epochs "
+            f"{start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
+            f"{config.batch_size}"
+            + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
+            * bool(start_step) + f". Run: {run.run_dir}")
     started = time.perf_counter()
     try:
-        history = _fit(gan, data, config, start_epoch, start_step, callbacks, verbose)
+        history = _fit(run.gan, run.data, config, start_epoch, start_step, callbacks,
+                       run.verbose)
     except OSError as error:
         raise _write_failed(error, checkpoint) from None
     finally:
         checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
-    if chief:
-        export.export_generator(gan.sampling_generator(), export_path,
-                                metadata=_export_metadata(config, data))
+    if run.chief:
+        run.export()
     trained_images = ((config.epochs - start_epoch) * steps_per_epoch - start_step
                       ) * config.batch_size
-    result = TrainResult(run_dir, start_epoch, config.epochs, seconds,
-                         trained_images / seconds, export_path, history)
-    where = (f"Samples: {os.path.join(run_dir, 'samples', 'final.png')}; generator: "
-             f"{export_path}" if chief else "The chief wrote the run directory")
-    log(f"Finished epoch {config.epochs} in {seconds:.1f} s ({result.images_per_second:.0f} "
-        f"images/s). {where}")
+    result = TrainResult(run.run_dir, start_epoch, config.epochs, seconds,
+                         trained_images / seconds, run.export_path, history)
+    where = (f"Samples: {os.path.join(run.run_dir, SAMPLES_DIR, 'final.png')}; generator: "
+             f"{run.export_path}" if run.chief else "The chief wrote the run directory")
+    run.log(f"Finished epoch {config.epochs} in {seconds:.1f} s "
+            f"({result.images_per_second:.0f} images/s). {where}")
     return result
+
+
+def _callbacks(run, checkpoint, quality):
+    """The callbacks of a run's `fit`, in the order Keras calls them at each epoch's end:
+
+    1. `SampleQuality` (when scoring) and 2. `TrainingHealth` (chief only) write their
+       scores and health flags into the epoch's `logs`, so they come first;
+    3. `MetricsLog` writes those logs (losses and scores) as one metrics.jsonl line;
+    4. `SampleGrid` writes the fixed-latent grid;
+    5. `StopOnNonFinite` stops on a NaN/inf loss or gradient norm before
+    6. `ResumableCheckpoint` could save the diverged state (it also saves in-epoch every
+       N steps and on SIGTERM, at batch ends);
+    7. TensorBoard (`--tensorboard`) reads the same logs; then the caller's own callbacks.
+    """
+    import keras
+
+    from gan_tf import callbacks as callbacks_lib
+
+    config = run.config
+    tensorboard_dir = (os.path.join(run.run_dir, runs.TENSORBOARD_DIR) if config.tensorboard
+                       else None)
+    callbacks = [quality] if quality else []
+    if run.chief:
+        callbacks.append(_training_health(config, run.data))
+    callbacks += [
+        _metrics_log(run.run_dir),
+        _sample_grid(config, run.run_dir, run.num_classes, tensorboard_dir),
+        callbacks_lib.StopOnNonFinite(),
+        checkpoint,
+    ]
+    if tensorboard_dir:
+        callbacks.append(keras.callbacks.TensorBoard(tensorboard_dir, update_freq="epoch"))
+    return callbacks + list(run.extra_callbacks)
 
 
 def _training_health(config, data):

@@ -22,7 +22,7 @@ _EXPORTS = {
     "MetricsLog": "gan_tf.callbacks",
     "StopOnNonFinite": "gan_tf.callbacks",
     "SampleQuality": "gan_tf.callbacks",
-    "TrainingHealth": "gan_tf.health",
+    "TrainingHealth": "gan_tf.callbacks",
     "export_generator": "gan_tf.export",
     "load_images": "gan_tf.data",
 }

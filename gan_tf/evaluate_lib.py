@@ -262,7 +262,7 @@ def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names
         images_lib.save_png(images_lib.make_grid(np.stack(pairs), len(pairs) // 2),
                             os.path.join(output_dir, "nearest_neighbours.png"))
     if metrics_path and os.path.exists(metrics_path):
-        from gan_tf.callbacks import read_jsonl
+        from gan_tf.files import read_jsonl
 
         records = [r for r in read_jsonl(metrics_path) if r.get("fd") is not None]
         if records:

@@ -2,6 +2,7 @@
 
 import contextlib
 import datetime
+import io
 import json
 import os
 import shutil
@@ -134,3 +135,34 @@ class DirectoryLock:
 
 class LockHeld(UserError):
     """Another process holds a `DirectoryLock`."""
+
+
+def read_jsonl(path):
+    """Parses a JSON-lines file, skipping a torn (unparseable) line; [] if it is missing."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path, encoding="utf-8") as stream:
+        for line in stream:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def count_lines(path):
+    """The number of lines of a file (0 if it is missing)."""
+    if not os.path.exists(path):
+        return 0
+    with open(path, "rb") as stream:
+        return sum(1 for _ in stream)
+
+
+def npy_bytes(array):
+    """`array` as the bytes of a .npy file (no pickles)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()

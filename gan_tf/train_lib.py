@@ -286,7 +286,7 @@ def _callbacks(run, checkpoint, quality):
 
 def _training_health(config, data):
     """The health monitor: D overpowering G, and collapse against 512 of the training images."""
-    from gan_tf.health import TrainingHealth
+    from gan_tf.callbacks import TrainingHealth
 
     chosen = data_lib.subset_indices(data.labels, len(data), min(512, len(data)), config.seed)
     return TrainingHealth(real_images=data.images[chosen],

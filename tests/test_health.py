@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from gan_tf import data as data_lib
-from gan_tf import health as health_lib
+from gan_tf.callbacks import training_health as health_lib
 from gan_tf import train_lib
 from gan_tf.errors import UserError
 from gan_tf.health import TrainingHealth

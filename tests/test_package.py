@@ -14,8 +14,30 @@ CLI_MODULES = {"train", "generate", "evaluate", "cli"}
 
 
 def _modules():
-    return sorted(name[:-3] for name in os.listdir(PACKAGE_DIR)
-                  if name.endswith(".py") and name != "__init__.py")
+    """Dotted names under gan_tf of every module ("train_lib", "callbacks",
+    "callbacks.sample_grid", ...); a package is named by its folder."""
+    names = []
+    for folder, _, files in os.walk(PACKAGE_DIR):
+        prefix = os.path.relpath(folder, PACKAGE_DIR).replace(os.sep, ".")
+        prefix = "" if prefix == "." else prefix + "."
+        for name in files:
+            if name == "__init__.py" and prefix:
+                names.append(prefix[:-1])
+            elif name.endswith(".py") and name != "__init__.py":
+                names.append(prefix + name[:-3])
+    return sorted(names)
+
+
+def _source(module):
+    path = os.path.join(PACKAGE_DIR, *module.split("."))
+    return path + ".py" if os.path.exists(path + ".py") else os.path.join(path, "__init__.py")
+
+
+def _known(dotted, modules):
+    """The module `dotted` (under gan_tf) names, or the package holding it."""
+    while dotted and dotted not in modules:
+        dotted = dotted.rpartition(".")[0]
+    return dotted or None
 
 
 def import_graph():
@@ -23,7 +45,7 @@ def import_graph():
     modules = set(_modules())
     graph = {}
     for module in modules:
-        with open(os.path.join(PACKAGE_DIR, f"{module}.py"), encoding="utf-8") as stream:
+        with open(_source(module), encoding="utf-8") as stream:
             tree = ast.parse(stream.read())
         imported = set()
         for node in ast.walk(tree):
@@ -31,16 +53,16 @@ def import_graph():
                 parts = node.module.split(".")
                 if parts[0] != "gan_tf":
                     continue
-                if len(parts) > 1:
-                    imported.add(parts[1])
-                else:  # from gan_tf import data, runs, __version__
-                    imported |= {alias.name for alias in node.names} & modules
+                base = ".".join(parts[1:])
+                for alias in node.names:  # from gan_tf.x import y: y may be a module
+                    candidate = f"{base}.{alias.name}" if base else alias.name
+                    imported.add(candidate if candidate in modules else _known(base, modules))
             elif isinstance(node, ast.Import):
                 for alias in node.names:
                     parts = alias.name.split(".")
                     if parts[0] == "gan_tf" and len(parts) > 1:
-                        imported.add(parts[1])
-        graph[module] = imported & modules - {module}
+                        imported.add(_known(".".join(parts[1:]), modules))
+        graph[module] = imported - {None, module}
     return graph
 
 
@@ -70,7 +92,8 @@ def find_cycle(graph):
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph()
-    assert {"train_lib", "evaluate_lib", "generate_lib", "runs"} <= set(graph)
+    assert {"train_lib", "evaluate_lib", "generate_lib", "runs", "callbacks",
+            "callbacks.sample_grid"} <= set(graph)
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 

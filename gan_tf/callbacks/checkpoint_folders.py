@@ -1,0 +1,77 @@
+"""Checkpoint folders: their list file checked, half-written saves removed, numbered saves."""
+
+import glob
+import os
+import shutil
+import sys
+import time
+
+import tensorflow as tf
+
+from gan_tf.errors import UserError, first_line
+
+
+class CheckpointWriteError(UserError):
+    """A checkpoint could not be written (disk full, permissions); the older ones are intact."""
+
+
+def check_checkpoint_list(directory):
+    """Refuses a checkpoint list naming files outside `directory`; sets aside a torn one.
+
+    `tf.train.CheckpointManager` deletes the oldest listed checkpoints when it rotates and
+    `tf.train.latest_checkpoint` reads the listed one, so a crafted list (the `checkpoint`
+    file) could make them delete or read files anywhere.
+    """
+    path = os.path.join(directory, "checkpoint")
+    if not os.path.lexists(path):
+        return
+    if os.path.islink(path):
+        raise UserError(f"{path} is a symbolic link; a checkpoint list must be a plain "
+                        "file inside its folder. Remove the link to continue.")
+    try:
+        state = tf.train.get_checkpoint_state(directory)
+    except Exception:  # noqa: BLE001 - any failure to read it
+        state = None
+    if state is None:  # it exists but does not parse (TensorFlow logs and returns None)
+        aside = f"{path}.unreadable-{int(time.time())}"
+        os.replace(path, aside)
+        print(f"Warning: {path} cannot be read; moved it to {aside}. The checkpoints "
+              "themselves are found by their own files.", file=sys.stderr, flush=True)
+        return
+    root = os.path.realpath(directory)
+    for name in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:
+        if name and os.path.dirname(os.path.realpath(os.path.join(directory, name))) != root:
+            raise UserError(
+                f"{path} names a checkpoint outside {directory}: {name!r}. gan_tf only "
+                "reads and deletes checkpoints inside their folder; this list was edited or "
+                "copied from elsewhere. Delete that file (the checkpoints are found by their "
+                "own files) and rerun.")
+
+
+def remove_temp_leftovers(directory):
+    """Removes the `*_temp*` files and folders a killed or failed checkpoint write left."""
+    for path in glob.glob(os.path.join(directory, "*_temp*")):
+        shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
+
+
+def save_checkpoint(manager, number, name="ckpt"):
+    """`manager.save(checkpoint_number=number)`, a failed write raised as CheckpointWriteError.
+
+    TensorFlow writes into `<name>-<number>_temp` and renames; that folder is removed after a
+    failure, and the older checkpoints are untouched.
+    """
+    directory = manager.directory
+    try:
+        return manager.save(checkpoint_number=number)
+    except (OSError, tf.errors.OpError) as error:
+        remove_temp_leftovers(directory)
+        reason = getattr(error, "strerror", None) or getattr(error, "message", None)
+        reason = first_line(reason or error)
+        kept = manager.latest_checkpoint
+        kept = (f"the previous checkpoint {os.path.basename(kept)} is intact" if kept
+                else "no earlier checkpoint exists")
+        raise CheckpointWriteError(
+            f"Could not write checkpoint {name}-{number} in {directory}: {reason}. Training "
+            f"stopped; {kept}. Free disk space (or fix the folder's permissions) and rerun "
+            "the same command to resume."
+        ) from None

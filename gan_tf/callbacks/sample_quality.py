@@ -1,0 +1,203 @@
+"""`SampleQuality`: FD/KID and class coverage during training, and the best checkpoint."""
+
+import json
+import os
+import sys
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from gan_tf.errors import check_positive_int, invalid
+from gan_tf.files import atomic_write_text
+from gan_tf.gan import class_labels, latent_dim_of
+from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
+
+
+class SampleQuality(keras.callbacks.Callback):
+    """Scores samples every N epochs, keeps the best checkpoint by FD, warns on collapse.
+
+    Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples
+    (always from the same seed, so epochs are compared on the same latents), computes their Frechet distance and KID to
+    `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
+    class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
+    `requested_class_accuracy` for a conditional GAN), so `MetricsLog`, TensorBoard and
+    `History` record them. Put it before those callbacks in the list.
+
+    It warns, naming the epoch, when FD rises past `degradation` x its best, or when the
+    samples cover `coverage_drop` or more classes fewer than the most they covered at an
+    earlier evaluation (mode collapse; a drop of one class is common noise early on). With
+    `best_checkpoint_dir` it saves the objects of `items` (default:
+    `model.checkpoint_items()`) whenever FD reaches a new best, with `best.json`.
+
+    Example:
+    ```python
+    judge = gan_tf.features.DomainClassifier.for_dataset(digits)
+    real = gan_tf.features.real_features(judge, digits)
+    quality = SampleQuality(judge, real, every_n_epochs=5, best_checkpoint_dir="/tmp/best")
+    gan.fit(dataset, epochs=50, callbacks=[quality, MetricsLog("/tmp/metrics.jsonl")])
+    ```
+
+    Args:
+        extractor: a `gan_tf.features.Extractor`.
+        real: dict with "features" (and optionally "labels") of real images, e.g. from
+            `gan_tf.features.real_features`.
+        every_n_epochs: how often to score. Defaults to 5.
+        num_samples: samples per evaluation. Defaults to 1000.
+        seed: seed of the samples. Defaults to 0.
+        best_checkpoint_dir: where to keep the best checkpoint by FD (None: do not keep).
+        items: objects to checkpoint. Defaults to `model.checkpoint_items()`.
+        degradation: FD above this multiple of its best triggers a warning. Defaults to 1.5.
+        coverage_drop: classes lost, against the most covered so far, that trigger a
+            mode-collapse warning. Defaults to 2.
+        log: function that prints the scores and warnings. Defaults to print.
+    """
+
+    BEST_FILE = "best.json"
+
+    def __init__(self, extractor, real, every_n_epochs=5, num_samples=1000, seed=0,
+                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2,
+                 log=print):
+        super().__init__()
+        check_positive_int("every_n_epochs", every_n_epochs)
+        check_positive_int("num_samples", num_samples)
+        if not degradation > 1:
+            raise invalid("degradation", degradation, "a number > 1, e.g. 1.5")
+        self.extractor = extractor
+        self.real = real
+        self.every_n_epochs = every_n_epochs
+        self.num_samples = num_samples
+        self.seed = seed
+        self.best_checkpoint_dir = best_checkpoint_dir and os.fspath(best_checkpoint_dir)
+        self.items = items
+        self.degradation = degradation
+        check_positive_int("coverage_drop", coverage_drop)
+        self.coverage_drop = coverage_drop
+        self.most_covered = None  # (classes, epoch): the widest class coverage seen
+        self.log = log
+        self.best = None  # {"epoch", "fd", "class_coverage"}
+        self.warnings = []
+        self._manager = None
+        if self.best_checkpoint_dir:
+            path = os.path.join(self.best_checkpoint_dir, self.BEST_FILE)
+            if os.path.exists(path):
+                try:
+                    with open(path, encoding="utf-8") as stream:
+                        best = json.load(stream)
+                except (OSError, ValueError):
+                    best = None
+                # Scores from another judge or sample count are not comparable: start over.
+                if best and best.get("judge") == self._judge() and best.get(
+                        "num_samples") == num_samples:
+                    self.best = best
+                    if best.get("most_covered"):
+                        self.most_covered = tuple(best["most_covered"])
+                elif best:
+                    self.log(f"The best checkpoint in {self.best_checkpoint_dir} was scored "
+                             f"by {best.get('judge')} on {best.get('num_samples')} samples; "
+                             f"now {self._judge()} on {num_samples}: keeping a new best.")
+
+    def _judge(self):
+        key = getattr(self.extractor, "key", None)
+        return key() if callable(key) else getattr(self.extractor, "name", "extractor")
+
+    def _samples(self):
+        generate = getattr(self.model, "generate", None)
+        num_classes = getattr(self.model, "num_classes", None)
+        requested = None
+        if num_classes:
+            requested = class_labels(self.num_samples, num_classes)  # balanced
+        if callable(generate):
+            images = generate(self.num_samples, seed=self.seed, **(
+                {"labels": requested} if num_classes else {}))
+        else:
+            generator = getattr(self.model, "generator", None) or self.model
+            latents = np.random.default_rng(self.seed).standard_normal(
+                (self.num_samples, latent_dim_of(generator))).astype(np.float32)
+            images = np.asarray(generator(latents, training=False))
+        return np.asarray(images, np.float32), requested
+
+    def evaluate(self):
+        """The current scores: {"fd", "kid", ["class_coverage", "requested_class_accuracy"]}."""
+        from gan_tf import metrics
+
+        images, requested = self._samples()
+        features, probabilities = self.extractor.features_and_probabilities(images)
+        real = self.real["features"]
+        scores = {"fd": metrics.frechet_distance(real, features)}
+        subset = min(500, len(real), len(features))
+        scores["kid"] = metrics.kernel_inception_distance(
+            real, features, num_subsets=20, subset_size=subset, seed=self.seed)[0]
+        if probabilities is not None and self.real.get("labels") is not None \
+                and self.extractor.name == "classifier":
+            predicted = probabilities.argmax(-1)
+            scores["class_coverage"] = metrics.class_coverage(
+                predicted, self.extractor.num_classes)["covered"]
+            if requested is not None:
+                scores["requested_class_accuracy"] = float((predicted == requested).mean())
+        return scores
+
+    def on_epoch_end(self, epoch, logs=None):
+        epoch += 1
+        last = (self.params or {}).get("epochs") == epoch
+        if epoch % self.every_n_epochs and not last:
+            return
+        scores = self.evaluate()
+        if logs is not None:
+            logs.update(scores)
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+        accuracy = getattr(self.extractor, "accuracy", None)
+        judge = self.extractor.name + (f", held-out accuracy {accuracy:.4f}"
+                                       if accuracy is not None else "")
+        self.log(f"Epoch {epoch} sample quality ({self.num_samples} samples; judge: "
+                 f"{judge}): {summary}")
+        best = self.best
+        coverage = scores.get("class_coverage")
+        if coverage is not None:
+            most = self.most_covered
+            if most is not None and coverage <= most[0] - self.coverage_drop:
+                self._warn(f"Warning: possible mode collapse at epoch {epoch}: the samples "
+                           f"cover {coverage} of {self.extractor.num_classes} classes, against "
+                           f"{most[0]} at epoch {most[1]}.")
+            if most is None or coverage > most[0]:
+                self.most_covered = (coverage, epoch)
+        if best is not None and scores["fd"] > self.degradation * best["fd"]:
+            self._warn(f"Warning: samples degrading at epoch {epoch}: FD {scores['fd']:.4g} is "
+                       f"{scores['fd'] / best['fd']:.1f}x its best ({best['fd']:.4g} at epoch "
+                       f"{best['epoch']})."
+                       + (f" The best checkpoint is in {self.best_checkpoint_dir}."
+                          if self.best_checkpoint_dir else ""))
+        if best is None or scores["fd"] < best["fd"]:
+            self.best = {"epoch": epoch, **scores, "judge": self._judge(),
+                         "judge_accuracy": accuracy, "num_samples": self.num_samples,
+                         "most_covered": self.most_covered}
+            self._save_best()
+        elif self.best.get("most_covered") != self.most_covered:
+            self.best["most_covered"] = self.most_covered  # kept for a resumed run
+            self._write_best_json()
+
+    def _warn(self, message):
+        self.warnings.append(message)
+        print(message, file=sys.stderr)
+
+    def _save_best(self):
+        if not self.best_checkpoint_dir:
+            return
+        if self._manager is None:
+            items = self.items
+            if items is None:
+                checkpoint_items = getattr(self.model, "checkpoint_items", None)
+                items = checkpoint_items() if callable(checkpoint_items) else {
+                    "model": self.model}
+            os.makedirs(self.best_checkpoint_dir, exist_ok=True)
+            check_checkpoint_list(self.best_checkpoint_dir)
+            self._manager = tf.train.CheckpointManager(
+                tf.train.Checkpoint(**items), self.best_checkpoint_dir, max_to_keep=1,
+                checkpoint_name="best")
+        save_checkpoint(self._manager, self.best["epoch"], name="best")
+        self._write_best_json()
+
+    def _write_best_json(self):
+        if self.best_checkpoint_dir:
+            atomic_write_text(os.path.join(self.best_checkpoint_dir, self.BEST_FILE),
+                              json.dumps(self.best, indent=2) + "\n")

@@ -108,6 +108,26 @@ def run_python(args, cwd=None, env=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def checkpoint_values(run_dir, save_counter=True):
+    """Every variable of a run's newest checkpoint, by name: both networks, both optimizers'
+    slots and counters, the epoch and step, the running loss means (and TensorFlow's count of
+    saves unless `save_counter=False`, for runs that saved a different number of times)."""
+    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if "_CHECKPOINTABLE_OBJECT_GRAPH" not in name
+            and (save_counter or not name.startswith("save_counter/"))}
+
+
+def assert_same_checkpoints(first, second, save_counter=True):
+    """The newest checkpoints of two runs hold the same variables with equal values."""
+    a = checkpoint_values(first, save_counter)
+    b = checkpoint_values(second, save_counter)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    return a
+
+
 def tensorboard_events(log_dir):
     """(tag, step) of every summary value in the event files under `log_dir`."""
     import tensorflow as tf

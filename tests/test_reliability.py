@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, TRAIN_DRIVER, wait_for_marker
+from conftest import (REPO, TRAIN_DRIVER, assert_same_checkpoints, checkpoint_values,
+                      wait_for_marker)
 from gan_tf import train_lib
 from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
 from gan_tf.errors import UserError
@@ -61,20 +62,9 @@ def kill9(process):
     process.wait(timeout=60)
 
 
-def checkpoint_state(run_dir):
-    """Every variable of the newest checkpoint, by name (not the count of saves made)."""
-    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if "_CHECKPOINTABLE_OBJECT_GRAPH" not in name and not name.startswith(
-                "save_counter/")}
-
-
 def assert_same_run(first, second):
     """Weights, both optimizers (slots, counters), running means and the final grid equal."""
-    a, b = checkpoint_state(first), checkpoint_state(second)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    a = assert_same_checkpoints(first, second, save_counter=False)
     assert any(name.startswith("discriminator_optimizer/") for name in a)
     with open(os.path.join(first, "samples", "final.png"), "rb") as one, open(
             os.path.join(second, "samples", "final.png"), "rb") as other:
@@ -119,7 +109,7 @@ def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_p
     process = start(run_dir, markers, every, pause="2:3")  # saved at batch 2, not 3
     wait_for(markers / "paused", process)
     kill9(process)
-    state = checkpoint_state(run_dir)
+    state = checkpoint_values(run_dir, save_counter=False)
     assert (int(state["epoch/.ATTRIBUTES/VARIABLE_VALUE"]),
             int(state["step/.ATTRIBUTES/VARIABLE_VALUE"])) == (1, 2)
     code, out, err = finish(start(run_dir, tmp_path / "markers2", every))
@@ -139,7 +129,7 @@ def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(
     code, out, err = finish(process)
     assert code == EXIT_PREEMPTED, err
     assert "Stopped on SIGTERM at epoch 2, batch 3" in err and "Traceback" not in err
-    state = checkpoint_state(run_dir)
+    state = checkpoint_values(run_dir, save_counter=False)
     assert (int(state["epoch/.ATTRIBUTES/VARIABLE_VALUE"]),
             int(state["step/.ATTRIBUTES/VARIABLE_VALUE"])) == (1, 3)
     assert int(state["generator_optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == (
@@ -186,7 +176,7 @@ def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_pat
     torn = 0
     for round_number in range(6):
         markers = tmp_path / f"markers{round_number}"
-        done = (int(checkpoint_state(run_dir)["epoch/.ATTRIBUTES/VARIABLE_VALUE"])
+        done = (int(checkpoint_values(run_dir, save_counter=False)["epoch/.ATTRIBUTES/VARIABLE_VALUE"])
                 if os.path.exists(checkpoints / "checkpoint") else 0)
         if done == 3:
             break
@@ -247,7 +237,7 @@ def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_confi
 
     config = make_tiny_config(epochs=1)
     train_lib.train(config, **QUIET)
-    before = checkpoint_state(config.output_dir)
+    before = checkpoint_values(config.output_dir, save_counter=False)
 
     def nan_gradient_loss(fake_logits):
         # + sqrt(0): the value is finite, its gradient is inf * 0 = NaN.
@@ -258,7 +248,7 @@ def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_confi
         nan_gradient_loss, losses.non_saturating_discriminator_loss))
     with pytest.raises(TrainingDiverged, match=r"step 1 of epoch 2: g_grad_norm = nan"):
         train_lib.train(make_tiny_config(epochs=3), **QUIET)
-    after = checkpoint_state(config.output_dir)
+    after = checkpoint_values(config.output_dir, save_counter=False)
     assert sorted(after) == sorted(before)
     for name in before:
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)

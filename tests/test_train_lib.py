@@ -7,23 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import tensorboard_events, write_image_folder
+from conftest import (assert_same_checkpoints, checkpoint_values, tensorboard_events,
+                      write_image_folder)
 from gan_tf import images, train_lib
 from gan_tf.errors import UserError
-
-
-def checkpoint_values(run_dir):
-    """Every variable of the latest checkpoint, by name (weights, optimizer slots, epoch)."""
-    reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if "_CHECKPOINTABLE_OBJECT_GRAPH" not in name}
-
-
-def assert_same_checkpoints(first, second):
-    a, b = checkpoint_values(first), checkpoint_values(second)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
 def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_config, tmp_path,

@@ -21,8 +21,6 @@ from gan_tf.features import real_features  # noqa: F401 (its public name here to
 from gan_tf.files import atomic_write_text
 
 REPORT_FILE = "report.json"
-KID_SUBSETS = 50
-KID_SUBSET_SIZE = 1000
 
 
 def score_samples(extractor, real, fake_images, requested_labels=None, training=None,
@@ -48,14 +46,17 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
     real_array = real["features"]
     counts = {"num_fake": int(len(fake_features)), "num_real": int(len(real_array))}
     fd_name = "FID" if extractor.name == "inception" else f"FD ({extractor.name} features)"
-    subset_size = min(KID_SUBSET_SIZE, len(fake_features), len(real_array))
-    kid_mean, kid_std = metrics.kernel_inception_distance(
-        real_array, fake_features, num_subsets=KID_SUBSETS, subset_size=subset_size, seed=seed)
+    labelled = extractor.num_classes is not None and real.get("labels") is not None \
+        and extractor.name == "classifier"
+    classes = (num_classes or extractor.num_classes) if labelled else None
+    core = metrics.core_scores(real_array, fake_features,
+                               fake_probabilities if labelled else None, classes,
+                               requested_labels, seed=seed)
+    kid_mean, kid_std = core["kid"]
     report = {
-        "frechet_distance": {"name": fd_name, "value": metrics.frechet_distance(
-            real_array, fake_features), **counts},
-        "kid": {"mean": kid_mean, "std": kid_std, "num_subsets": KID_SUBSETS,
-                "subset_size": subset_size, **counts},
+        "frechet_distance": {"name": fd_name, "value": core["fd"], **counts},
+        "kid": {"mean": kid_mean, "std": kid_std, "num_subsets": metrics.KID_SUBSETS,
+                "subset_size": core["kid_subset_size"], **counts},
         "precision_recall": {**metrics.precision_recall(real_array, fake_features, k=3),
                              "k": 3, **counts},
         "density_coverage": {**metrics.density_coverage(real_array, fake_features, k=5),
@@ -72,12 +73,9 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
             real_mean, _ = metrics.inception_score(real["probabilities"],
                                                    num_splits=real_splits, seed=seed)
             report[score_name]["real_data_value"] = real_mean
-    labelled = extractor.num_classes is not None and real.get("labels") is not None \
-        and extractor.name == "classifier"
     if labelled:
-        classes = num_classes or extractor.num_classes
-        predicted = fake_probabilities.argmax(-1)
-        coverage = metrics.class_coverage(predicted, classes)
+        predicted = core["predicted"]
+        coverage = core["class_coverage"]
         coverage["real_histogram"] = metrics.class_histogram(
             real["probabilities"].argmax(-1), classes).tolist() if real.get(
             "probabilities") is not None else None
@@ -86,7 +84,7 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
         if requested_labels is not None:
             requested = np.asarray(requested_labels)
             report["requested_class_accuracy"] = {
-                "value": float((predicted == requested).mean()),
+                "value": core["requested_class_accuracy"],
                 "per_class": [float((predicted[requested == c] == c).mean())
                               if (requested == c).any() else None for c in range(classes)],
                 "num_fake": counts["num_fake"],

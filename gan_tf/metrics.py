@@ -27,6 +27,10 @@ import numpy as np
 from gan_tf.errors import check_positive_int, check_seed, invalid
 
 DEFAULT_CHUNK_SIZE = 1024
+# KID as gan_tf reports it everywhere (training-time scores and `evaluate`): the mean and
+# standard deviation over KID_SUBSETS random subsets of min(KID_SUBSET_SIZE, N) samples.
+KID_SUBSETS = 50
+KID_SUBSET_SIZE = 1000
 _PROBABILITY_TOLERANCE = 1e-3  # how far a row of class probabilities may sum from 1
 _LOG_EPSILON = 1e-12  # added inside the logs of the inception score
 
@@ -428,6 +432,41 @@ def density_coverage(real_features, fake_features, k=5, chunk_size=DEFAULT_CHUNK
 
 
 # === Class coverage (mode collapse) ===
+
+
+def core_scores(real_features, fake_features, fake_probabilities=None, num_classes=None,
+                requested_labels=None, seed=0):
+    """The scores both the training-time `SampleQuality` and `evaluate` report, computed once.
+
+    Args:
+        real_features, fake_features: `(N, d)` feature arrays of one extractor.
+        fake_probabilities: the samples' `(N, C)` class probabilities from a domain
+            classifier, or None (no class scores then).
+        num_classes: classes for the class scores (with `fake_probabilities`).
+        requested_labels: the classes a conditional generator was asked for, or None.
+        seed: seed of KID's subsets.
+
+    Returns:
+        `{"fd": float, "kid": (mean, std), "kid_subset_size": int}`; with class
+        probabilities also `"class_coverage"` (the `class_coverage` dict) and `"predicted"`
+        (the samples' argmax classes), and with `requested_labels` the fraction of samples
+        classified as asked, `"requested_class_accuracy"`.
+    """
+    real = _features("real_features", real_features, 2)
+    fake = _features("fake_features", fake_features, 2)
+    subset_size = min(KID_SUBSET_SIZE, len(real), len(fake))
+    scores = {"fd": frechet_distance(real, fake),
+              "kid": kernel_inception_distance(real, fake, num_subsets=KID_SUBSETS,
+                                               subset_size=subset_size, seed=seed),
+              "kid_subset_size": subset_size}
+    if fake_probabilities is not None and num_classes:
+        predicted = np.asarray(fake_probabilities).argmax(-1)
+        scores["class_coverage"] = class_coverage(predicted, num_classes)
+        scores["predicted"] = predicted
+        if requested_labels is not None:
+            scores["requested_class_accuracy"] = float(
+                (predicted == np.asarray(requested_labels)).mean())
+    return scores
 
 
 def class_histogram(predicted_labels, num_classes):

@@ -210,6 +210,20 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
                for m in messages)
 
 
+def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(digits, judge,
+                                                                            tmp_path):
+    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+    model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
+    quality = callbacks.SampleQuality(judge, real, num_samples=300, seed=3)
+    quality.set_model(model)
+    scores = quality.evaluate()
+    report = evaluate_lib.score_samples(judge, real, model.generate(300, seed=3), seed=3)
+    assert scores["fd"] == report["frechet_distance"]["value"]
+    assert scores["kid"] == report["kid"]["mean"]
+    assert (report["kid"]["num_subsets"], report["kid"]["subset_size"]) == (50, 300)
+    assert scores["class_coverage"] == report["class_coverage"]["covered"]
+
+
 @pytest.mark.slow
 def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     from conftest import run_python

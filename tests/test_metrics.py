@@ -376,3 +376,19 @@ def test_invalid_input_raises_a_user_error_naming_the_argument(argument, call):
     with pytest.raises(UserError, match=pattern) as caught:
         call()
     assert "Expected" in str(caught.value)
+
+
+def test_core_scores_are_the_metrics_they_name():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(300, 8)), rng.normal(0.3, 1.0, size=(200, 8))
+    probabilities = np.eye(4)[np.arange(200) % 3]  # classes 0, 1, 2 of 4
+    scores = metrics.core_scores(real, fake, probabilities, 4, requested_labels=np.zeros(200),
+                                 seed=5)
+    assert scores["fd"] == metrics.frechet_distance(real, fake)
+    assert scores["kid"] == metrics.kernel_inception_distance(
+        real, fake, num_subsets=metrics.KID_SUBSETS, subset_size=200, seed=5)
+    assert scores["kid_subset_size"] == 200  # min(KID_SUBSET_SIZE, both sample counts)
+    assert scores["class_coverage"]["covered"] == 3
+    assert scores["requested_class_accuracy"] == pytest.approx(67 / 200)  # the class-0 ones
+    assert "class_coverage" not in metrics.core_scores(real, fake)
+

@@ -123,18 +123,15 @@ class SampleQuality(keras.callbacks.Callback):
 
         images, requested = self._samples()
         features, probabilities = self.extractor.features_and_probabilities(images)
-        real = self.real["features"]
-        scores = {"fd": metrics.frechet_distance(real, features)}
-        subset = min(500, len(real), len(features))
-        scores["kid"] = metrics.kernel_inception_distance(
-            real, features, num_subsets=20, subset_size=subset, seed=self.seed)[0]
-        if probabilities is not None and self.real.get("labels") is not None \
-                and self.extractor.name == "classifier":
-            predicted = probabilities.argmax(-1)
-            scores["class_coverage"] = metrics.class_coverage(
-                predicted, self.extractor.num_classes)["covered"]
-            if requested is not None:
-                scores["requested_class_accuracy"] = float((predicted == requested).mean())
+        labelled = self.real.get("labels") is not None and self.extractor.name == "classifier"
+        core = metrics.core_scores(self.real["features"], features,
+                                   probabilities if labelled else None,
+                                   self.extractor.num_classes, requested, seed=self.seed)
+        scores = {"fd": core["fd"], "kid": core["kid"][0]}
+        if "class_coverage" in core:
+            scores["class_coverage"] = core["class_coverage"]["covered"]
+        if "requested_class_accuracy" in core:
+            scores["requested_class_accuracy"] = core["requested_class_accuracy"]
         return scores
 
     def on_epoch_end(self, epoch, logs=None):

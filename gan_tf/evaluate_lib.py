@@ -167,7 +167,7 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
     """Scores `sampler`'s samples against `data`; writes `report.json` and plots.
 
     Args:
-        sampler: a `generate_lib.Sampler` (a run directory or an exported generator).
+        sampler: a `gan_tf.samplers.Sampler` (a run directory or an exported generator).
         data: the real `ImageData` of the generator's dataset (all of it: the judge trains on
             it and the scores compare with up to 10,000 of its images).
         output_dir: where to write report.json and the plots (None: write nothing).
@@ -288,11 +288,11 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
         `(report, output_dir)`.
     """
     from gan_tf import data as data_lib
-    from gan_tf import generate_lib
+    from gan_tf import samplers
     from gan_tf.errors import UserError
     from gan_tf.files import check_writable_directory
 
-    sampler = generate_lib.load_sampler(model, checkpoint)
+    sampler = samplers.load_sampler(model, checkpoint)
     path = sampler.description["path"]
     metrics_path = None
     if sampler.description["kind"] == "run":

@@ -24,7 +24,7 @@ import os
 
 from absl import flags, logging
 
-from gan_tf import generate_lib
+from gan_tf import generate_lib, samplers
 from gan_tf import cli
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
@@ -80,7 +80,7 @@ def main(argv):
 
     try:
         generate_lib.check_output_dir(FLAGS.output)  # before the model takes seconds to load
-        sampler = generate_lib.load_sampler(FLAGS.model, FLAGS.checkpoint)
+        sampler = samplers.load_sampler(FLAGS.model, FLAGS.checkpoint)
     except UserError as error:
         return cli.error(error, EXIT_ERROR)
     try:

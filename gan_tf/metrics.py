@@ -469,6 +469,33 @@ def core_scores(real_features, fake_features, fake_probabilities=None, num_class
     return scores
 
 
+def pixel_distances(images):
+    """Root-mean-square pixel distances between all pairs of `images`, `(n, n)` float64.
+
+    `sqrt(mean((x_i - x_j)^2))` over every pixel and channel; 0 on the diagonal. The
+    health monitor's diversity statistics are made of it.
+    """
+    flat = np.asarray(images, np.float64).reshape(len(images), -1)
+    squares = np.einsum("ij,ij->i", flat, flat)
+    distances = squares[:, None] + squares[None, :] - 2.0 * flat @ flat.T
+    np.fill_diagonal(distances, 0.0)
+    return np.sqrt(np.maximum(distances, 0.0) / flat.shape[1])
+
+
+def mean_pairwise_distance(distances):
+    """The mean of a `(n, n)` distance matrix over distinct pairs (0.0 for n < 2): a spread."""
+    distances = np.asarray(distances, np.float64)
+    count = len(distances)
+    return float(distances.sum() / (count * (count - 1))) if count > 1 else 0.0
+
+
+def near_copy_fraction(distances, threshold):
+    """The fraction of items whose nearest other item is closer than `threshold`."""
+    distances = np.array(distances, np.float64)
+    np.fill_diagonal(distances, np.inf)
+    return float(np.mean(distances.min(axis=1) < threshold))
+
+
 def class_histogram(predicted_labels, num_classes):
     """How many samples a classifier assigned to each class: `counts[c] = #{i: label_i = c}`.
 

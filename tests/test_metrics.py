@@ -392,3 +392,18 @@ def test_core_scores_are_the_metrics_they_name():
     assert scores["requested_class_accuracy"] == pytest.approx(67 / 200)  # the class-0 ones
     assert "class_coverage" not in metrics.core_scores(real, fake)
 
+
+
+def test_pixel_distances_spread_and_near_copies_by_hand():
+    images = np.array([[[0.0, 0.0]], [[1.0, 1.0]], [[0.0, 0.1]]])  # three 1x2 "images"
+    distances = metrics.pixel_distances(images)
+    # rms over 2 pixels: sqrt((1 + 1) / 2) = 1, sqrt(0.01 / 2), sqrt((1 + 0.81) / 2)
+    expected = np.array([[0.0, 1.0, np.sqrt(0.005)], [1.0, 0.0, np.sqrt(0.905)],
+                         [np.sqrt(0.005), np.sqrt(0.905), 0.0]])
+    np.testing.assert_allclose(distances, expected, atol=1e-12)
+    assert metrics.mean_pairwise_distance(distances) == pytest.approx(
+        2 * (1.0 + np.sqrt(0.005) + np.sqrt(0.905)) / 6)
+    assert metrics.mean_pairwise_distance(distances[:1, :1]) == 0.0
+    assert metrics.near_copy_fraction(distances, 0.1) == pytest.approx(2 / 3)  # images 0 and 2
+    assert metrics.near_copy_fraction(distances, 0.05) == 0.0
+    assert distances[0, 0] == 0.0  # the input matrix is not modified

@@ -176,7 +176,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             raise UserError(
                 f"None of the checkpoints in {self.directory} can be restored "
                 f"({', '.join(os.path.basename(p) for p in paths)}). They are left as they "
-                "are; move that folder away to start over, or train into a new --output_dir.")
+                "are; move that folder away to start over, or checkpoint into a new directory.")
         return 0
 
     def save(self, epoch, step=0):

@@ -35,7 +35,7 @@ class StopOnNonFinite(keras.callbacks.Callback):
             raise TrainingDiverged(
                 f"Training diverged at step {batch + 1} of epoch {self._epoch + 1}: {bad}. "
                 "Nothing of this epoch was saved; the last checkpoint is intact. Try lower "
-                "learning rates or another --loss, then rerun to resume from the checkpoint.")
+                "learning rates or another loss, then rerun to resume from the checkpoint.")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import metrics
 from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
 from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
 
@@ -29,8 +30,8 @@ DUPLICATES = "sample_duplicates"
 
 _REMEDIES_D = ("lower the discriminator's learning rate (or raise the generator's), augment "
                "what D sees (DiffAugment / ADA), add an R1 or gradient penalty, or use spectral "
-               "normalization on D (gan_tf flags: --discriminator_learning_rate, --augment=ada, "
-               "--r1_penalty=10, --spectral_norm)")
+               "normalization on D (in gan_tf's GAN.compile: discriminator_optimizer, "
+               "augment='ada', r1_penalty=10; spectral_norm=True on its discriminators)")
 _REMEDIES_COLLAPSE = ("look at the sample grid; resume from a checkpoint before it started with "
                       "lower learning rates, an R1 or gradient penalty, spectral normalization "
                       "on D, augmentation, or another loss (hinge, or wasserstein with a "
@@ -303,7 +304,7 @@ class TrainingHealth(keras.callbacks.Callback):
             if self.real_labels.max() >= num_classes:
                 raise invalid("real_labels", f"labels up to {self.real_labels.max()}",
                               f"class indices in [0, {num_classes}), the generator's classes")
-        whole = _spread(_pairwise(self._as_float(_choose(real, self.num_samples, rng))))
+        whole = metrics.mean_pairwise_distance(metrics.pixel_distances(self._as_float(_choose(real, self.num_samples, rng))))
         for index, (name, members) in enumerate(groups):
             if name is None or self.real_labels is None:
                 self._reference[index] = whole
@@ -311,7 +312,7 @@ class TrainingHealth(keras.callbacks.Callback):
             in_class = real[self.real_labels == name]
             # A class with fewer than 2 real images has no spread: use all the real images'.
             self._reference[index] = (
-                _spread(_pairwise(self._as_float(_choose(in_class, len(members), rng))))
+                metrics.mean_pairwise_distance(metrics.pixel_distances(self._as_float(_choose(in_class, len(members), rng))))
                 if len(in_class) >= 2 else whole)
 
     def _groups(self):
@@ -353,8 +354,8 @@ class TrainingHealth(keras.callbacks.Callback):
         floor = 1e-3 * (self.value_range[1] - self.value_range[0])
         groups = []
         for index, (name, members) in enumerate(self._groups()):
-            distances = _pairwise(images[members])
-            spread = _spread(distances)
+            distances = metrics.pixel_distances(images[members])
+            spread = metrics.mean_pairwise_distance(distances)
             self._best_spread[index] = max(self._best_spread[index], spread)
             best, real = self._best_spread[index], self._reference[index]
             # The spread is judged against the best it has had (capped by the real data's),
@@ -362,8 +363,7 @@ class TrainingHealth(keras.callbacks.Callback):
             yardstick = best if real is None else min(best, real)
             diversity = spread / yardstick if yardstick > floor else 0.0
             threshold = max(self.duplicate_distance * (best if real is None else real), floor)
-            np.fill_diagonal(distances, np.inf)
-            duplicates = float(np.mean(distances.min(axis=1) < threshold))
+            duplicates = metrics.near_copy_fraction(distances, threshold)
             groups.append({"class": name, "count": len(members), "spread": spread,
                            "reference": real,
                            "best_spread": best, "diversity": float(diversity),
@@ -467,18 +467,3 @@ def _choose(images, count, rng):
     if len(images) <= count:
         return images
     return images[np.sort(rng.choice(len(images), count, replace=False))]
-
-
-def _pairwise(images):
-    """Root-mean-square pixel distances between all pairs of `images`, `(n, n)` float64."""
-    flat = np.asarray(images, np.float64).reshape(len(images), -1)
-    squares = np.einsum("ij,ij->i", flat, flat)
-    distances = squares[:, None] + squares[None, :] - 2.0 * flat @ flat.T
-    np.fill_diagonal(distances, 0.0)
-    return np.sqrt(np.maximum(distances, 0.0) / flat.shape[1])
-
-
-def _spread(distances):
-    """Mean distance between distinct images."""
-    count = len(distances)
-    return float(distances.sum() / (count * (count - 1))) if count > 1 else 0.0

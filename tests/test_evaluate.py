@@ -2,6 +2,7 @@
 
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -160,8 +161,10 @@ class ScriptedModel:
         return {"marker": self.marker}
 
 
-def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits, judge,
-                                                                         tmp_path):
+@pytest.fixture
+def scored(digits, judge, tmp_path):
+    """A SampleQuality (every 2 epochs, 300 samples, best checkpoint kept) on a scripted model
+    that has scored epoch 2 with varied digits; its messages are in `messages`."""
     real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
     model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
     messages = []
@@ -169,45 +172,59 @@ def test_sample_quality_logs_scores_keeps_the_best_and_warns_on_collapse(digits,
                                       best_checkpoint_dir=tmp_path / "best",
                                       log=messages.append)
     quality.set_model(model)
-    logs = {}
-    quality.on_epoch_end(0, logs)  # epoch 1: not an evaluation epoch
-    assert logs == {}
-    quality.on_epoch_end(1, logs)  # epoch 2
-    assert set(logs) == {"fd", "kid", "class_coverage"} and logs["class_coverage"] == 10
-    best = json.loads((tmp_path / "best" / "best.json").read_text())
-    assert best["epoch"] == 2 and best["fd"] == logs["fd"]
-    assert any(name.startswith("best-2") for name in os.listdir(tmp_path / "best"))
-    # Losing one class is noise, not collapse: no collapse warning.
+    first, second = {}, {}
+    quality.on_epoch_end(0, first)  # epoch 1: not an evaluation epoch
+    quality.on_epoch_end(1, second)  # epoch 2
+    return types.SimpleNamespace(quality=quality, model=model, real=real, messages=messages,
+                                 first=first, second=second, best_dir=tmp_path / "best")
+
+
+def test_sample_quality_scores_every_n_epochs_into_the_logs_and_keeps_the_best(scored):
+    assert scored.first == {}
+    assert set(scored.second) == {"fd", "kid", "class_coverage"}
+    assert scored.second["class_coverage"] == 10
+    best = json.loads((scored.best_dir / "best.json").read_text())
+    assert best["epoch"] == 2 and best["fd"] == scored.second["fd"]
+    assert any(name.startswith("best-2") for name in os.listdir(scored.best_dir))
+    assert any("sample quality (300 samples; judge: classifier, held-out accuracy" in m
+               for m in scored.messages)
+
+
+def test_sample_quality_takes_one_lost_class_for_noise_not_collapse(scored, digits):
     not_zero = np.random.default_rng(1).permutation(np.flatnonzero(digits.labels != 0))[:500]
-    model.varied = np.asarray(data_lib.to_float(digits.images[not_zero]))
-    nine_logs = {}
-    quality.on_epoch_end(5, nine_logs)  # epoch 6
-    assert nine_logs["class_coverage"] == 9
-    assert not any("mode collapse" in w for w in quality.warnings)
-    model.marker.assign(5.0)  # the "weights" move on after the best epoch
-    model.collapse = True
-    collapsed_logs = {}
-    quality.on_epoch_end(7, collapsed_logs)  # epoch 8
-    assert collapsed_logs["class_coverage"] == 1
-    assert any("mode collapse at epoch 8" in w and "1 of 10" in w and "10 at epoch 2" in w
-               for w in quality.warnings)
-    assert any("degrading at epoch 8" in w for w in quality.warnings)
-    assert json.loads((tmp_path / "best" / "best.json").read_text())["epoch"] == 2
-    # Later, worse epochs never overwrite the best checkpoint.
+    scored.model.varied = np.asarray(data_lib.to_float(digits.images[not_zero]))
+    logs = {}
+    scored.quality.on_epoch_end(5, logs)  # epoch 6
+    assert logs["class_coverage"] == 9
+    assert not any("mode collapse" in w for w in scored.quality.warnings)
+
+
+def test_sample_quality_warns_on_collapse_and_keeps_the_earlier_best(scored):
     import tensorflow as tf
 
-    saved = tf.train.load_checkpoint(str(tmp_path / "best"))
+    scored.model.checkpoint_items()["marker"].assign(5.0)  # the weights move on after epoch 2
+    scored.model.collapse = True
+    logs = {}
+    scored.quality.on_epoch_end(7, logs)  # epoch 8
+    assert logs["class_coverage"] == 1
+    assert any("mode collapse at epoch 8" in w and "1 of 10" in w and "10 at epoch 2" in w
+               for w in scored.quality.warnings)
+    assert any("degrading at epoch 8" in w for w in scored.quality.warnings)
+    assert json.loads((scored.best_dir / "best.json").read_text())["epoch"] == 2
+    saved = tf.train.load_checkpoint(str(scored.best_dir))  # not overwritten by worse epochs
     assert saved.get_tensor("marker/.ATTRIBUTES/VARIABLE_VALUE") == 1.0
-    # A resumed run remembers the best so far.
-    resumed = callbacks.SampleQuality(judge, real, num_samples=300,
-                                      best_checkpoint_dir=tmp_path / "best")
+
+
+def test_sample_quality_resumes_its_best_and_starts_anew_for_another_sample_count(scored,
+                                                                                   judge):
+    resumed = callbacks.SampleQuality(judge, scored.real, num_samples=300,
+                                      best_checkpoint_dir=scored.best_dir)
     assert resumed.best["epoch"] == 2 and resumed.best["judge_accuracy"] == judge.accuracy
     # Scores of another sample count are not comparable: a new best is kept, and said so.
-    other = callbacks.SampleQuality(judge, real, num_samples=400,
-                                    best_checkpoint_dir=tmp_path / "best", log=messages.append)
+    messages = []
+    other = callbacks.SampleQuality(judge, scored.real, num_samples=400,
+                                    best_checkpoint_dir=scored.best_dir, log=messages.append)
     assert other.best is None and "keeping a new best" in messages[-1]
-    assert any("sample quality (300 samples; judge: classifier, held-out accuracy" in m
-               for m in messages)
 
 
 def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(digits, judge,

@@ -1,6 +1,7 @@
 """The one exception type gan_tf raises for problems a user can fix, and its checks."""
 
 import math
+import numbers
 
 
 class UserError(ValueError):
@@ -24,8 +25,6 @@ MAX_SEED = 2**31  # seeds are in [0, MAX_SEED): every seed gan_tf takes, one ran
 
 def _is_int(value):
     """An int or a numpy integer; bools are not integers here."""
-    import numbers
-
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 

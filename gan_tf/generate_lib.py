@@ -1,7 +1,8 @@
 """Labelled synthetic datasets from a trained generator: PNG folders, NPZ or TFRecord.
 
-`load_sampler(path)` (from `gan_tf.samplers`, also importable here) opens a training run directory (its newest checkpoint, sampled with the
-EMA generator when the run keeps one), an exported generator folder (`generator/` of a run,
+`load_sampler(path)` (from `gan_tf.samplers`, also importable here) opens a training run
+directory (its newest checkpoint, sampled with the EMA generator when the run keeps one), an
+exported generator folder (`generator/` of a run,
 loadable without gan_tf) or a generator saved as a `.keras` file (`gan.generator.save(...)`,
 opened only through `gan_tf.model_files`: checked, then loaded in Keras safe mode; legacy
 `.h5` files are refused). `write_dataset(sampler, output_dir, ...)` draws `num_images` images

@@ -203,10 +203,11 @@ def _complete_finished_run(run, epochs):
             "epochs; nothing to train. Pass a larger --epochs to train on, or another "
             "--output_dir.")
     grid = _sample_grid(run.config, run.run_dir, run.num_classes, None)
-    if not os.path.exists(os.path.join(grid.directory, "final.png")):
+    final = os.path.join(grid.directory, grid.FINAL_FILE)
+    if not os.path.exists(final):
         grid.set_model(run.gan)
         grid.finish(epochs)
-        run.log(f"Wrote the missing {os.path.join(grid.directory, 'final.png')}")
+        run.log(f"Wrote the missing {final}")
     metrics_log = _metrics_log(run.run_dir)
     if not os.path.exists(metrics_log.plot_path):
         metrics_log.on_train_end()
@@ -244,8 +245,11 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
                       ) * config.batch_size
     result = TrainResult(run.run_dir, start_epoch, config.epochs, seconds,
                          trained_images / seconds, run.export_path, history)
-    where = (f"Samples: {os.path.join(run.run_dir, SAMPLES_DIR, 'final.png')}; generator: "
-             f"{run.export_path}" if run.chief else "The chief wrote the run directory")
+    from gan_tf.callbacks import SampleGrid
+
+    final = os.path.join(run.run_dir, SAMPLES_DIR, SampleGrid.FINAL_FILE)
+    where = (f"Samples: {final}; generator: {run.export_path}" if run.chief
+             else "The chief wrote the run directory")
     run.log(f"Finished epoch {config.epochs} in {seconds:.1f} s "
             f"({result.images_per_second:.0f} images/s). {where}")
     return result
@@ -298,7 +302,7 @@ def _metrics_log(run_dir):
     from gan_tf import callbacks as callbacks_lib
 
     return callbacks_lib.MetricsLog(os.path.join(run_dir, METRICS_FILE),
-                                    plot_path=os.path.join(run_dir, "losses.png"))
+                                    plot_path=os.path.join(run_dir, runs.LOSSES_PLOT))
 
 
 def _sample_grid(config, run_dir, num_classes, tensorboard_dir):
@@ -307,7 +311,7 @@ def _sample_grid(config, run_dir, num_classes, tensorboard_dir):
     return callbacks_lib.SampleGrid(
         os.path.join(run_dir, SAMPLES_DIR), num_rows=num_classes or 10, num_cols=10,
         every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
-        gif_path=os.path.join(run_dir, "progress.gif"),
+        gif_path=os.path.join(run_dir, runs.PROGRESS_GIF),
         tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples"))
 
 

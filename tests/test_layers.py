@@ -1,4 +1,5 @@
-"""`gan_tf.layers.FusedBatchNormalization`: Keras's batch normalization, through the fused kernel."""
+"""`gan_tf.layers`: Keras's batch normalization through the fused kernel, and the convolution
+to one channel as a depthwise one; both against Keras's own layers."""
 
 import keras
 import numpy as np

@@ -176,8 +176,10 @@ def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_pat
     torn = 0
     for round_number in range(6):
         markers = tmp_path / f"markers{round_number}"
-        done = (int(checkpoint_values(run_dir, save_counter=False)["epoch/.ATTRIBUTES/VARIABLE_VALUE"])
-                if os.path.exists(checkpoints / "checkpoint") else 0)
+        done = 0
+        if os.path.exists(checkpoints / "checkpoint"):
+            state = checkpoint_values(run_dir, save_counter=False)
+            done = int(state["epoch/.ATTRIBUTES/VARIABLE_VALUE"])
         if done == 3:
             break
         process = start(run_dir, markers)

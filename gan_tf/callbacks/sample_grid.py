@@ -53,6 +53,8 @@ class SampleGrid(keras.callbacks.Callback):
             `num_rows * num_cols` cells (row-major). Defaults to one class per row.
     """
 
+    FINAL_FILE = "final.png"  # the grid written when training ends
+
     def __init__(self, directory, generator=None, num_rows=8, num_cols=8, every_n_epochs=1,
                  seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None,
                  latent_dim=None, labels=None):
@@ -169,9 +171,9 @@ class SampleGrid(keras.callbacks.Callback):
             # Same weights as the last epoch's grid: copy its file rather than log it twice.
             with open(os.path.join(self.directory, f"epoch_{self._last_epoch:04d}.png"),
                       "rb") as stream:
-                atomic_write_bytes(os.path.join(self.directory, "final.png"), stream.read())
+                atomic_write_bytes(os.path.join(self.directory, self.FINAL_FILE), stream.read())
         else:
-            self.write("final.png", self._last_epoch)
+            self.write(self.FINAL_FILE, self._last_epoch)
         if self.gif_path:
             self.write_gif(self.gif_path)
 

@@ -304,7 +304,7 @@ class TrainingHealth(keras.callbacks.Callback):
             if self.real_labels.max() >= num_classes:
                 raise invalid("real_labels", f"labels up to {self.real_labels.max()}",
                               f"class indices in [0, {num_classes}), the generator's classes")
-        whole = metrics.mean_pairwise_distance(metrics.pixel_distances(self._as_float(_choose(real, self.num_samples, rng))))
+        whole = _spread_of(self._as_float(_choose(real, self.num_samples, rng)))
         for index, (name, members) in enumerate(groups):
             if name is None or self.real_labels is None:
                 self._reference[index] = whole
@@ -312,7 +312,7 @@ class TrainingHealth(keras.callbacks.Callback):
             in_class = real[self.real_labels == name]
             # A class with fewer than 2 real images has no spread: use all the real images'.
             self._reference[index] = (
-                metrics.mean_pairwise_distance(metrics.pixel_distances(self._as_float(_choose(in_class, len(members), rng))))
+                _spread_of(self._as_float(_choose(in_class, len(members), rng)))
                 if len(in_class) >= 2 else whole)
 
     def _groups(self):
@@ -467,3 +467,8 @@ def _choose(images, count, rng):
     if len(images) <= count:
         return images
     return images[np.sort(rng.choice(len(images), count, replace=False))]
+
+
+def _spread_of(images):
+    """The mean pixel distance between distinct `images` (`metrics.mean_pairwise_distance`)."""
+    return metrics.mean_pairwise_distance(metrics.pixel_distances(images))

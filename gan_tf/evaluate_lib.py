@@ -162,8 +162,7 @@ def verdicts(report):
 
 
 def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples=2000, seed=0,
-             cache=None, inception_weights=None, metrics_path=None, training_indices=None,
-             log=print):
+             cache=None, inception_weights=None, metrics_path=None, training_indices=None):
     """Scores `sampler`'s samples against `data`; writes `report.json` and plots.
 
     Args:
@@ -179,7 +178,6 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         metrics_path: a run's metrics.jsonl: its evaluation scores are plotted over epochs.
         training_indices: which images of `data` the generator trained on (default: all);
             the others are the held-out real images of the memorization check.
-        log: function that prints progress.
 
     Returns:
         The report dict.
@@ -192,7 +190,7 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
                         f"holds {tuple(data.image_shape)} images. Pass the dataset (and "
                         "--image_size) the model was trained on.")
     judge = features_lib.get_extractor(extractor, data, cache=cache,
-                                       inception_weights=inception_weights, log=log)
+                                       inception_weights=inception_weights)
     real = real_features(judge, data, cache=cache)
     everything = np.arange(len(data))
     trained = everything if training_indices is None else np.asarray(training_indices)
@@ -269,7 +267,7 @@ def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names
 
 def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_dir=None,
                    extractor="classifier", num_samples=2000, seed=0, cache=None,
-                   inception_weights=None, checkpoint="latest", log=print):
+                   inception_weights=None, checkpoint="latest"):
     """Evaluates a training run directory or an exported generator against its dataset.
 
     Args:
@@ -336,7 +334,7 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
                       num_samples=num_samples, seed=seed, cache=cache,
                       inception_weights=inception_weights, metrics_path=metrics_path,
-                      training_indices=training_indices, log=log)
+                      training_indices=training_indices)
     return report, os.path.abspath(output_dir)
 
 

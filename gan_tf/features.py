@@ -28,6 +28,9 @@ import numpy as np
 from gan_tf import names
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text, staging_directory
+from gan_tf.messages import get_logger
+
+_logger = get_logger(__name__)
 
 EXTRACTORS = names.EXTRACTORS  # the choices of --extractor
 CLASSIFIER_VERSION = 2  # bump when the classifier's architecture or training changes
@@ -169,7 +172,7 @@ class DomainClassifier(Extractor):
         return f"{self.name}-acc{self.accuracy:.4f}"
 
     @classmethod
-    def for_dataset(cls, data, cache=None, epochs=8, seed=0, log=print):
+    def for_dataset(cls, data, cache=None, epochs=8, seed=0):
         """The classifier of labelled `data`: loaded from the cache, or trained and cached."""
         import keras
 
@@ -187,12 +190,12 @@ class DomainClassifier(Extractor):
                     info = json.load(stream)
                 return cls(keras.saving.load_model(model_path), info["accuracy"])
             except (OSError, ValueError, KeyError) as error:
-                log(f"Warning: the cached classifier in {folder} cannot be read ({error}); "
-                    "training it again.")
+                _logger.warning(f"Warning: the cached classifier in {folder} cannot be read "
+                                f"({error}); training it again.")
         model, accuracy = train_classifier(data, epochs=epochs, seed=seed)
         _save_classifier(model, accuracy, data, folder)
-        log(f"Trained the domain classifier of {data.name}: held-out accuracy "
-            f"{accuracy:.4f}; cached in {folder}")
+        _logger.info(f"Trained the domain classifier of {data.name}: held-out accuracy "
+                     f"{accuracy:.4f}; cached in {folder}")
         return cls(model, accuracy)
 
 
@@ -332,12 +335,12 @@ def find_inception_weights():
     return None
 
 
-def get_extractor(name, data=None, cache=None, inception_weights=None, log=print):
+def get_extractor(name, data=None, cache=None, inception_weights=None):
     """The extractor called `name` ("classifier" for `data`, or "inception")."""
     if name == "classifier":
         if data is None:
             raise UserError("The classifier extractor needs the dataset it judges.")
-        return DomainClassifier.for_dataset(data, cache=cache, log=log)
+        return DomainClassifier.for_dataset(data, cache=cache)
     if name == "inception":
         return InceptionExtractor(inception_weights)
     raise invalid("extractor", name, f"one of {EXTRACTORS}")

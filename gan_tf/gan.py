@@ -21,6 +21,26 @@ def sample_latents(num_images, latent_dim, seed):
     return tf.random.stateless_normal([num_images, latent_dim], seed=seed)
 
 
+# The random streams of a training step, for `training_draw`.
+D_LATENTS, G_LATENTS, PENALTY_MIX, AUGMENTATION = range(4)
+
+
+def training_draw(seed, stream, step, shape, uniform=False):
+    """The random values a GAN with `seed` draws for `stream` at optimizer step `step`.
+
+    Every random number of gan_tf's training step comes from this pure function of
+    (seed, stream, step), so same-seed runs are identical and a resumed run continues
+    the same draws. Streams: `D_LATENTS` (D's latents at D-optimizer step `step`),
+    `G_LATENTS` (G's latents at G-optimizer step `step`), `PENALTY_MIX` (WGAN-GP's
+    interpolation coefficients) and `AUGMENTATION` (DiffAugment/ADA draws). Standard normal,
+    or U[0, 1) with `uniform`, of `shape` (the global batch first; each replica of a
+    distributed run takes its slice).
+    """
+    key = tf.stack([tf.constant(seed * 4 + stream, tf.int64), tf.cast(step, tf.int64)])
+    draw = tf.random.stateless_uniform if uniform else tf.random.stateless_normal
+    return draw(shape, seed=key)
+
+
 def call_generator(generator, latents, labels=None, training=False):
     """G(z), or G([z, y]) for a class-conditional generator given `labels` (cast to int32).
 
@@ -390,7 +410,7 @@ class GAN(keras.Model):
             self._adapt_augmentation(real_logits)
         total_d_loss = d_loss
         if self.gradient_penalty_weight:
-            interpolation = self._draw(batch_size, [], step, 2, uniform=True)
+            interpolation = self._draw(batch_size, [], step, PENALTY_MIX, uniform=True)
             penalty = losses_lib.gradient_penalty(
                 self._critic(labels), real_images, fake_images, interpolation)
             total_d_loss += self.gradient_penalty_weight * penalty
@@ -420,7 +440,7 @@ class GAN(keras.Model):
         d_variables = self.discriminator.trainable_variables
         for _ in range(self.discriminator_steps):
             step = self.discriminator_optimizer.iterations
-            latents = self._draw(batch_size, [self.latent_dim], step, 0)
+            latents = self._draw(batch_size, [self.latent_dim], step, D_LATENTS)
             with tf.GradientTape() as tape:
                 fake_images = self._generate(latents, labels, training=True)
                 d_loss, total_d_loss, real_logits, fake_logits = self._discriminator_loss(
@@ -431,7 +451,8 @@ class GAN(keras.Model):
             self.d_loss_tracker.update_state(d_loss)
 
         # Generator step, with fresh latents.
-        latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations, 1)
+        latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations,
+                             G_LATENTS)
         with tf.GradientTape() as tape:
             generated = self._augment(self._generate(latents, labels, training=True),
                                       2 * self.generator_optimizer.iterations + 1)
@@ -445,7 +466,7 @@ class GAN(keras.Model):
     def _simultaneous_step(self, real_images, labels, batch_size, replicas):
         # One generator pass; both players' gradients from the same forward pass.
         step = self.discriminator_optimizer.iterations
-        latents = self._draw(batch_size, [self.latent_dim], step, 0)
+        latents = self._draw(batch_size, [self.latent_dim], step, D_LATENTS)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = self._generate(latents, labels, training=True)
             d_loss, total_d_loss, real_logits, fake_logits = self._discriminator_loss(
@@ -484,7 +505,7 @@ class GAN(keras.Model):
         """`images` as D sees them: augmented with draws for (seed, step) when augmenting."""
         if self.augment == "none":
             return images
-        uniforms = self._draw(tf.shape(images)[0], [self._num_uniforms()], step, 3,
+        uniforms = self._draw(tf.shape(images)[0], [self._num_uniforms()], step, AUGMENTATION,
                               uniform=True)
         return self._transform(images, uniforms)
 
@@ -493,23 +514,17 @@ class GAN(keras.Model):
         if self.augment == "none":
             return real_images, fake_images
         uniforms = self._draw(tf.shape(real_images)[0], [2, self._num_uniforms()],
-                              2 * tf.cast(step, tf.int64), 3, uniform=True)
+                              2 * tf.cast(step, tf.int64), AUGMENTATION, uniform=True)
         return (self._transform(real_images, uniforms[:, 0]),
                 self._transform(fake_images, uniforms[:, 1]))
 
     def _draw(self, batch_size, shape, step, stream, uniform=False):
-        """This replica's slice of a global-batch random draw for (seed, step, stream).
-
-        Standard normal (latents) or, with `uniform`, U[0, 1) (interpolation coefficients),
-        of shape `(batch_size,) + shape`. Streams: 0 D's latents, 1 G's latents, 2 WGAN-GP,
-        3 augmentation.
-        """
+        """This replica's slice of `training_draw` for a global batch, `(batch_size,) + shape`."""
         context = tf.distribute.get_replica_context()
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         replica = context.replica_id_in_sync_group if context is not None else 0
-        seed = tf.stack([tf.constant(self.seed * 4 + stream, tf.int64), tf.cast(step, tf.int64)])
-        draw = tf.random.stateless_uniform if uniform else tf.random.stateless_normal
-        values = draw([batch_size * replicas] + list(shape), seed=seed)
+        values = training_draw(self.seed, stream, step, [batch_size * replicas] + list(shape),
+                               uniform=uniform)
         start = tf.cast(replica, tf.int32) * batch_size
         return values[start:start + batch_size]
 

@@ -13,9 +13,12 @@ from gan_tf import data as data_lib
 from gan_tf import distribute, hardware, runs
 from gan_tf.errors import UserError
 from gan_tf.files import DirectoryLock
+from gan_tf.messages import get_logger
 # The run directory's names and loading live in `runs`; these stay importable from here.
 from gan_tf.runs import (BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, EXPORT_DIR,  # noqa: F401
                          METRICS_FILE, SAMPLES_DIR, build_gan, load_run, read_run_config)
+
+_logger = get_logger(__name__)
 
 
 @dataclasses.dataclass
@@ -35,14 +38,13 @@ class TrainResult:
         return self.end_epoch > self.start_epoch
 
 
-def train(config, extra_callbacks=(), verbose=2, log=print):
+def train(config, extra_callbacks=(), verbose=2):
     """Trains a GAN as `config` says, resuming from the run directory if it has a checkpoint.
 
     Args:
         config: a `TrainConfig`.
         extra_callbacks: more Keras callbacks for `fit`.
         verbose: `fit`'s verbosity (2: one line per epoch).
-        log: function that prints progress messages.
 
     Returns:
         A `TrainResult`.
@@ -59,7 +61,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     import keras
     import tensorflow as tf
 
-    _one_inter_op_thread(tf, log)
+    _one_inter_op_thread(tf)
     config.validate()
     run_dir = config.resolved_output_dir()
     runs.check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
@@ -76,7 +78,7 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     slow_precision = hardware.precision_warning(
         config.precision, distribute.on_accelerator(strategy), hardware.cpu_flags())
     if slow_precision:
-        log(slow_precision)
+        _logger.warning(slow_precision)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
     # Models, optimizers and metrics live in the strategy's scope. Refuses image shapes the
@@ -84,16 +86,17 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
     with strategy.scope():
         gan = build_gan(config, data.image_shape, num_classes)
     if strategy.num_replicas_in_sync > 1 or distribute.is_multi_worker(strategy):
-        log(f"Distributed: {distribute.describe(strategy)}; global batch {config.batch_size}.")
+        _logger.info(f"Distributed: {distribute.describe(strategy)}; "
+                     f"global batch {config.batch_size}.")
     try:
         if not distribute.is_chief(strategy):
             return _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
-                                         strategy, None, tuple(extra_callbacks), verbose, log,
+                                         strategy, None, tuple(extra_callbacks), verbose,
                                          chief=False))
-        judge = _check_judge(config, full, log)  # refuses missing Inception weights now
+        judge = _check_judge(config, full)  # refuses missing Inception weights now
         runs.make_run_dir(run_dir)  # the first write
         run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
-                   tuple(extra_callbacks), verbose, log)
+                   tuple(extra_callbacks), verbose)
         # One process per run directory; the kernel drops the lock if this one is killed.
         with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
             result = _train_locked(run)
@@ -104,12 +107,12 @@ def train(config, extra_callbacks=(), verbose=2, log=print):
             raise
         raise failure from None
     if distribute.is_multi_worker(strategy):
-        log(f"Weights fingerprint (the same on every worker): "
-            f"{distribute.weights_fingerprint(gan)}")
+        _logger.info(f"Weights fingerprint (the same on every worker): "
+                     f"{distribute.weights_fingerprint(gan)}")
     return result
 
 
-def _one_inter_op_thread(tf, log):
+def _one_inter_op_thread(tf):
     """Runs independent ops one after another, so same-seed runs are bit-identical.
 
     With 2 inter-op threads, a discriminator's independent branches (real, fake, penalties)
@@ -122,8 +125,8 @@ def _one_inter_op_thread(tf, log):
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # TensorFlow already ran ops in this process with another value
         if tf.config.threading.get_inter_op_parallelism_threads() != 1:
-            log("Note: TensorFlow was already running with several inter-op threads, so "
-                "reruns of this training may differ by float round-off.")
+            _logger.info("Note: TensorFlow was already running with several inter-op "
+                         "threads, so reruns of this training may differ by float round-off.")
 
 
 def _train_as_worker(run):
@@ -146,8 +149,8 @@ def _train_as_worker(run):
         result = _train_locked(dataclasses.replace(run, run_dir=local))
     finally:
         shutil.rmtree(local, ignore_errors=True)
-    run.log(f"Weights fingerprint (the same on every worker): "
-            f"{distribute.weights_fingerprint(run.gan)}")
+    _logger.info(f"Weights fingerprint (the same on every worker): "
+                 f"{distribute.weights_fingerprint(run.gan)}")
     return dataclasses.replace(result, run_dir=run.run_dir, export_path=None)
 
 
@@ -165,7 +168,6 @@ class _Run:
     judge: object  # what scores samples during training ("classifier", an extractor, None)
     extra_callbacks: tuple
     verbose: int
-    log: object
     chief: bool = True  # the process that writes the run and exports the generator
 
     @property
@@ -199,35 +201,35 @@ def _train_locked(run):
 def _complete_finished_run(run, epochs):
     """A run with nothing left to train: writes what a kill after its last checkpoint left
     out (final grid, loss plot, export), and nothing else."""
-    run.log(f"The run in {run.run_dir} already finished {epochs} of {run.config.epochs} "
-            "epochs; nothing to train. Pass a larger --epochs to train on, or another "
-            "--output_dir.")
+    _logger.info(f"The run in {run.run_dir} already finished {epochs} of {run.config.epochs} "
+                 "epochs; nothing to train. Pass a larger --epochs to train on, or another "
+                 "--output_dir.")
     grid = _sample_grid(run.config, run.run_dir, run.num_classes, None)
     final = os.path.join(grid.directory, grid.FINAL_FILE)
     if not os.path.exists(final):
         grid.set_model(run.gan)
         grid.finish(epochs)
-        run.log(f"Wrote the missing {final}")
+        _logger.info(f"Wrote the missing {final}")
     metrics_log = _metrics_log(run.run_dir)
     if not os.path.exists(metrics_log.plot_path):
         metrics_log.on_train_end()
     if run.chief and not os.path.exists(run.export_path):
         run.export()
-        run.log(f"Exported the generator to {run.export_path}")
+        _logger.info(f"Exported the generator to {run.export_path}")
     return TrainResult(run.run_dir, epochs, epochs, 0.0, 0.0, run.export_path, {})
 
 
 def _train_remaining_epochs(run, checkpoint, start_epoch):
     """Trains from the restored position to `config.epochs`, then exports (chief)."""
     config, start_step = run.config, checkpoint.resume_step
-    quality = _sample_quality(config, run.full, run.judge, run.run_dir, run.log)
+    quality = _sample_quality(config, run.full, run.judge, run.run_dir)
     runs.write_config(run.run_dir, config, run.data)
     callbacks = _callbacks(run, checkpoint, quality)
     steps_per_epoch = len(run.data) // config.batch_size
-    run.log(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
-            f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}, epochs "
-            f"{start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
-            f"{config.batch_size}"
+    _logger.info(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
+                 f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}, epochs "
+                 f"{start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
+                 f"{config.batch_size}"
             + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
             * bool(start_step) + f". Run: {run.run_dir}")
     started = time.perf_counter()
@@ -250,8 +252,8 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
     final = os.path.join(run.run_dir, SAMPLES_DIR, SampleGrid.FINAL_FILE)
     where = (f"Samples: {final}; generator: {run.export_path}" if run.chief
              else "The chief wrote the run directory")
-    run.log(f"Finished epoch {config.epochs} in {seconds:.1f} s "
-            f"({result.images_per_second:.0f} images/s). {where}")
+    _logger.info(f"Finished epoch {config.epochs} in {seconds:.1f} s "
+                 f"({result.images_per_second:.0f} images/s). {where}")
     return result
 
 
@@ -413,7 +415,7 @@ def _write_failed(error, checkpoint):
                      "space (or fix permissions) and rerun the same command to resume.")
 
 
-def _check_judge(config, data, log):
+def _check_judge(config, data):
     """What will judge samples during training: "classifier", an Inception extractor, or
     None (scoring off). Raises UserError now for what would fail later (no weights)."""
     if not config.eval_every_n_epochs:
@@ -424,14 +426,14 @@ def _check_judge(config, data, log):
         return features_lib.InceptionExtractor(config.inception_weights)
     problem = features_lib.classifier_problem(data)
     if problem:
-        log(f"No sample-quality scores during training: {problem} Pass --extractor=inception "
-            "(with ImageNet weights on disk) to score it, or --eval_every_n_epochs=0 to "
-            "silence this.")
+        _logger.info(f"No sample-quality scores during training: {problem} Pass "
+                     "--extractor=inception (with ImageNet weights on disk) to score it, or "
+                     "--eval_every_n_epochs=0 to silence this.")
         return None
     return "classifier"
 
 
-def _sample_quality(config, data, judge, run_dir, log):
+def _sample_quality(config, data, judge, run_dir):
     """The `SampleQuality` callback the config asks for (judging against `data`), or None."""
     if judge is None:
         return None
@@ -439,12 +441,12 @@ def _sample_quality(config, data, judge, run_dir, log):
     from gan_tf import features as features_lib
 
     if judge == "classifier":
-        judge = features_lib.DomainClassifier.for_dataset(data, log=log)
+        judge = features_lib.DomainClassifier.for_dataset(data)
     real = features_lib.real_features(judge, data)
     return callbacks_lib.SampleQuality(
         judge, real, every_n_epochs=config.eval_every_n_epochs,
         num_samples=config.eval_num_samples, seed=config.seed,
-        best_checkpoint_dir=os.path.join(run_dir, BEST_DIR), log=log)
+        best_checkpoint_dir=os.path.join(run_dir, BEST_DIR))
 
 
 def _export_metadata(config, data):

@@ -1,5 +1,7 @@
 """Shared fixtures: quiet TensorFlow, fixed seeds, tiny configs and image folders."""
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -64,6 +66,35 @@ def _seed():
     import keras
 
     keras.utils.set_random_seed(1234)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, messages):
+        super().__init__()
+        self.messages = messages
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def collect_messages(logger_name="gan_tf"):
+    """The messages gan_tf logs (to `logger_name` and below) inside the block, as a list."""
+    messages = []
+    handler = _ListHandler(messages)
+    logger = logging.getLogger(logger_name)
+    logger.addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def messages():
+    """The messages gan_tf logs during the test, in order."""
+    with collect_messages() as collected:
+        yield collected
 
 
 def tiny_config(tmp_path, **overrides):
@@ -139,23 +170,68 @@ def tensorboard_events(log_dir):
     return events
 
 
+_MARKER_FIFOS = {}  # marker directory -> read end of its `events` FIFO
+
+
+def marker_directory(directory):
+    """Makes `directory` for a train_driver's markers, with the FIFO it announces them on.
+
+    Returns the directory (a str), for `GAN_TF_MARKER_DIR`. Call it before starting the
+    trainer: the driver writes to the FIFO only if it exists when it starts.
+    """
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    if directory not in _MARKER_FIFOS:
+        os.mkfifo(os.path.join(directory, "events"))
+        _MARKER_FIFOS[directory] = _open_events(directory)
+    return directory
+
+
+def _open_events(directory):
+    # Non-blocking: opening a FIFO's read end otherwise waits for a writer. A fresh read end
+    # is not readable until a writer has come; an old one whose writers all left reads EOF.
+    return os.open(os.path.join(directory, "events"), os.O_RDONLY | os.O_NONBLOCK)
+
+
 def wait_for_marker(marker, processes, seconds=180):
     """Waits until a trainer writes `marker` (a path); fails if any of `processes` exits first.
 
     The subprocess tests synchronise on these files, never on sleeps (see
-    `tests/train_driver.py`).
+    `tests/train_driver.py`). It sleeps in `select` until the driver announces a marker on
+    its FIFO (see `marker_directory`) or a trainer exits (a pidfd), so it neither polls nor
+    spins.
     """
+    import select
     import time
 
     deadline = time.monotonic() + seconds
-    while not os.path.exists(marker):
-        for process in processes:
-            if process.poll() is not None:
-                out, err = process.communicate()
-                pytest.fail(f"a trainer exited ({process.returncode}) before {marker}:\n"
-                            f"{out}\n{err}")
-        if time.monotonic() > deadline:
+    directory = os.path.dirname(os.fspath(marker))
+    if directory not in _MARKER_FIFOS:
+        raise ValueError(f"{marker} is not in a marker_directory()")
+    fifo = _MARKER_FIFOS[directory]
+    exits = [os.pidfd_open(process.pid) for process in processes]
+    watched = [fifo, *exits]
+    try:
+        while not os.path.exists(marker):
             for process in processes:
-                process.kill()
-            pytest.fail(f"no {marker} after {seconds} s")
-        time.sleep(0.005)
+                if process.poll() is not None:
+                    out, err = process.communicate()
+                    pytest.fail(f"a trainer exited ({process.returncode}) before {marker}:\n"
+                                f"{out}\n{err}")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                for process in processes:
+                    process.kill()
+                pytest.fail(f"no {marker} after {seconds} s")
+            ready, _, _ = select.select(watched, [], [], remaining)
+            if fifo in ready and not os.read(fifo, 1 << 16):
+                # Every writer left (an earlier trainer ended): EOF for good on this end.
+                # Open a fresh one before closing it, so a new writer never lacks a reader.
+                watched.remove(fifo)
+                fresh = _open_events(directory)
+                os.close(fifo)
+                fifo = _MARKER_FIFOS[directory] = fresh
+                watched.insert(0, fifo)
+    finally:
+        for descriptor in exits:
+            os.close(descriptor)

@@ -433,7 +433,7 @@ def test_bad_data_fails_through_train_before_anything_is_written(case, make_tiny
     config = make_tiny_config(dataset=dataset, **{"max_examples": None, **overrides})
     before = sorted(os.listdir(tmp_path))
     with pytest.raises(UserError, match=message) as error:
-        train_lib.train(config, verbose=0, log=lambda line: None)
+        train_lib.train(config, verbose=0)
     assert "\n" not in str(error.value)  # one line, for the CLI's one-line error
     assert not os.path.exists(config.output_dir)
     assert sorted(os.listdir(tmp_path)) == before
@@ -449,7 +449,7 @@ def test_a_conditional_run_trains_on_an_array_file(make_tiny_config, tmp_path):
              class_names=np.array(["even", "odd"]))
     config = make_tiny_config(dataset=f"array:{tmp_path / 'data.npz'}", max_examples=None,
                               batch_size=32, epochs=1, conditional=True)
-    result = train_lib.train(config, verbose=0, log=lambda line: None)
+    result = train_lib.train(config, verbose=0)
     assert result.trained
     saved = json.load(open(os.path.join(config.output_dir, "config.json")))
     assert saved["dataset"] == {"name": f"array:{tmp_path / 'data.npz'}", "num_examples": 64,

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import REPO, TRAIN_DRIVER, wait_for_marker
+from conftest import REPO, TRAIN_DRIVER, marker_directory, wait_for_marker
 from gan_tf import distribute
 from gan_tf.errors import UserError
 
@@ -63,9 +63,8 @@ def start_workers(run_dir, markers, epochs=3):
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
     for index in range(2):
-        os.makedirs(markers / str(index), exist_ok=True)
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
-                   GAN_TF_MARKER_DIR=str(markers / str(index)),
+                   GAN_TF_MARKER_DIR=marker_directory(markers / str(index)),
                    TF_CONFIG=json.dumps({"cluster": cluster,
                                          "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(

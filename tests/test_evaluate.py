@@ -20,7 +20,7 @@ def digits():
 @pytest.fixture(scope="module")
 def judge(digits):
     """The domain classifier of the embedded digits (trained once per test session)."""
-    return features.DomainClassifier.for_dataset(digits, log=lambda message: None)
+    return features.DomainClassifier.for_dataset(digits)
 
 
 class PixelExtractor(features.Extractor):
@@ -124,8 +124,7 @@ def test_evaluate_writes_the_report_and_plots(digits, judge, tmp_path):
                                                 "class_coverage": 10}) + "\n"
                                     for e in (5, 10)))
     report = evaluate_lib.evaluate(sampler, digits, output_dir=str(tmp_path / "out"),
-                                   num_samples=200, metrics_path=str(metrics_path),
-                                   log=lambda message: None)
+                                   num_samples=200, metrics_path=str(metrics_path))
     assert sampler.asked.tolist() == (np.arange(200) % 10).tolist()  # balanced classes asked
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["frechet_distance"]["value"] == report["frechet_distance"]["value"]
@@ -162,15 +161,13 @@ class ScriptedModel:
 
 
 @pytest.fixture
-def scored(digits, judge, tmp_path):
+def scored(digits, judge, tmp_path, messages):
     """A SampleQuality (every 2 epochs, 300 samples, best checkpoint kept) on a scripted model
     that has scored epoch 2 with varied digits; its messages are in `messages`."""
     real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
     model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
-    messages = []
     quality = callbacks.SampleQuality(judge, real, every_n_epochs=2, num_samples=300,
-                                      best_checkpoint_dir=tmp_path / "best",
-                                      log=messages.append)
+                                      best_checkpoint_dir=tmp_path / "best")
     quality.set_model(model)
     first, second = {}, {}
     quality.on_epoch_end(0, first)  # epoch 1: not an evaluation epoch
@@ -221,10 +218,9 @@ def test_sample_quality_resumes_its_best_and_starts_anew_for_another_sample_coun
                                       best_checkpoint_dir=scored.best_dir)
     assert resumed.best["epoch"] == 2 and resumed.best["judge_accuracy"] == judge.accuracy
     # Scores of another sample count are not comparable: a new best is kept, and said so.
-    messages = []
     other = callbacks.SampleQuality(judge, scored.real, num_samples=400,
-                                    best_checkpoint_dir=scored.best_dir, log=messages.append)
-    assert other.best is None and "keeping a new best" in messages[-1]
+                                    best_checkpoint_dir=scored.best_dir)
+    assert other.best is None and "keeping a new best" in scored.messages[-1]
 
 
 def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(digits, judge,
@@ -248,7 +244,7 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
 
     config = make_tiny_config(epochs=2, eval_every_n_epochs=1, eval_num_samples=100,
                               conditional=True)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
                          "--num_samples=300"], cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -276,7 +272,7 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     gan.sampling_generator().save(keras_path)
     keras_report, _ = evaluate_lib.evaluate_model(
         keras_path, dataset="embedded_mnist", output_dir=str(tmp_path / "keras_eval"),
-        num_samples=300, log=lambda message: None)
+        num_samples=300)
     assert keras_report["model"]["kind"] == "keras"
     assert keras_report["frechet_distance"]["value"] == pytest.approx(
         exported["frechet_distance"]["value"], rel=1e-4)
@@ -292,8 +288,7 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
 def test_memorization_uses_the_real_images_not_trained_on(digits, judge, tmp_path):
     trained = data_lib.subset_indices(digits.labels, len(digits), 500, seed=0)
     copies = StubSampler(np.asarray(data_lib.to_float(digits.images[trained])))
-    report = evaluate_lib.evaluate(copies, digits, num_samples=500, training_indices=trained,
-                                   log=lambda message: None)
+    report = evaluate_lib.evaluate(copies, digits, num_samples=500, training_indices=trained)
     memorization = report["memorization"]
     assert memorization["method"] == "training images vs real images not trained on"
     assert memorization["num_reference"] == 500 and memorization["num_holdout"] == 4500
@@ -305,8 +300,7 @@ def test_memorization_uses_the_real_images_not_trained_on(digits, judge, tmp_pat
     # New digits of the same distribution (the held-out ones) are not called copies.
     others = np.setdiff1d(np.arange(len(digits)), trained)[:500]
     fresh = StubSampler(np.asarray(data_lib.to_float(digits.images[others])))
-    report = evaluate_lib.evaluate(fresh, digits, num_samples=500, training_indices=trained,
-                                   log=lambda message: None)
+    report = evaluate_lib.evaluate(fresh, digits, num_samples=500, training_indices=trained)
     assert report["memorization"]["num_copies"] == 0
     assert any(line.startswith("No sign of memorization") for line in report["verdicts"])
 
@@ -324,7 +318,7 @@ def test_evaluate_cli_refuses_bad_requests_before_any_work(make_tiny_config, tmp
     from gan_tf import train_lib
 
     config = make_tiny_config(epochs=1)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     export_dir = os.path.join(config.output_dir, "generator")
     (tmp_path / "a_file").write_text("x")
     cases = [

@@ -38,24 +38,22 @@ def test_held_out_split_is_balanced_disjoint_and_seeded(digits):
                               features.held_out_split(digits.labels, 5000, seed=1)[1])
 
 
-def test_domain_classifier_trains_once_then_loads_from_the_cache(digits, tmp_path):
+def test_domain_classifier_trains_once_then_loads_from_the_cache(digits, tmp_path, messages):
     small = data_lib.subset(digits, 1000)
-    messages = []
-    judge = features.DomainClassifier.for_dataset(small, cache=tmp_path, epochs=3,
-                                                  log=messages.append)
+    judge = features.DomainClassifier.for_dataset(small, cache=tmp_path, epochs=3)
     assert judge.num_classes == 10 and judge.accuracy > 0.6  # 900 training digits, 3 epochs
     assert len(messages) == 1 and "held-out accuracy" in messages[0]
     images = np.asarray(data_lib.to_float(small.images[:20]))
     feature_array, probabilities = judge.features_and_probabilities(images, batch_size=8)
     assert feature_array.shape == (20, 128) and probabilities.shape == (20, 10)
     np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-5)
-    cached = features.DomainClassifier.for_dataset(small, cache=tmp_path, log=messages.append)
+    cached = features.DomainClassifier.for_dataset(small, cache=tmp_path)
     assert len(messages) == 1 and cached.accuracy == judge.accuracy  # loaded, not trained
     np.testing.assert_allclose(cached.features(images), feature_array, atol=1e-5)
     # A torn cache is trained again, with a warning, not trusted.
     folder = next((tmp_path / "classifiers").iterdir())
     (folder / "info.json").write_text("{")
-    features.DomainClassifier.for_dataset(small, cache=tmp_path, epochs=1, log=messages.append)
+    features.DomainClassifier.for_dataset(small, cache=tmp_path, epochs=1)
     assert "cannot be read" in messages[1]
 
 

@@ -21,7 +21,7 @@ def _train(directory, **overrides):
 
     config = TrainConfig(architecture="mlp", max_examples=64, batch_size=32, epochs=1,
                          output_dir=str(directory), **overrides)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     return str(directory)
 
 

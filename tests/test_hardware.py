@@ -46,13 +46,11 @@ def test_only_bfloat16_on_a_cpu_without_it_is_warned_about():
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "float32"])
 def test_train_warns_once_at_start_on_a_cpu_without_bfloat16(precision, make_tiny_config,
-                                                             monkeypatch):
+                                                             monkeypatch, messages):
     from gan_tf import train_lib
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda: set(ZEN1))
-    messages = []
-    train_lib.train(make_tiny_config(epochs=1, precision=precision), verbose=0,
-                    log=messages.append)
+    train_lib.train(make_tiny_config(epochs=1, precision=precision), verbose=0)
     warnings = [m for m in messages if "mixed_bfloat16 on a CPU without" in m]
     assert len(warnings) == (precision == "mixed_bfloat16")
     if warnings:

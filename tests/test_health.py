@@ -16,6 +16,8 @@ from gan_tf import train_lib
 from gan_tf.errors import UserError
 from gan_tf.health import TrainingHealth
 
+from conftest import collect_messages
+
 KEYS = {"health_d_overpowering", "health_collapse", "sample_diversity", "sample_duplicates"}
 # Judge from the first epoch with a window of 3 (2 bad of 3 start a problem): the tiny runs
 # are a few dozen steps long.
@@ -31,8 +33,14 @@ def digits(count=256):
 
 def train(make_tiny_config, health, **overrides):
     config = make_tiny_config(**overrides)
-    return train_lib.train(config, extra_callbacks=[health], verbose=0,
-                           log=lambda message: None)
+    return train_lib.train(config, extra_callbacks=[health], verbose=0)
+
+
+@pytest.fixture
+def messages():
+    """What TrainingHealth logged during the test."""
+    with collect_messages("gan_tf.callbacks.training_health") as collected:
+        yield collected
 
 
 def dense_generator(latent_dim=4, image_shape=(8, 8, 1), seed=0):
@@ -79,10 +87,9 @@ def epochs(health, logs_per_epoch, start=0):
 # --- Real runs -------------------------------------------------------------------------
 
 
-def test_a_healthy_run_logs_every_key_and_gives_no_warning(make_tiny_config):
+def test_a_healthy_run_logs_every_key_and_gives_no_warning(make_tiny_config, messages):
     images, _ = digits()
-    messages = []
-    health = TrainingHealth(real_images=images, log=messages.append, **QUICK)
+    health = TrainingHealth(real_images=images, **QUICK)
     result = train(make_tiny_config, health, epochs=6)
     history = result.history
     assert KEYS <= set(history)
@@ -95,10 +102,9 @@ def test_a_healthy_run_logs_every_key_and_gives_no_warning(make_tiny_config):
     assert health.events == [] and messages == []
 
 
-def test_a_frozen_generator_is_overpowered_and_warned_about_once(make_tiny_config):
+def test_a_frozen_generator_is_overpowered_and_warned_about_once(make_tiny_config, messages):
     images, _ = digits()
-    messages = []
-    health = TrainingHealth(real_images=images, log=messages.append, **QUICK)
+    health = TrainingHealth(real_images=images, **QUICK)
     # Learning rate 1e-9: G stays as initialised while D learns to reject its images.
     result = train(make_tiny_config, health, epochs=7, generator_learning_rate=1e-9)
     flags = result.history["health_d_overpowering"]
@@ -116,7 +122,7 @@ def test_a_frozen_generator_is_overpowered_and_warned_about_once(make_tiny_confi
 
 def test_a_generator_that_collapses_for_real_is_warned_about(make_tiny_config):
     images, _ = digits()
-    health = TrainingHealth(real_images=images, log=lambda message: None, **QUICK)
+    health = TrainingHealth(real_images=images, **QUICK)
     # G's learning rate 50x the default: within 32 steps every latent gives the same few
     # images (measured: all 256 samples have a near-copy from epoch 2).
     result = train(make_tiny_config, health, epochs=4, max_examples=1024,
@@ -130,14 +136,13 @@ def test_a_generator_that_collapses_for_real_is_warned_about(make_tiny_config):
     assert "near-copy" in health.warnings[0]
 
 
-def test_in_a_plain_keras_project_it_measures_the_decoder_and_skips_the_d_check():
+def test_in_a_plain_keras_project_it_measures_the_decoder_and_skips_the_d_check(messages):
     decoder = dense_generator()
     inputs = keras.Input((8, 8, 1))
     model = keras.Model(inputs, decoder(keras.layers.Dense(4)(keras.layers.Flatten()(inputs))))
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     x = np.tanh(np.random.default_rng(0).normal(size=(32, 8, 8, 1))).astype("float32")
-    messages = []
-    health = TrainingHealth(generator=decoder, log=messages.append, num_samples=32)
+    health = TrainingHealth(generator=decoder, num_samples=32)
     history = model.fit(x, x, epochs=3, batch_size=8, verbose=0, callbacks=[health]).history
     assert {"sample_diversity", "sample_duplicates", "health_collapse"} <= set(history)
     assert "health_d_overpowering" not in history
@@ -148,10 +153,9 @@ def test_in_a_plain_keras_project_it_measures_the_decoder_and_skips_the_d_check(
 # --- D overpowering on crafted logs ----------------------------------------------------
 
 
-def crafted(**options):
-    messages = []
-    health = TrainingHealth(generator=dense_generator(), every_n_epochs=1000,
-                            log=messages.append, **options)
+def crafted(messages, **options):
+    messages.clear()
+    health = TrainingHealth(generator=dense_generator(), every_n_epochs=1000, **options)
     health.on_train_begin()
     return health, messages
 
@@ -160,8 +164,9 @@ def accuracies(*pairs):
     return [{"real_accuracy": real, "fake_accuracy": fake} for real, fake in pairs]
 
 
-def test_overpowering_starts_on_most_of_the_window_warns_once_and_ends_after_a_clean_run():
-    health, messages = crafted(warmup_epochs=2, patience=3)
+def test_overpowering_starts_on_most_of_the_window_warns_once_and_ends_after_a_clean_run(
+        messages):
+    health, messages = crafted(messages, warmup_epochs=2, patience=3)
     logs = epochs(health, accuracies(
         (1.0, 1.0), (1.0, 1.0),  # epochs 1-2: warm-up, not judged
         (0.99, 0.97),  # 3: bad
@@ -185,20 +190,20 @@ def test_overpowering_starts_on_most_of_the_window_warns_once_and_ends_after_a_c
     assert "at epoch 15 real 60.0%, generated 70.0%" in note
 
 
-def test_overpowering_needs_both_accuracies_and_waits_for_the_warm_up():
-    health, messages = crafted(warmup_epochs=5, patience=3)
+def test_overpowering_needs_both_accuracies_and_waits_for_the_warm_up(messages):
+    health, messages = crafted(messages, warmup_epochs=5, patience=3)
     # D always right on real images but fooled by half the fakes: G still learns.
     logs = epochs(health, accuracies(*[(1.0, 0.5)] * 10))
     assert all(entry["health_d_overpowering"] == 0 for entry in logs) and not messages
-    health, messages = crafted(warmup_epochs=5, patience=3)
+    health, messages = crafted(messages, warmup_epochs=5, patience=3)
     logs = epochs(health, accuracies(*[(1.0, 1.0)] * 7))
     # Judged from epoch 6; 2 bad of the window start the problem at epoch 7.
     assert [entry["health_d_overpowering"] for entry in logs] == [0, 0, 0, 0, 0, 0, 1]
     assert len(messages) == 1 and "(since epoch 6): at epoch 7" in messages[0]
 
 
-def test_wasserstein_critics_have_no_accuracy_rule():
-    health, messages = crafted(warmup_epochs=0, patience=1)
+def test_wasserstein_critics_have_no_accuracy_rule(messages):
+    health, messages = crafted(messages, warmup_epochs=0, patience=1)
     health.set_model(types.SimpleNamespace(loss_name="wasserstein"))
     logs = epochs(health, accuracies(*[(1.0, 1.0)] * 3))
     assert all("health_d_overpowering" not in entry for entry in logs)
@@ -224,14 +229,12 @@ def test_a_generator_that_ignores_its_latents_is_collapse_and_a_diverse_one_is_n
         assert statistics["duplicates"] == 1.0 and statistics["diversity"] == 0.0
 
 
-def test_a_generator_collapsing_during_training_warns_then_recovers():
+def test_a_generator_collapsing_during_training_warns_then_recovers(messages):
     generator = dense_generator()
     dense = generator.layers[0]
     kernel = np.asarray(dense.kernel).copy()
-    messages = []
     health = TrainingHealth(generator=generator, real_images=np.asarray(generator(
-        np.random.default_rng(5).normal(size=(64, 4)).astype("float32"))), num_samples=64,
-        log=messages.append, **QUICK)
+        np.random.default_rng(5).normal(size=(64, 4)).astype("float32"))), num_samples=64, **QUICK)
     health.on_train_begin()
     flags = []
     # Epochs 1-2 diverse, 3-6 the latents' weight shrinks 100x (every sample near the same
@@ -253,8 +256,7 @@ def test_a_generator_collapsing_during_training_warns_then_recovers():
 
 
 def test_every_n_epochs_measures_only_those_epochs():
-    health = TrainingHealth(generator=dense_generator(), every_n_epochs=2, num_samples=16,
-                            log=lambda message: None)
+    health = TrainingHealth(generator=dense_generator(), every_n_epochs=2, num_samples=16)
     health.on_train_begin()
     logs = epochs(health, [{}] * 4)
     assert ["sample_diversity" in entry for entry in logs] == [False, True, False, True]
@@ -264,11 +266,9 @@ def test_every_n_epochs_measures_only_those_epochs():
 # --- Conditional generators ------------------------------------------------------------
 
 
-def test_conditional_diversity_is_measured_within_each_class():
+def test_conditional_diversity_is_measured_within_each_class(messages):
     # Class 1 ignores its latents; classes 0 and 2 use them.
-    messages = []
-    health = TrainingHealth(generator=conditional_generator([1.0, 0.0, 1.0]), num_samples=96,
-                            log=messages.append, **QUICK)
+    health = TrainingHealth(generator=conditional_generator([1.0, 0.0, 1.0]), num_samples=96, **QUICK)
     health.on_train_begin()
     logs = epochs(health, [{}] * 2)
     assert logs[-1]["health_collapse"] == 1.0
@@ -286,15 +286,14 @@ def test_conditional_diversity_is_measured_within_each_class():
     assert health.max_duplicates > 1 / 3
 
 
-def test_a_diverse_conditional_generator_passes_against_each_class_s_real_images():
+def test_a_diverse_conditional_generator_passes_against_each_class_s_real_images(messages):
     generator = conditional_generator([1.0, 1.0, 1.0])
     rng = np.random.default_rng(2)
     real_labels = np.repeat(np.arange(3), 30)
     real = np.asarray(generator([rng.normal(size=(90, 4)).astype("float32"),
                                  real_labels.astype("int32")]))
-    messages = []
     health = TrainingHealth(generator=generator, real_images=real, real_labels=real_labels,
-                            num_samples=60, log=messages.append, **QUICK)
+                            num_samples=60, **QUICK)
     health.on_train_begin()
     logs = epochs(health, [{}] * 3)
     assert [entry["health_collapse"] for entry in logs] == [0, 0, 0] and not health.events

@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import (REPO, TRAIN_DRIVER, assert_same_checkpoints, checkpoint_values,
-                      wait_for_marker)
+                      marker_directory, wait_for_marker)
 from gan_tf import train_lib
 from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
 from gan_tf.errors import UserError
@@ -35,9 +35,8 @@ WAIT_SECONDS = 120
 
 def start(run_dir, markers, extra=(), pause=None):
     """Starts `python -m gan_tf.train` (the marking driver) on `run_dir`; returns the Popen."""
-    os.makedirs(markers, exist_ok=True)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
-               GAN_TF_MARKER_DIR=str(markers))
+               GAN_TF_MARKER_DIR=marker_directory(markers))
     env.pop("GAN_TF_PAUSE_AT", None)
     if pause:
         env["GAN_TF_PAUSE_AT"] = pause
@@ -206,7 +205,7 @@ def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_pat
 
 # --- In-process tests: torn files, NaN gradients, full disks, paths ---------------------------
 
-QUIET = dict(verbose=0, log=lambda message: None)
+QUIET = dict(verbose=0)
 
 
 @pytest.mark.parametrize("damage", ["zero_byte_index", "garbage_index", "garbage_state_file"])
@@ -288,7 +287,7 @@ from conftest import tiny_config
 from gan_tf import train_lib
 from gan_tf.callbacks import CheckpointWriteError
 import pathlib
-quiet = dict(verbose=0, log=lambda message: None)
+quiet = dict(verbose=0)
 tmp = pathlib.Path({str(tmp_path)!r})
 train_lib.train(tiny_config(tmp, epochs=1), **quiet)
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)

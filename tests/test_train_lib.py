@@ -2,52 +2,77 @@
 
 import json
 import os
+import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import (assert_same_checkpoints, checkpoint_values, tensorboard_events,
-                      write_image_folder)
+from conftest import (assert_same_checkpoints, checkpoint_values, collect_messages,
+                      tensorboard_events, tiny_config, write_image_folder)
 from gan_tf import images, train_lib
 from gan_tf.errors import UserError
+from gan_tf.gan import moving_averages
 
 
-def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_config, tmp_path,
-                                                                 monkeypatch):
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    config = make_tiny_config(tensorboard=True)
-    result = train_lib.train(config, verbose=0, log=lambda message: None)
-    run = config.output_dir
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A 2-epoch run with TensorBoard, trained once from an empty working directory."""
+    work = tmp_path_factory.mktemp("cwd")
+    config = tiny_config(tmp_path_factory.mktemp("run"), tensorboard=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(work)
+        result = train_lib.train(config, verbose=0)
+    return types.SimpleNamespace(config=config, result=result, run=config.output_dir,
+                                 work=work)
+
+
+def test_train_reports_what_it_did_and_writes_nothing_in_the_working_directory(
+        finished_run):
+    result = finished_run.result
     assert result.trained and (result.start_epoch, result.end_epoch) == (0, 2)
-    assert os.listdir(work) == []
+    assert result.images_per_second > 0
+    assert os.listdir(finished_run.work) == []
+
+
+def test_run_directory_holds_every_file(finished_run):
+    run = finished_run.run
     assert {"config.json", "checkpoints", "samples", "metrics.jsonl", "losses.png",
             "progress.gif", "generator", "tensorboard"} <= set(os.listdir(run))
     assert sorted(os.listdir(os.path.join(run, "samples"))) == [
         "epoch_0001.png", "epoch_0002.png", "final.png", "latents.npy"]
-    saved = json.load(open(os.path.join(run, "config.json")))
-    assert saved["config"] == config.to_dict()
+    assert os.path.exists(os.path.join(run, "generator", "saved_model.pb"))
+
+
+def test_config_json_records_the_config_the_versions_and_the_dataset(finished_run):
+    saved = json.load(open(os.path.join(finished_run.run, "config.json")))
+    assert saved["config"] == finished_run.config.to_dict()
     assert {"tensorflow", "keras", "numpy", "python", "gan_tf", "tensorflow_datasets",
             "pillow"} <= set(saved["versions"])
     assert all(saved["versions"].values())
     assert saved["dataset"] == {"name": "embedded_mnist", "num_examples": 256,
                                 "image_shape": [28, 28, 1], "num_classes": 10,
                                 "class_names": [str(digit) for digit in range(10)]}
-    lines = [json.loads(line) for line in open(os.path.join(run, "metrics.jsonl"))]
+
+
+def test_metrics_log_has_a_line_per_epoch_with_the_losses_and_health(finished_run):
+    lines = [json.loads(line) for line in open(os.path.join(finished_run.run, "metrics.jsonl"))]
     assert [line["epoch"] for line in lines] == [1, 2]
     assert {"d_loss", "g_loss", "real_accuracy", "fake_accuracy", "d_grad_norm",
             "health_d_overpowering", "health_collapse", "sample_diversity"} <= set(lines[0])
-    assert os.path.exists(os.path.join(run, "generator", "saved_model.pb"))
-    values = checkpoint_values(run)
+
+
+def test_checkpoint_holds_the_epoch_and_both_optimizers(finished_run):
+    values = checkpoint_values(finished_run.run)
     assert values["epoch/.ATTRIBUTES/VARIABLE_VALUE"] == 2
     # Both optimizers are in the checkpoint: 4 steps of 64 per epoch, 2 epochs.
     iterations = [v for k, v in values.items() if k.endswith("iterations/.ATTRIBUTES/"
                                                              "VARIABLE_VALUE")]
     assert sorted(int(v) for v in iterations) == [8, 8]
-    assert result.images_per_second > 0
-    tags = {tag for tag, _ in tensorboard_events(os.path.join(run, "tensorboard"))}
+
+
+def test_tensorboard_has_the_curves_and_the_sample_grids(finished_run):
+    tags = {tag for tag, _ in tensorboard_events(os.path.join(finished_run.run, "tensorboard"))}
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
 
 
@@ -55,15 +80,13 @@ def test_run_directory_holds_everything_and_nothing_lands_in_cwd(make_tiny_confi
                          ids=["default", "ema", "simultaneous"])
 @pytest.mark.slow
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
-    quiet = dict(verbose=0, log=lambda message: None)
+    quiet = dict(verbose=0)
     straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
     train_lib.train(straight, **quiet)
     interrupted = make_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"), **options)
     train_lib.train(interrupted, **quiet)
-    messages = []
     result = train_lib.train(make_tiny_config(epochs=3, output_dir=str(tmp_path / "resumed"),
-                                              **options),
-                             verbose=0, log=messages.append)
+                                              **options), verbose=0)
     assert (result.start_epoch, result.end_epoch) == (1, 3)
     assert_same_checkpoints(tmp_path / "straight", tmp_path / "resumed")
     lines = [json.loads(line)["epoch"] for line in open(tmp_path / "resumed" / "metrics.jsonl")]
@@ -74,13 +97,12 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_p
                                   images.read_png(tmp_path / "resumed/samples/final.png"))
 
 
-def test_finished_run_is_left_alone(make_tiny_config):
+def test_finished_run_is_left_alone(make_tiny_config, messages):
     config = make_tiny_config(epochs=1)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     files = {path: os.path.getmtime(os.path.join(config.output_dir, path))
              for path in ("metrics.jsonl", "samples/final.png", "checkpoints/checkpoint")}
-    messages = []
-    result = train_lib.train(config, verbose=0, log=messages.append)
+    result = train_lib.train(config, verbose=0)
     assert not result.trained
     assert any("already finished 1 of 1 epochs" in message for message in messages)
     for path, mtime in files.items():
@@ -88,7 +110,7 @@ def test_finished_run_is_left_alone(make_tiny_config):
 
 
 def test_same_seed_same_weights_other_seed_other_weights(make_tiny_config, tmp_path):
-    quiet = dict(verbose=0, log=lambda message: None)
+    quiet = dict(verbose=0)
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         train_lib.train(make_tiny_config(epochs=1, seed=seed, output_dir=str(tmp_path / name)),
                         **quiet)
@@ -99,7 +121,7 @@ def test_same_seed_same_weights_other_seed_other_weights(make_tiny_config, tmp_p
 
 def test_resume_with_another_config_is_refused_and_keeps_the_run(make_tiny_config):
     config = make_tiny_config(epochs=1)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     before = checkpoint_values(config.output_dir)
     with pytest.raises(UserError, match=r"latent_dim: saved 100, now 64.*--output_dir"):
         train_lib.train(make_tiny_config(epochs=2, latent_dim=64), verbose=0)
@@ -147,7 +169,7 @@ def test_images_the_dcgan_cannot_take(make_tiny_config, tmp_path):
     # The fix the message names works: resized to 28x28 they train.
     resized = make_tiny_config(dataset=f"folder:{folder}", architecture="dcgan", batch_size=8,
                                max_examples=None, image_size=28, epochs=1, dcgan_filters=8)
-    assert train_lib.train(resized, verbose=0, log=lambda message: None).trained
+    assert train_lib.train(resized, verbose=0).trained
 
 
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_tiny_config, monkeypatch):
@@ -155,13 +177,13 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_tiny_config,
     from gan_tf.callbacks import TrainingDiverged
 
     config = make_tiny_config(epochs=1)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     good = checkpoint_values(config.output_dir)
     monkeypatch.setitem(losses._LOSSES, "non_saturating", (
         lambda fake: losses.non_saturating_generator_loss(fake) * float("nan"),
         losses.non_saturating_discriminator_loss))
     with pytest.raises(TrainingDiverged, match=r"step 1 of epoch 2: .*g_loss = nan"):
-        train_lib.train(make_tiny_config(epochs=3), verbose=0, log=lambda message: None)
+        train_lib.train(make_tiny_config(epochs=3), verbose=0)
     after = checkpoint_values(config.output_dir)
     assert sorted(after) == sorted(good)
     for name in good:
@@ -170,12 +192,12 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(make_tiny_config,
 
 def test_corrupt_latest_checkpoint_falls_back_to_the_previous(make_tiny_config, capfd):
     config = make_tiny_config(epochs=2)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     checkpoints = os.path.join(config.output_dir, "checkpoints")
     data_file = next(f for f in os.listdir(checkpoints) if f.startswith("ckpt-2.data"))
     with open(os.path.join(checkpoints, data_file), "r+b") as stream:
         stream.truncate(100)
-    result = train_lib.train(make_tiny_config(epochs=3), verbose=0, log=lambda message: None)
+    result = train_lib.train(make_tiny_config(epochs=3), verbose=0)
     assert (result.start_epoch, result.end_epoch) == (1, 3)
     warning = capfd.readouterr().err
     assert "Warning: checkpoint" in warning and "ckpt-2 cannot be restored" in warning
@@ -186,7 +208,7 @@ def test_corrupt_latest_checkpoint_falls_back_to_the_previous(make_tiny_config, 
                 stream.truncate(10)
     before = sorted(os.listdir(checkpoints))
     with pytest.raises(UserError, match="None of the checkpoints .* can be restored"):
-        train_lib.train(make_tiny_config(epochs=4), verbose=0, log=lambda message: None)
+        train_lib.train(make_tiny_config(epochs=4), verbose=0)
     assert sorted(os.listdir(checkpoints)) == before
 
 
@@ -208,7 +230,7 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
     from gan_tf.callbacks import ResumableCheckpoint
     from gan_tf.export import load_generator
 
-    quiet = dict(verbose=0, log=lambda message: None)
+    quiet = dict(verbose=0)
     config = make_tiny_config(epochs=1, **options)
     train_lib.train(config, **quiet)
     gan, loaded_config, epochs = train_lib.load_run(config.output_dir)
@@ -227,8 +249,7 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
         assert len(p) == 1 and 0 <= float(p[0]) <= 1
     # The generator optimizer's variables, EMA averages included, are all in the checkpoint.
     optimizer = gan.generator_optimizer
-    assert len(optimizer._model_variables_moving_average) == len(
-        gan.generator.trainable_variables)
+    assert len(moving_averages(optimizer)) == len(gan.generator.trainable_variables)
     slots = sum(name.startswith("generator_optimizer/_variables/") for name in original)
     assert slots == 3 * len(gan.generator.trainable_variables)  # Adam's m and v, and the EMA
     for name in original:
@@ -269,13 +290,13 @@ def test_conditional_needs_a_labelled_dataset_and_writes_nothing_otherwise(make_
     config = make_tiny_config(dataset=f"folder:{folder}", batch_size=4, max_examples=None,
                               conditional=True)
     with pytest.raises(UserError, match="--conditional needs a labelled dataset"):
-        train_lib.train(config, verbose=0, log=lambda message: None)
+        train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)
     # With one sub-folder per class it trains, and the grid has one row per class.
     labelled = write_image_folder(tmp_path / "labelled", count=4, classes=("a", "b", "c"))
     config = make_tiny_config(dataset=f"folder:{labelled}", batch_size=4, max_examples=None,
                               conditional=True, epochs=1)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     grid = images.read_png(os.path.join(config.output_dir, "samples", "final.png"))
     assert grid.shape[0] == 3 * (28 + 2) + 2
     gan, _, _ = train_lib.load_run(config.output_dir)
@@ -309,7 +330,7 @@ def test_conditional_run_draws_the_digit_asked_for(make_tiny_config):
     from gan_tf.export import load_generator
 
     config = make_tiny_config(conditional=True, max_examples=None, epochs=20)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     classifier, accuracy = digit_classifier(data.load_embedded_mnist())
     assert accuracy > 0.85  # measured 0.90
     asked = np.repeat(np.arange(10, dtype=np.int32), 50)
@@ -324,46 +345,58 @@ def test_conditional_run_draws_the_digit_asked_for(make_tiny_config):
     assert sum(agreement >= 0.5 for agreement in per_class) >= 8, per_class
 
 
-def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_config):
-    config = make_tiny_config(eval_every_n_epochs=1, eval_num_samples=200, epochs=2,
-                              tensorboard=True)
-    messages = []
-    train_lib.train(config, verbose=0, log=messages.append)
+@pytest.fixture(scope="module")
+def scored_run(tmp_path_factory):
+    """A 2-epoch run scored every epoch (200 samples), with TensorBoard; trained once."""
+    config = tiny_config(tmp_path_factory.mktemp("scored"), eval_every_n_epochs=1,
+                         eval_num_samples=200, epochs=2, tensorboard=True)
+    with collect_messages() as messages:
+        train_lib.train(config, verbose=0)
     lines = [json.loads(line) for line in open(os.path.join(config.output_dir, "metrics.jsonl"))]
+    best = json.load(open(os.path.join(config.output_dir, "best_checkpoint", "best.json")))
+    return types.SimpleNamespace(config=config, run=config.output_dir, messages=messages,
+                                 lines=lines, best=best)
+
+
+def test_scores_during_training_go_to_metrics_and_tensorboard(scored_run):
+    lines = scored_run.lines
     assert all({"fd", "kid", "class_coverage"} <= set(line) for line in lines)
-    events = tensorboard_events(os.path.join(config.output_dir, "tensorboard"))
+    assert all(line["fd"] > 0 and 0 <= line["class_coverage"] <= 10 for line in lines)
+    events = tensorboard_events(os.path.join(scored_run.run, "tensorboard"))
     for tag in ("epoch_fd", "epoch_kid", "epoch_class_coverage"):
         assert sorted(step for name, step in events if name == tag) == [0, 1], tag
-    assert all(line["fd"] > 0 and 0 <= line["class_coverage"] <= 10 for line in lines)
-    best = json.load(open(os.path.join(config.output_dir, "best_checkpoint", "best.json")))
-    assert best["fd"] == min(line["fd"] for line in lines)
+    assert any("domain classifier" in m or "sample quality" in m for m in scored_run.messages)
+
+
+def test_the_best_checkpoint_has_the_lowest_fd_by_a_judge_of_the_whole_dataset(scored_run):
+    best = scored_run.best
+    assert best["fd"] == min(line["fd"] for line in scored_run.lines)
     # The judge learned from all 5,000 digits, not from the 256 the GAN trains on.
     assert best["judge_accuracy"] > 0.9 and best["num_samples"] == 200
-    # The best checkpoint loads for sampling (generate/evaluate --checkpoint=best).
-    best_gan, _, best_epoch = train_lib.load_run(config.output_dir, "best")
-    latest_gan, _, _ = train_lib.load_run(config.output_dir)
+
+
+def test_the_best_checkpoint_loads_for_sampling(scored_run):
+    run, best = scored_run.run, scored_run.best
+    best_gan, _, best_epoch = train_lib.load_run(run, "best")
+    latest_gan, _, _ = train_lib.load_run(run)
     assert best_epoch == best["epoch"]
     same = np.array_equal(best_gan.generate(4, seed=3), latest_gan.generate(4, seed=3))
     assert same == (best_epoch == 2)
     from gan_tf import generate_lib
 
-    assert generate_lib.load_sampler(config.output_dir, "best").description["epochs"] == \
-        best_epoch
+    assert generate_lib.load_sampler(run, "best").description["epochs"] == best_epoch
     with pytest.raises(UserError, match="no best checkpoint"):
-        generate_lib.load_sampler(os.path.join(config.output_dir, "generator"), "best")
-    assert any("domain classifier" in m or "sample quality" in m for m in messages)
-    # Unlabelled data and the classifier extractor: training goes on, unscored, and says so.
-    from conftest import write_image_folder
+        generate_lib.load_sampler(os.path.join(run, "generator"), "best")
 
-    folder = write_image_folder(os.path.join(config.output_dir, "..", "flat"), classes=())
-    messages.clear()
-    train_lib.train(make_tiny_config(dataset=f"folder:{folder}", batch_size=4, epochs=1,
-                                     max_examples=None, eval_every_n_epochs=1,
-                                     output_dir=config.output_dir + "_flat"),
-                    verbose=0, log=messages.append)
+
+def test_unlabelled_data_trains_unscored_and_says_so(make_tiny_config, tmp_path, messages):
+    folder = write_image_folder(tmp_path / "flat", classes=())
+    config = make_tiny_config(dataset=f"folder:{folder}", batch_size=4, epochs=1,
+                              max_examples=None, eval_every_n_epochs=1)
+    train_lib.train(config, verbose=0)
     assert any("No sample-quality scores" in m for m in messages)
     with pytest.raises(UserError, match="has no readable best checkpoint"):
-        train_lib.load_run(config.output_dir + "_flat", "best")
+        train_lib.load_run(config.output_dir, "best")
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
@@ -371,7 +404,7 @@ def test_scores_during_training_go_to_metrics_and_the_best_checkpoint(make_tiny_
 def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny_config):
     import keras
 
-    quiet = dict(verbose=0, log=lambda message: None)
+    quiet = dict(verbose=0)
     options = dict(architecture="dcgan", dcgan_filters=4, precision=precision, ema_decay=0.9)
     config = make_tiny_config(epochs=1, **options)
     train_lib.train(config, **quiet)
@@ -402,7 +435,7 @@ def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny
 def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writing(
         make_tiny_config, tmp_path, monkeypatch):
     config = make_tiny_config(epochs=2, eval_every_n_epochs=5, eval_num_samples=100)
-    train_lib.train(config, verbose=0, log=lambda message: None)
+    train_lib.train(config, verbose=0)
     lines = [json.loads(line) for line in open(os.path.join(config.output_dir, "metrics.jsonl"))]
     assert "fd" not in lines[0] and "fd" in lines[1]  # epoch 2 is the last one
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -410,5 +443,5 @@ def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writ
     config = make_tiny_config(extractor="inception", eval_every_n_epochs=1,
                               output_dir=str(tmp_path / "inception"))
     with pytest.raises(UserError, match="No Inception-v3 weights on disk"):
-        train_lib.train(config, verbose=0, log=lambda message: None)
+        train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)

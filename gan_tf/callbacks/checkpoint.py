@@ -3,7 +3,6 @@
 import glob
 import os
 import signal
-import sys
 
 import keras
 import tensorflow as tf
@@ -12,6 +11,9 @@ from gan_tf.callbacks.checkpoint_folders import (check_checkpoint_list, remove_t
                                                  save_checkpoint)
 from gan_tf.callbacks.stop_on_non_finite import non_finite
 from gan_tf.errors import UserError, check_positive_int, first_line
+from gan_tf.messages import get_logger
+
+_logger = get_logger(__name__)
 
 
 class TrainingPreempted(Exception):
@@ -158,9 +160,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             try:
                 self._checkpoint.restore(path).assert_existing_objects_matched()
             except Exception as error:  # noqa: BLE001 - any failure means "not usable"
-                print(f"Warning: checkpoint {path} cannot be restored "
-                      f"({type(error).__name__}: {first_line(error)}); "
-                      "trying an older one.", file=sys.stderr, flush=True)
+                _logger.warning(f"Warning: checkpoint {path} cannot be restored "
+                                f"({type(error).__name__}: {first_line(error)}); "
+                                "trying an older one.")
                 continue
             epoch, self.resume_step = int(self.epoch.numpy()), int(self.step.numpy())
             self._metric_values = ([v.numpy() for m in self._metrics for v in m.variables]
@@ -168,9 +170,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             if self.verbose:
                 where = f", {self.resume_step} batches into epoch {epoch + 1}" * bool(
                     self.resume_step)
-                print(f"Restored {path}: {epoch} finished epochs{where}, weights and optimizer "
-                      f"state of {', '.join(sorted(self._items(model or self.model)))}.",
-                      flush=True)
+                _logger.info(f"Restored {path}: {epoch} finished epochs{where}, weights and "
+                             "optimizer state of "
+                             f"{', '.join(sorted(self._items(model or self.model)))}.")
             return epoch
         if paths:
             raise UserError(
@@ -194,7 +196,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         number = int(os.path.basename(existing[0])[len("ckpt-"):]) + 1 if existing else 1
         path = save_checkpoint(manager, number)
         if self.verbose > 1:
-            print(f"Saved {path}", flush=True)
+            _logger.info(f"Saved {path}")
         return path
 
     def on_train_begin(self, logs=None):
@@ -259,8 +261,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         bad = non_finite(logs)
         if bad:
-            print(f"Warning: not checkpointing epoch {epoch + 1}: {bad}. The earlier "
-                  "checkpoints are kept.", file=sys.stderr, flush=True)
+            _logger.warning(f"Warning: not checkpointing epoch {epoch + 1}: {bad}. The earlier "
+                            "checkpoints are kept.")
             self._finished = None
             return
         self._finished = epoch + 1

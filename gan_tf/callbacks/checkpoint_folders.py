@@ -3,12 +3,14 @@
 import glob
 import os
 import shutil
-import sys
 import time
 
 import tensorflow as tf
 
 from gan_tf.errors import UserError, first_line
+from gan_tf.messages import get_logger
+
+_logger = get_logger(__name__)
 
 
 class CheckpointWriteError(UserError):
@@ -35,8 +37,8 @@ def check_checkpoint_list(directory):
     if state is None:  # it exists but does not parse (TensorFlow logs and returns None)
         aside = f"{path}.unreadable-{int(time.time())}"
         os.replace(path, aside)
-        print(f"Warning: {path} cannot be read; moved it to {aside}. The checkpoints "
-              "themselves are found by their own files.", file=sys.stderr, flush=True)
+        _logger.warning(f"Warning: {path} cannot be read; moved it to {aside}. The "
+                        "checkpoints themselves are found by their own files.")
         return
     root = os.path.realpath(directory)
     for name in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:

@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 
 import keras
 import numpy as np
@@ -11,15 +10,18 @@ import tensorflow as tf
 from gan_tf.errors import check_positive_int, invalid
 from gan_tf.files import atomic_write_text
 from gan_tf.gan import class_labels, latent_dim_of
+from gan_tf.messages import get_logger
 from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
+
+_logger = get_logger(__name__)
 
 
 class SampleQuality(keras.callbacks.Callback):
     """Scores samples every N epochs, keeps the best checkpoint by FD, warns on collapse.
 
     Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples
-    (always from the same seed, so epochs are compared on the same latents), computes their Frechet distance and KID to
-    `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
+    (always from the same seed, so epochs are compared on the same latents), computes their
+    Frechet distance and KID to `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
     class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
     `requested_class_accuracy` for a conditional GAN), so `MetricsLog`, TensorBoard and
     `History` record them. Put it before those callbacks in the list.
@@ -50,14 +52,15 @@ class SampleQuality(keras.callbacks.Callback):
         degradation: FD above this multiple of its best triggers a warning. Defaults to 1.5.
         coverage_drop: classes lost, against the most covered so far, that trigger a
             mode-collapse warning. Defaults to 2.
-        log: function that prints the scores and warnings. Defaults to print.
+
+    Scores and warnings go to the `gan_tf.callbacks.sample_quality` logger (see
+    `gan_tf.messages`); the warnings are also kept in `warnings`.
     """
 
     BEST_FILE = "best.json"
 
     def __init__(self, extractor, real, every_n_epochs=5, num_samples=1000, seed=0,
-                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2,
-                 log=print):
+                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2):
         super().__init__()
         check_positive_int("every_n_epochs", every_n_epochs)
         check_positive_int("num_samples", num_samples)
@@ -74,7 +77,6 @@ class SampleQuality(keras.callbacks.Callback):
         check_positive_int("coverage_drop", coverage_drop)
         self.coverage_drop = coverage_drop
         self.most_covered = None  # (classes, epoch): the widest class coverage seen
-        self.log = log
         self.best = None  # {"epoch", "fd", "class_coverage"}
         self.warnings = []
         self._manager = None
@@ -93,9 +95,10 @@ class SampleQuality(keras.callbacks.Callback):
                     if best.get("most_covered"):
                         self.most_covered = tuple(best["most_covered"])
                 elif best:
-                    self.log(f"The best checkpoint in {self.best_checkpoint_dir} was scored "
-                             f"by {best.get('judge')} on {best.get('num_samples')} samples; "
-                             f"now {self._judge()} on {num_samples}: keeping a new best.")
+                    _logger.info(f"The best checkpoint in {self.best_checkpoint_dir} was "
+                                 f"scored by {best.get('judge')} on {best.get('num_samples')} "
+                                 f"samples; now {self._judge()} on {num_samples}: keeping a "
+                                 "new best.")
 
     def _judge(self):
         key = getattr(self.extractor, "key", None)
@@ -146,8 +149,8 @@ class SampleQuality(keras.callbacks.Callback):
         accuracy = getattr(self.extractor, "accuracy", None)
         judge = self.extractor.name + (f", held-out accuracy {accuracy:.4f}"
                                        if accuracy is not None else "")
-        self.log(f"Epoch {epoch} sample quality ({self.num_samples} samples; judge: "
-                 f"{judge}): {summary}")
+        _logger.info(f"Epoch {epoch} sample quality ({self.num_samples} samples; judge: "
+                     f"{judge}): {summary}")
         best = self.best
         coverage = scores.get("class_coverage")
         if coverage is not None:
@@ -175,7 +178,7 @@ class SampleQuality(keras.callbacks.Callback):
 
     def _warn(self, message):
         self.warnings.append(message)
-        print(message, file=sys.stderr)
+        _logger.warning(message)
 
     def _save_best(self):
         if not self.best_checkpoint_dir:

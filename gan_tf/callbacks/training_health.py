@@ -12,7 +12,7 @@ signals, and is usable with any Keras GAN-like model:
 The thresholds were calibrated on real `gan_tf` runs; BUILD_NOTES.md has the numbers.
 """
 
-import sys
+import logging
 
 import keras
 import numpy as np
@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from gan_tf import metrics
 from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
+from gan_tf.messages import get_logger
 from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
 
 # Keys added to the epoch's logs.
@@ -38,8 +39,7 @@ _REMEDIES_COLLAPSE = ("look at the sample grid; resume from a checkpoint before 
                       "gradient penalty)")
 
 
-def _stderr(message):
-    print(message, file=sys.stderr, flush=True)
+_logger = get_logger(__name__)
 
 
 class TrainingHealth(keras.callbacks.Callback):
@@ -125,13 +125,15 @@ class TrainingHealth(keras.callbacks.Callback):
             Defaults to 0.1.
         value_range: the generator's output range. Defaults to (-1, 1) (tanh).
         latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
-        log: function that prints the warnings and notes. Defaults to printing to stderr.
+
+    Warnings and notes go to the `gan_tf.callbacks.training_health` logger (see
+    `gan_tf.messages`); every event is also kept in `events`.
     """
 
     def __init__(self, generator=None, real_images=None, real_labels=None, every_n_epochs=1,
                  num_samples=256, seed=0, patience=5, warmup_epochs=5,
                  overpowering_accuracy=0.95, max_duplicates=0.5, min_diversity=0.5,
-                 duplicate_distance=0.1, value_range=(-1.0, 1.0), latent_dim=None, log=None):
+                 duplicate_distance=0.1, value_range=(-1.0, 1.0), latent_dim=None):
         super().__init__()
         check_positive_int("every_n_epochs", every_n_epochs)
         check_positive_int("num_samples", num_samples)
@@ -180,7 +182,6 @@ class TrainingHealth(keras.callbacks.Callback):
         self.min_diversity = float(min_diversity)
         self.duplicate_distance = float(duplicate_distance)
         self.latent_dim = latent_dim
-        self.log = log or _stderr
         self.events = []  # {"epoch", "check", "event": "start" | "end", "message"}
         self._reset()
 
@@ -250,7 +251,7 @@ class TrainingHealth(keras.callbacks.Callback):
         if reason:
             if not self._accuracy_note:
                 self._accuracy_note = True
-                self.log(f"TrainingHealth: {reason}; the D-overpowering check is off.")
+                _logger.info(f"TrainingHealth: {reason}; the D-overpowering check is off.")
             return
         real, fake = _scalar(real), _scalar(fake)
         if judged:
@@ -413,7 +414,7 @@ class TrainingHealth(keras.callbacks.Callback):
     def _event(self, epoch, check, event, message):
         self.events.append({"epoch": epoch, "check": check, "event": event,
                             "message": message})
-        self.log(message)
+        _logger.log(logging.WARNING if event == "start" else logging.INFO, message)
 
 
 class _Streak:

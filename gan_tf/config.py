@@ -19,6 +19,7 @@ from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F
 _MISTYPED_PREFIXES = ("folder", "folders", "dir", "directory", "path", "file", "array",
                       "arrays", "npz", "npy", "numpy")
 MAX_IMAGE_SIZE = 1024  # --image_size above this would resize a dataset out of memory
+MAX_HOLDOUT = 0.5  # a larger test split would leave the GAN less than half of the data
 # Upper limits: far beyond any sensible run, low enough that a typo (an extra zero or two)
 # fails at parse time instead of building a network out of memory or a run of years.
 UPPER_LIMITS = {
@@ -76,6 +77,9 @@ class TrainConfig:
     image_size: Optional[int] = _field(None, "resize images to this square size (at most "
                                              f"{MAX_IMAGE_SIZE})")
     max_examples: Optional[int] = _field(None, "train on a class-balanced subset of this size")
+    holdout: float = _field(0.0, "reserve this fraction of each class (e.g. 0.2) as a test "
+                                 "split that nothing in the run sees, for `python -m "
+                                 "gan_tf.evaluate --downstream` (0: none)")
 
     # Networks.
     architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
@@ -191,6 +195,9 @@ class TrainConfig:
         for name in ("image_size", "max_examples"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
+        if not _is_number(self.holdout) or not 0 <= self.holdout <= MAX_HOLDOUT:
+            raise invalid("holdout", self.holdout, f"a fraction from 0 (none) to {MAX_HOLDOUT}, "
+                          "e.g. 0.2 to test on a fifth of each class")
         if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
             raise invalid("image_size", self.image_size,
                           f"a size in pixels from 1 to {MAX_IMAGE_SIZE}, e.g. 28, 32 or 64")

@@ -111,6 +111,51 @@ def subset_indices(labels, size, count, seed=0):
     return np.sort(np.array(chosen, np.int64))
 
 
+def holdout_indices(labels, size, fraction, seed=0):
+    """`(pool, held_out)`: sorted indices; `fraction` of each class held out, seeded.
+
+    Each class gives `round(fraction * its size)` images (unlabelled data: `fraction` of
+    all), chosen by a seeded permutation of its own stream, so the held-out test split does
+    not depend on `--max_examples` and is the same on every resume.
+    """
+    rng = np.random.default_rng([seed, 7919])  # its own stream: independent of subsets
+    if labels is None:
+        order = rng.permutation(size)
+        cut = int(round(size * fraction))
+        return np.sort(order[cut:]), np.sort(order[:cut])
+    held_out = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        held_out.extend(members[:int(round(len(members) * fraction))])
+    held_out = np.sort(np.array(held_out, np.int64))
+    return np.setdiff1d(np.arange(size), held_out), held_out
+
+
+def split_indices(labels, size, holdout=0.0, max_examples=None, seed=0):
+    """`(trained, held_out)`: the images a run trains on and its held-out test split.
+
+    `holdout` (a fraction) is reserved first (`holdout_indices`); the run trains on the
+    rest, or on a class-balanced `max_examples` of it (`subset_indices`). With no holdout
+    this is `subset_indices(labels, size, max_examples, seed)`.
+    """
+    pool = np.arange(size)
+    held_out = np.array([], np.int64)
+    if holdout:
+        pool, held_out = holdout_indices(labels, size, holdout, seed)
+    if max_examples is not None and max_examples < len(pool):
+        chosen = subset_indices(None if labels is None else labels[pool], len(pool),
+                                max_examples, seed)
+        pool = pool[chosen]
+    return pool, held_out
+
+
+def take(data, indices):
+    """The images (and labels) of `data` at `indices`."""
+    return dataclasses.replace(
+        data, images=data.images[indices],
+        labels=None if data.labels is None else data.labels[indices])
+
+
 def load_embedded_mnist():
     """The 5,000 real MNIST digits (500 per class) shipped as package data."""
     source = importlib.resources.files("gan_tf") / "assets" / "mnist_5k.npz"

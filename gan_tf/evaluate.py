@@ -7,6 +7,13 @@ coverage and a memorization check against the real data, prints them with the nu
 samples each used, and writes `report.json` and plots (score curves over epochs, per-class
 histogram, nearest-neighbour pairs) to `--output` (default RUN/evaluation/).
 
+With `--downstream`, it answers another question on a run trained with `--holdout` and
+`--conditional`: does the generated data help a classifier, more than ordinary
+augmentation does? It trains the same classifier in five arms (real; real + augmentation;
+real + generated; real + augmentation + generated; generated only), tests them on the
+held-out images, and writes report.json and downstream.png to RUN/evaluation/downstream/
+(see `gan_tf.downstream`).
+
 Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid flag.
 """
 
@@ -15,7 +22,7 @@ import os
 from absl import flags, logging
 
 from gan_tf.names import EXTRACTORS, MIN_EVAL_SAMPLES
-from gan_tf import cli, runs
+from gan_tf import cli, downstream, runs
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError, check_choice, check_positive_int, check_seed, invalid
 
@@ -36,6 +43,30 @@ flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest ch
                   "the one with the lowest FD during training")
 flags.DEFINE_string("cache_dir", None, "cache of classifiers and real features "
                     "(default $GAN_TF_CACHE or ~/.cache/gan_tf)")
+_DEFAULTS = downstream.Options()
+flags.DEFINE_bool("downstream", False, "instead of sample scores: does the generated data "
+                  "help a classifier more than ordinary augmentation? (a run trained with "
+                  "--holdout and --conditional)")
+flags.DEFINE_integer("num_generated", _DEFAULTS.num_generated, "--downstream: generated "
+                     "images (balanced over classes)")
+flags.DEFINE_float("generated_fraction", _DEFAULTS.generated_fraction, "--downstream: share "
+                   "of generated images in each batch of the mixed arms")
+flags.DEFINE_string("sample_filter", _DEFAULTS.sample_filter, "--downstream: confident (keep "
+                    "samples a classifier of the real images reads as their class with p >= "
+                    "--min_confidence) | none")
+flags.DEFINE_float("min_confidence", _DEFAULTS.min_confidence, "--downstream: the filter's "
+                   "threshold")
+flags.DEFINE_integer("downstream_seeds", _DEFAULTS.seeds, "--downstream: classifier seeds "
+                     "per arm")
+flags.DEFINE_integer("downstream_steps", _DEFAULTS.steps, "--downstream: classifier "
+                     "training steps (batches of 64) in every arm")
+flags.DEFINE_string("augmentation", _DEFAULTS.augmentation, "--downstream: auto (chosen on "
+                    "validation) | light | medium | strong, optionally +flip")
+flags.DEFINE_string("classifier", None, "--downstream: a .keras classifier to train in "
+                    "every arm instead of the small CNN")
+flags.DEFINE_enum("split", _DEFAULTS.split, list(downstream.SPLITS), "--downstream: test "
+                  "on the held-out split, or on a validation split of the training images "
+                  "(to choose options without touching the test split)")
 FLAGS = flags.FLAGS
 
 
@@ -63,9 +94,53 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
                         "(and --dataset=NAME, the data it was trained on).")
 
 
+def downstream_options():
+    """The `downstream.Options` the flags give (UserError on a bad one)."""
+    options = downstream.Options(
+        num_generated=FLAGS.num_generated, generated_fraction=FLAGS.generated_fraction,
+        sample_filter=FLAGS.sample_filter, min_confidence=FLAGS.min_confidence,
+        seeds=FLAGS.downstream_seeds, steps=FLAGS.downstream_steps,
+        augmentation=FLAGS.augmentation, classifier=FLAGS.classifier,
+        checkpoint=FLAGS.checkpoint, seed=FLAGS.seed, split=FLAGS.split)
+    options.validate()
+    if options.classifier and not os.path.isfile(options.classifier):
+        raise UserError(f"--classifier={options.classifier} is not a file; pass a .keras "
+                        "classifier (model.save('classifier.keras')) or leave it out for the "
+                        "small CNN.")
+    return options
+
+
+def main_downstream():
+    path = FLAGS.run_dir or FLAGS.model
+    try:
+        options = downstream_options()
+        check_seed(FLAGS.seed)
+        if not os.path.isfile(os.path.join(path, runs.CONFIG_FILE)):
+            raise UserError(f"--downstream needs a training run directory (with "
+                            f"{runs.CONFIG_FILE}); {path} is not one. Pass --run_dir=RUN.")
+    except UserError as error:
+        return cli.error(error, EXIT_BAD_FLAGS)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    logging.set_verbosity(logging.WARNING)
+    try:
+        report, output_dir = downstream.downstream_report(path, options, FLAGS.output)
+    except UserError as error:
+        return cli.error(error, EXIT_ERROR)
+    for line in downstream.summary_lines(report):
+        print(line)
+    print(f"Report: {os.path.join(output_dir, downstream.REPORT_FILE)}")
+    return 0
+
+
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    if FLAGS.downstream:
+        if bool(FLAGS.run_dir) == bool(FLAGS.model):
+            return cli.error(UserError(
+                "Pass exactly one of --run_dir=RUN and --model=RUN (received "
+                f"run_dir={FLAGS.run_dir!r}, model={FLAGS.model!r})."), EXIT_BAD_FLAGS)
+        return main_downstream()
     try:
         check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed,
                     FLAGS.inception_weights, FLAGS.output)

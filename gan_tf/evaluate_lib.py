@@ -297,13 +297,13 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
         config, _ = runs.read_run_config(path)
         trained = {"dataset": config.dataset, "data_dir": config.data_dir,
                    "image_size": config.image_size, "max_examples": config.max_examples,
-                   "seed": config.seed}
+                   "holdout": config.holdout, "seed": config.seed}
         output_dir = output_dir or runs.evaluation_dir(path, checkpoint)
         metrics_path = os.path.join(path, runs.METRICS_FILE)
     else:
         from gan_tf import export
 
-        keys = ("dataset", "data_dir", "image_size", "max_examples", "seed")
+        keys = ("dataset", "data_dir", "image_size", "max_examples", "holdout", "seed")
         if sampler.description["kind"] == "keras":  # a .keras file records no training facts
             trained = dict.fromkeys(keys)
         else:
@@ -327,10 +327,12 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     data = data_lib.load_images(dataset, data_dir=data_dir, download=False,
                                 image_size=image_size)
     training_indices = None
-    if same_data and trained["max_examples"] and trained["max_examples"] < len(data):
-        training_indices = data_lib.subset_indices(data.labels, len(data),
-                                                   trained["max_examples"],
-                                                   trained["seed"] or 0)
+    if same_data and (trained["holdout"] or (trained["max_examples"]
+                                             and trained["max_examples"] < len(data))):
+        training_indices, _ = data_lib.split_indices(data.labels, len(data),
+                                                     trained["holdout"] or 0.0,
+                                                     trained["max_examples"],
+                                                     trained["seed"] or 0)
     report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
                       num_samples=num_samples, seed=seed, cache=cache,
                       inception_weights=inception_weights, metrics_path=metrics_path,

@@ -96,3 +96,28 @@ def plot_scores(records, path):
         axis.set(xlabel="epoch", title=key)
         axis.grid(alpha=0.3)
     _save(figure, plt, path)
+
+
+def plot_downstream(report, path):
+    """Bars of each arm's mean test accuracy, with its standard deviation over seeds."""
+    import numpy as np
+
+    plt = _figure()
+    arms = list(report["arms"].values())
+    means = np.array([100 * arm["mean"] for arm in arms])
+    stds = np.array([100 * arm["std"] for arm in arms])
+    figure, axis = plt.subplots(figsize=(7.5, 3.8))
+    positions = np.arange(len(arms))
+    axis.bar(positions, means, 0.6, yerr=stds, capsize=4,
+             color=["#8c8c8c", "#4c72b0", "#dd8452", "#55a868", "#c44e52"][:len(arms)])
+    for x, mean, std in zip(positions, means, stds):
+        axis.text(x, mean + std, f"{mean:.1f}", ha="center", va="bottom", fontsize=8)
+    low = max(0.0, float((means - stds).min()) - 5)
+    axis.set_ylim(low, min(100.0, float((means + stds).max()) + 3))
+    axis.set_xticks(positions, [arm["title"].replace(" + ", "\n+ ") for arm in arms],
+                    fontsize=8)
+    axis.set(ylabel=f"{report['split']} accuracy (%)",
+             title=f"Classifier trained on ... ({len(report['seeds'])} seeds; "
+                   f"{report['real_train_images']} real images)")
+    figure.text(0.5, 0.005, report["verdict"], ha="center", fontsize=7)
+    _save(figure, plt, path)

@@ -2,6 +2,7 @@
 
 A run directory (`train --output_dir`, default `runs/DATASET-ARCHITECTURE`) holds:
     config.json       the resolved config, library versions and dataset facts
+    holdout.json      with --holdout: the held-out test split's image indices
     checkpoints/      tf.train checkpoints (both networks, both optimizers, epoch)
     samples/          latents.npy and the fixed-latent grids epoch_NNNN.png, final.png
     metrics.jsonl     one JSON line per epoch (with fd, kid, class_coverage every
@@ -10,12 +11,14 @@ A run directory (`train --output_dir`, default `runs/DATASET-ARCHITECTURE`) hold
     progress.gif      the epoch grids, animated
     generator/        the exported SavedModel (loads without gan_tf)
     tensorboard/      with --tensorboard
-    evaluation/       what `evaluate` writes (evaluation_best/ for --checkpoint=best)
+    evaluation/       what `evaluate` writes (evaluation_best/ for --checkpoint=best;
+                      downstream/ for `evaluate --downstream`)
 
 Importing this module does not import TensorFlow; `build_gan`, `load_run` and
 `write_config` do when called.
 """
 
+import dataclasses
 import importlib.metadata
 import json
 import os
@@ -26,6 +29,7 @@ from gan_tf.errors import UserError, first_line
 from gan_tf.files import DirectoryLock, atomic_write_text, check_writable_directory
 
 CONFIG_FILE = "config.json"
+HOLDOUT_FILE = "holdout.json"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 METRICS_FILE = "metrics.jsonl"
@@ -61,6 +65,112 @@ def read_run_config(run_dir):
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
                         "Restore it, or pass the --output_dir of a training run.") from None
+
+
+@dataclasses.dataclass
+class RunData:
+    """A run's dataset and how the run splits it (`split_indices`).
+
+    `everything` is the dataset as loaded; the GAN trains on `trained` (indices into it);
+    `held_out` is the `--holdout` test split (empty without one), which nothing in the run
+    sees: not the GAN, not the judge of its samples, not the best-checkpoint choice.
+    """
+
+    everything: object  # ImageData
+    trained: object  # np.ndarray of indices
+    held_out: object  # np.ndarray of indices
+
+    @property
+    def train_data(self):
+        """The images the GAN trains on."""
+        from gan_tf import data as data_lib
+
+        return data_lib.take(self.everything, self.trained)
+
+    @property
+    def visible_data(self):
+        """Everything but the held-out split: what judges the samples during training."""
+        import numpy as np
+
+        from gan_tf import data as data_lib
+
+        if not len(self.held_out):
+            return self.everything
+        return data_lib.take(self.everything,
+                             np.setdiff1d(np.arange(len(self.everything)), self.held_out))
+
+    @property
+    def test_data(self):
+        """The held-out images (none without `--holdout`)."""
+        from gan_tf import data as data_lib
+
+        return data_lib.take(self.everything, self.held_out)
+
+
+def load_run_data(config, download=None):
+    """The `RunData` of `config`: its dataset loaded and split as training splits it."""
+    from gan_tf import data as data_lib
+
+    everything = data_lib.load_images(
+        config.dataset, data_dir=config.data_dir,
+        download=config.download if download is None else download,
+        image_size=config.image_size)
+    if config.holdout and everything.labels is None:
+        raise UserError(f"--holdout={config.holdout} needs a labelled dataset, but "
+                        f"{everything.name} has no labels: the held-out split tests a "
+                        "classifier. Use a labelled dataset (folder:PATH with one sub-folder "
+                        "per class, or a .npz with labels) or drop --holdout.")
+    trained, held_out = data_lib.split_indices(everything.labels, len(everything),
+                                               config.holdout, config.max_examples,
+                                               config.seed)
+    return RunData(everything, trained, held_out)
+
+
+def write_holdout(run_dir, run_data):
+    """Records the held-out split in `RUN/holdout.json`, or checks it against the record.
+
+    Raises UserError when a recorded split differs from `run_data`'s (the dataset changed
+    since the run started), so a resumed run can never train on its own test images.
+    """
+    path = os.path.join(run_dir, HOLDOUT_FILE)
+    data = run_data.everything
+    record = {"dataset": data.name, "num_images": len(data),
+              "held_out": [int(i) for i in run_data.held_out]}
+    if data.labels is not None:
+        names = data.class_names or [str(c) for c in range(data.num_classes)]
+        counts = {}
+        for label in data.labels[run_data.held_out]:
+            counts[names[int(label)]] = counts.get(names[int(label)], 0) + 1
+        record["per_class"] = counts
+    if os.path.exists(path):
+        recorded = read_holdout(run_dir)
+        if recorded["held_out"] != record["held_out"] or recorded["num_images"] != len(data):
+            raise UserError(
+                f"The held-out split recorded in {path} ({len(recorded['held_out'])} of "
+                f"{recorded['num_images']} images) differs from the one the data gives now "
+                f"({len(run_data.held_out)} of {len(data)}): the dataset changed since the run "
+                "started, so resuming could train on test images. Restore the dataset, or "
+                "train into a new --output_dir.")
+        return
+    atomic_write_text(path, json.dumps(record) + "\n")
+
+
+def read_holdout(run_dir):
+    """The record of `write_holdout`; UserError when the run has none or it is unreadable."""
+    path = os.path.join(run_dir, HOLDOUT_FILE)
+    try:
+        with open(path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        if not isinstance(record["held_out"], list):
+            raise ValueError("held_out is not a list")
+        return record
+    except FileNotFoundError:
+        raise UserError(f"{run_dir} was trained without a held-out test split (no {path}). "
+                        "Train with --holdout=0.2 (a fifth of each class kept for testing) "
+                        "to measure what its samples are worth to a classifier.") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path} cannot be read ({first_line(error)}). Restore it, or train "
+                        "again with --holdout into a new --output_dir.") from None
 
 
 def build_gan(config, image_shape, num_classes=None):

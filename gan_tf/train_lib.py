@@ -65,13 +65,10 @@ def train(config, extra_callbacks=(), verbose=2):
     config.validate()
     run_dir = config.resolved_output_dir()
     runs.check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
-    # The whole dataset judges the samples; the GAN trains on `data`, the --max_examples
-    # subset (the same images load_images(max_examples=...) gives).
-    full = data_lib.load_images(config.dataset, data_dir=config.data_dir,
-                                download=config.download, image_size=config.image_size)
-    data = full
-    if config.max_examples is not None and config.max_examples < len(full):
-        data = data_lib.subset(full, config.max_examples, config.seed)
+    # The dataset less its --holdout split judges the samples; the GAN trains on `data`, the
+    # --max_examples subset of it (the same images load_images(max_examples=...) gives).
+    run_data = runs.load_run_data(config)
+    full, data = run_data.visible_data, run_data.train_data
     data_lib.check_batch_size(data, config.batch_size)
     num_classes = _conditional_classes(config, data)
     strategy = distribute.make_strategy(config.strategy)
@@ -96,7 +93,7 @@ def train(config, extra_callbacks=(), verbose=2):
         judge = _check_judge(config, full)  # refuses missing Inception weights now
         runs.make_run_dir(run_dir)  # the first write
         run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
-                   tuple(extra_callbacks), verbose)
+                   tuple(extra_callbacks), verbose, run_data=run_data)
         # One process per run directory; the kernel drops the lock if this one is killed.
         with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
             result = _train_locked(run)
@@ -161,7 +158,7 @@ class _Run:
     config: object  # TrainConfig
     run_dir: str  # where it writes (a worker's private copy for a multi-worker non-chief)
     data: object  # the images the GAN trains on (ImageData)
-    full: object  # the whole dataset, which judges the samples
+    full: object  # the dataset less its held-out split, which judges the samples
     num_classes: object  # classes of a conditional run, else None
     gan: object
     strategy: object
@@ -169,6 +166,7 @@ class _Run:
     extra_callbacks: tuple
     verbose: int
     chief: bool = True  # the process that writes the run and exports the generator
+    run_data: object = None  # runs.RunData: the dataset and its split
 
     @property
     def export_path(self):
@@ -224,6 +222,8 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
     config, start_step = run.config, checkpoint.resume_step
     quality = _sample_quality(config, run.full, run.judge, run.run_dir)
     runs.write_config(run.run_dir, config, run.data)
+    if len(run.run_data.held_out):
+        runs.write_holdout(run.run_dir, run.run_data)
     callbacks = _callbacks(run, checkpoint, quality)
     steps_per_epoch = len(run.data) // config.batch_size
     _logger.info(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
@@ -453,7 +453,7 @@ def _export_metadata(config, data):
     """What the export records about its run: dataset, classes, EMA, epochs."""
     return {"dataset": config.dataset, "data_dir": config.data_dir,
             "image_size": config.image_size, "max_examples": config.max_examples,
-            "class_names": None if data.class_names is None else list(data.class_names),
+            "holdout": config.holdout, "class_names": None if data.class_names is None else list(data.class_names),
             "dataset_num_classes": data.num_classes, "conditional": config.conditional,
             "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 

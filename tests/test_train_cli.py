@@ -99,6 +99,7 @@ INVALID = {
     "download": ["yes please"],
     "image_size": ["0", "-28", "1025", "100000"],
     "max_examples": ["0", "-1"],
+    "holdout": ["0.7", "-0.1", "1"],
     "architecture": ["resnet", "MLP"],
     "latent_dim": ["0", "-100", "4097", "1000000"],
     "dcgan_filters": ["0", "-64", "1025", "64000"],

@@ -1,0 +1,517 @@
+"""Does a run's generated data help a classifier, more than ordinary augmentation does?
+
+`downstream_report(run_dir)` answers it on the run's own data. The run must have been
+trained with `--holdout` (a class-balanced test split that nothing in the run saw) and
+`--conditional` (so its samples come with labels). It trains the same classifier, from
+the same seeds and for the same number of steps, in five arms:
+
+1. `real`: the real images the GAN trained on;
+2. `real_augmented`: the same with ordinary augmentation (Keras preprocessing layers:
+   translation, rotation, zoom, contrast; horizontal flips only when validation prefers
+   them), its strength chosen on a validation split carved from the real training images;
+3. `real_generated`: real and generated images, `generated_fraction` of each batch
+   generated;
+4. `real_augmented_generated`: the same, augmented as in arm 2;
+5. `generated`: generated images only (the Classification Accuracy Score of Ravuri and
+   Vinyals, 2019).
+
+It tests each on the held-out split and reports each arm's mean and standard deviation,
+the paired gain of arm 4 over arm 2 with its 95% interval, and one verdict line. With
+`split="validation"` the arms are trained on the validation split's complement and tested
+on the validation split instead, never touching the held-out images: that is how to
+choose options (number of generated images, their fraction, the sample filter) without
+tuning them on the test split.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+
+from gan_tf import stats
+from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+from gan_tf.messages import get_logger
+
+_logger = get_logger(__name__)
+
+ARMS = ("real", "real_augmented", "real_generated", "real_augmented_generated", "generated")
+TITLES = {"real": "real", "real_augmented": "real + augmentation",
+          "real_generated": "real + generated",
+          "real_augmented_generated": "real + augmentation + generated",
+          "generated": "generated only"}
+# Ordinary augmentation strengths: (translation, rotation in turns, zoom, contrast).
+AUGMENTATIONS = {"light": (0.05, 0.02, 0.05, 0.1),
+                 "medium": (0.1, 0.04, 0.1, 0.2),
+                 "strong": (0.15, 0.08, 0.15, 0.3)}
+FLIP = "+flip"  # e.g. "medium+flip": also random horizontal flips
+AUTO = "auto"  # choose among AUGMENTATIONS, with and without flips, on validation
+SAMPLE_FILTERS = ("confident", "none")
+SPLITS = ("test", "validation")
+VALIDATION_FRACTION = 0.2
+MIN_TEST_PER_CLASS = 5
+MIN_TRAIN_PER_CLASS = 2  # one to validate on, one to train on
+BATCH_SIZE = 64
+REPORT_FILE = "report.json"
+PLOT_FILE = "downstream.png"
+FOLDER = "downstream"
+MAX_FILTER_ROUNDS = 10  # draws of num_generated samples the filter may look through
+
+
+@dataclasses.dataclass
+class Options:
+    """What a downstream report does; every field has a sensible default.
+
+    num_generated: generated images (balanced over classes) in the arms that use them.
+    generated_fraction: share of generated images in each batch of arms 3 and 4.
+    sample_filter: "confident" keeps samples that a classifier trained on the real
+        training images reads as their requested class with probability >=
+        `min_confidence`; "none" keeps every sample.
+    seeds: classifier seeds per arm (the same seeds in every arm, so arms are paired).
+    steps: classifier training steps (batches of 64) in every arm.
+    augmentation: "auto" (chosen on validation) or a strength of `AUGMENTATIONS`,
+        optionally with "+flip".
+    validation_seeds: seeds per candidate when choosing the augmentation.
+    classifier: a `.keras` classifier to use instead of the small CNN (its architecture is
+        trained from scratch in every arm).
+    checkpoint: the run's "latest" or "best" checkpoint.
+    seed: seed of the generated samples.
+    split: "test" (the held-out split) or "validation" (to choose options).
+    """
+
+    num_generated: int = 5000
+    generated_fraction: float = 0.5
+    sample_filter: str = "confident"
+    min_confidence: float = 0.9
+    seeds: int = 5
+    steps: int = 1000
+    augmentation: str = AUTO
+    validation_seeds: int = 2
+    classifier: str = None
+    checkpoint: str = "latest"
+    seed: int = 0
+    split: str = "test"
+
+    def validate(self):
+        for name in ("num_generated", "seeds", "steps", "validation_seeds"):
+            check_positive_int(name, getattr(self, name))
+        if not isinstance(self.generated_fraction, (int, float)) or not (
+                0 < self.generated_fraction < 1):
+            raise invalid("generated_fraction", self.generated_fraction,
+                          "a fraction between 0 and 1 (of each batch), e.g. 0.5")
+        check_choice("sample_filter", self.sample_filter, SAMPLE_FILTERS)
+        if not isinstance(self.min_confidence, (int, float)) or not (
+                0 < self.min_confidence < 1):
+            raise invalid("min_confidence", self.min_confidence,
+                          "a probability between 0 and 1, e.g. 0.9")
+        check_choice("split", self.split, SPLITS)
+        check_choice("checkpoint", self.checkpoint, ("latest", "best"))
+        if self.augmentation != AUTO:
+            strength = self.augmentation[:-len(FLIP)] if self.augmentation.endswith(
+                FLIP) else self.augmentation
+            if strength not in AUGMENTATIONS:
+                raise invalid("augmentation", self.augmentation,
+                              f"{AUTO} (chosen on validation) or one of "
+                              f"{', '.join(AUGMENTATIONS)}, optionally with {FLIP}")
+
+
+def verdict(gain):
+    """One plain line from `stats.paired_difference` of arm 4 over arm 2 (accuracies)."""
+    mean, low, high = gain["mean"], gain["ci_low"], gain["ci_high"]
+    if low is None:
+        return (f"generated data changes accuracy by {100 * mean:+.1f} points over ordinary "
+                "augmentation (one seed: no interval; use more seeds)")
+    interval = f"(95% CI {100 * low:+.1f} to {100 * high:+.1f})"
+    if low > 0:
+        return (f"generated data adds {100 * mean:+.1f} points over ordinary augmentation "
+                f"{interval}")
+    if high < 0:
+        return (f"generated data does not help here: it costs {100 * -mean:.1f} points "
+                f"against ordinary augmentation {interval}; use ordinary augmentation")
+    return (f"generated data does not help here: {100 * mean:+.1f} points over ordinary "
+            f"augmentation {interval}, within the noise; use ordinary augmentation")
+
+
+def check_run(run_dir):
+    """`(config, holdout record)` of a run a downstream report can use; UserError if not."""
+    from gan_tf import runs
+
+    config, dataset = runs.read_run_config(run_dir)
+    if not dataset.get("num_classes"):
+        raise UserError(f"{run_dir} was trained on unlabelled data ({dataset['name']}): a "
+                        "downstream report trains a classifier, which needs labels. Train "
+                        "on a labelled dataset (folder:PATH with one sub-folder per class, "
+                        "or a .npz with labels).")
+    if not config.holdout:
+        raise UserError(f"{run_dir} was trained without --holdout, so every real image may "
+                        "have been seen by the GAN and none is left to test on. Train with "
+                        "--holdout=0.2 (a fifth of each class kept for testing) and "
+                        "--conditional.")
+    if not config.conditional:
+        raise UserError(f"{run_dir} was trained without --conditional, so its samples have "
+                        "no labels to train a classifier with. Train with --conditional "
+                        "(and --holdout) on the same data.")
+    return config, runs.read_holdout(run_dir)
+
+
+def downstream_report(run_dir, options=None, output_dir=None):
+    """Trains and tests the five arms; writes report.json and downstream.png.
+
+    Args:
+        run_dir: a run trained with `--holdout` and `--conditional`.
+        options: `Options` (defaults when None).
+        output_dir: where to write (default `RUN/evaluation/downstream`, or
+            `RUN/evaluation/downstream_validation` with `split="validation"`).
+
+    Returns:
+        `(report, output_dir)`.
+
+    Raises:
+        UserError: the run or the options cannot give a report (nothing is written).
+    """
+    from gan_tf import runs, samplers
+    options = options or Options()
+    options.validate()
+    started = time.perf_counter()
+    config, holdout = check_run(run_dir)
+    run_data = runs.load_run_data(config, download=False)
+    if [int(i) for i in run_data.held_out] != holdout["held_out"]:
+        raise UserError(f"The held-out split recorded in {run_dir} differs from the one its "
+                        "dataset gives now: the data changed since training, so the test "
+                        "images may have been trained on. Restore the dataset.")
+    data = run_data.everything
+    names = list(data.class_names or [str(c) for c in range(data.num_classes)])
+    train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
+    test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
+    _check_counts(train_y, test_y, names, data.num_classes)
+    fit_idx, val_idx = _validation_split(train_y, config.seed)
+    if options.split == "validation":
+        train_x, train_y, test_x, test_y = (train_x[fit_idx], train_y[fit_idx],
+                                            train_x[val_idx], train_y[val_idx])
+        fit_idx, val_idx = _validation_split(train_y, config.seed)
+    output_dir = output_dir or os.path.join(
+        runs.evaluation_dir(run_dir, options.checkpoint),
+        FOLDER + ("" if options.split == "test" else "_validation"))
+    output_dir = os.path.abspath(output_dir)
+    existing = os.path.dirname(output_dir)
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.access(existing, os.W_OK):
+        raise UserError(f"Cannot write the report to {output_dir}: {existing} is not "
+                        "writable. Pass --output=DIR, a folder you can write to.")
+    classifier = _classifier_factory(options.classifier, data.image_shape, data.num_classes)
+    sampler = samplers.load_sampler(run_dir, options.checkpoint)
+    trainer = _Trainer(classifier, options.steps, test_x, test_y)
+
+    _logger.info(f"Downstream report of {run_dir}: {len(train_y)} real training images, "
+                 f"{len(test_y)} {options.split} images, {data.num_classes} classes; "
+                 f"{options.seeds} seeds x {len(ARMS)} arms, {options.steps} steps each.")
+    augmentation, candidates = _choose_augmentation(
+        options, trainer, train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
+        train_y[val_idx])
+    generated_x, generated_y, filtering = _generated(
+        sampler, options, trainer, train_x, train_y, augmentation, data.num_classes)
+    arms = _train_arms(trainer, options, augmentation, (train_x, train_y),
+                       (generated_x, generated_y))
+    gain = stats.paired_difference(arms["real_augmented_generated"]["each"],
+                                   arms["real_augmented"]["each"])
+    report = {
+        "run_dir": os.path.abspath(run_dir), "dataset": data.name, "classes": names,
+        "split": options.split, "real_train_images": int(len(train_y)),
+        "test_images": int(len(test_y)), "validation_images": int(len(val_idx)),
+        "classifier": options.classifier or "small CNN (gan_tf.downstream.small_cnn)",
+        "steps": options.steps, "batch_size": BATCH_SIZE, "seeds": list(range(options.seeds)),
+        "checkpoint": options.checkpoint,
+        "generated": {"images": int(len(generated_y)),
+                      "fraction_of_each_batch": options.generated_fraction,
+                      "sample_seed": options.seed, **filtering},
+        "augmentation": {"chosen": augmentation, "validation_accuracy": candidates},
+        "arms": arms, "gain_over_augmentation": gain, "verdict": verdict(gain),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    _write(report, output_dir)
+    return report, output_dir
+
+
+def summary_lines(report):
+    """The report as printable lines: each arm, then the verdict."""
+    lines = [f"Test accuracy on {report['test_images']} {report['split']} images "
+             f"({len(report['seeds'])} seeds, {report['steps']} steps each):"]
+    for arm in ARMS:
+        result = report["arms"][arm]
+        lines.append(f"  {TITLES[arm]:<34} {100 * result['mean']:6.2f} "
+                     f"+- {100 * result['std']:.2f}")
+    how = (f"chosen on {report['validation_images']} validation images"
+           if report["augmentation"]["validation_accuracy"] else "as asked")
+    lines.append(f"Augmentation: {report['augmentation']['chosen']} ({how}). Generated: "
+                 f"{report['generated']['images']} images, "
+                 f"{100 * report['generated']['fraction_of_each_batch']:.0f}% of each batch "
+                 f"(filter: {report['generated']['filter']}).")
+    lines.append("Verdict: " + report["verdict"] + ".")
+    return lines
+
+
+# --- The pieces ------------------------------------------------------------------------
+
+
+def small_cnn(image_shape, num_classes):
+    """The default classifier: a small CNN sized to the images (logits out)."""
+    import keras
+
+    layers = [keras.Input(tuple(image_shape))]
+    size, filters = min(image_shape[:2]), 32
+    while size >= 8 and filters <= 128:
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu"),
+                   keras.layers.MaxPooling2D()]
+        size, filters = size // 2, filters * 2
+    layers += [keras.layers.Flatten(), keras.layers.Dropout(0.3),
+               keras.layers.Dense(num_classes)]
+    return keras.Sequential(layers)
+
+
+def augmentation_layers(name, seed=0):
+    """The Keras preprocessing layers of augmentation `name` (e.g. "medium+flip").
+
+    Images are in [-1, 1]; pixels moved in from outside repeat the nearest edge.
+    """
+    import keras
+
+    flip = name.endswith(FLIP)
+    translation, rotation, zoom, contrast = AUGMENTATIONS[name[:-len(FLIP)] if flip else name]
+    layers = [keras.layers.RandomTranslation(translation, translation, fill_mode="nearest",
+                                             seed=seed),
+              keras.layers.RandomRotation(rotation, fill_mode="nearest", seed=seed + 1),
+              keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed + 2),
+              keras.layers.RandomContrast(contrast, value_range=(-1.0, 1.0), seed=seed + 3)]
+    if flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed + 4))
+    return keras.Sequential(layers)
+
+
+def _float(pixels):
+    return (np.asarray(pixels, np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+def _check_counts(train_y, test_y, names, num_classes):
+    train_counts = np.bincount(train_y, minlength=num_classes)
+    test_counts = np.bincount(test_y, minlength=num_classes)
+    few = [f"{names[c]} ({test_counts[c]})" for c in range(num_classes)
+           if test_counts[c] < MIN_TEST_PER_CLASS]
+    if few:
+        raise UserError(f"Too few held-out images in {len(few)} class(es): "
+                        f"{', '.join(few[:10])}; a test accuracy needs at least "
+                        f"{MIN_TEST_PER_CLASS} per class. Train again with a larger "
+                        "--holdout (or more images in those classes).")
+    few = [f"{names[c]} ({train_counts[c]})" for c in range(num_classes)
+           if train_counts[c] < MIN_TRAIN_PER_CLASS]
+    if few:
+        raise UserError(f"Too few training images in {len(few)} class(es): "
+                        f"{', '.join(few[:10])}; choosing the augmentation needs at least "
+                        f"{MIN_TRAIN_PER_CLASS} per class. Train again with a smaller "
+                        "--holdout or a larger --max_examples.")
+
+
+def _validation_split(labels, seed):
+    """`(fit, validation)` indices: `VALIDATION_FRACTION` of each class, at least one."""
+    rng = np.random.default_rng([seed, 104729])
+    validation = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        validation.extend(members[:max(1, int(round(len(members) * VALIDATION_FRACTION)))])
+    validation = np.sort(np.array(validation, np.int64))
+    return np.setdiff1d(np.arange(len(labels)), validation), validation
+
+
+def _classifier_factory(path, image_shape, num_classes):
+    """A function `seed -> compiled fresh classifier`: the small CNN or the user's model."""
+    import keras
+
+    from_logits = True
+    template = None
+    if path:
+        from gan_tf import model_files
+
+        template = model_files.load_keras_generator(path)
+        shape = tuple(template.input_shape[1:])
+        outputs = template.output_shape
+        if shape != tuple(image_shape) or outputs[-1] != num_classes:
+            raise UserError(f"--classifier={path} takes {shape} images and gives "
+                            f"{outputs[-1]} outputs, but the run's data are "
+                            f"{tuple(image_shape)} images of {num_classes} classes. Pass a "
+                            "classifier built for them.")
+        activation = getattr(template.layers[-1], "activation", None)
+        from_logits = getattr(activation, "__name__", "") != "softmax"
+
+    def make(seed):
+        keras.utils.set_random_seed(seed)
+        model = (keras.models.clone_model(template) if template is not None
+                 else small_cnn(image_shape, num_classes))
+        model.compile(keras.optimizers.Adam(1e-3),
+                      keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                      metrics=["accuracy"])
+        return model
+
+    return make
+
+
+class _Trainer:
+    """Trains a fresh classifier on a mix of image sets and tests it."""
+
+    def __init__(self, make_classifier, steps, test_x, test_y):
+        self.make_classifier = make_classifier
+        self.steps = steps
+        self.test_x, self.test_y = test_x, test_y
+
+    def fit(self, sets, weights, seed, augmentation=None):
+        """The classifier after `steps` batches drawn from `sets` with `weights`."""
+        import tensorflow as tf
+
+        streams = [tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
+                   .shuffle(len(y), seed=seed + i, reshuffle_each_iteration=True).repeat()
+                   for i, (x, y) in enumerate(sets)]
+        dataset = streams[0] if len(streams) == 1 else tf.data.Dataset.sample_from_datasets(
+            streams, weights=list(weights), seed=seed)
+        dataset = dataset.batch(BATCH_SIZE)
+        if augmentation:
+            layers = augmentation_layers(augmentation, seed=1000 * seed + 17)
+            dataset = dataset.map(lambda x, y: (layers(x, training=True), y),
+                                  num_parallel_calls=2)
+        model = self.make_classifier(seed)
+        model.fit(dataset.prefetch(2), steps_per_epoch=self.steps, epochs=1, verbose=0,
+                  shuffle=False)
+        return model
+
+    def accuracy(self, model, x=None, y=None):
+        x, y = (self.test_x, self.test_y) if x is None else (x, y)
+        logits = model.predict(x, batch_size=500, verbose=0)
+        return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+def _choose_augmentation(options, trainer, fit_x, fit_y, val_x, val_y):
+    """The augmentation with the best mean validation accuracy, and every candidate's."""
+    if options.augmentation != AUTO:
+        return options.augmentation, {}
+    names = [name + flip for name in AUGMENTATIONS for flip in ("", FLIP)]
+    scores = {}
+    for number, name in enumerate(names, 1):
+        accuracies = [trainer.accuracy(trainer.fit([(fit_x, fit_y)], [1.0], seed, name),
+                                       val_x, val_y)
+                      for seed in range(options.validation_seeds)]
+        scores[name] = float(np.mean(accuracies))
+        _logger.info(f"[augmentation {number}/{len(names)}] {name}: validation accuracy "
+                     f"{100 * scores[name]:.2f}%")
+    chosen = max(names, key=lambda name: scores[name])  # the first of equals: the lighter
+    return chosen, scores
+
+
+def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_classes):
+    """`(images, labels, facts)`: balanced generated images, filtered if asked."""
+    from gan_tf.generate_lib import label_plan
+
+    quota = np.bincount(label_plan(options.num_generated, range(num_classes)),
+                        minlength=num_classes)
+    if options.sample_filter == "none":
+        labels = label_plan(options.num_generated, range(num_classes))
+        images = sampler.generate(options.num_generated, seed=options.seed, labels=labels)
+        return images.astype(np.float32), labels, {"filter": "none"}
+    judge = trainer.fit([(train_x, train_y)], [1.0], seed=0, augmentation=augmentation)
+    kept_x, kept_y = [], []
+    have = np.zeros(num_classes, np.int64)
+    drawn = accepted = 0
+    for round_number in range(MAX_FILTER_ROUNDS):
+        needed = np.maximum(quota - have, 0)
+        if not needed.any():
+            break
+        classes = np.flatnonzero(needed)
+        count = options.num_generated
+        labels = label_plan(count, classes)
+        images = sampler.generate(count, seed=options.seed + round_number, labels=labels)
+        logits = judge.predict(images, batch_size=500, verbose=0)
+        chosen, confident = confident_choice(_softmax(logits), labels, needed,
+                                             options.min_confidence)
+        drawn += count
+        accepted += confident
+        kept_x.append(images[chosen])
+        kept_y.append(labels[chosen])
+        have += np.bincount(labels[chosen], minlength=num_classes)
+    _logger.info(f"Sample filter: kept {int(have.sum())} of {drawn} samples "
+                 f"({100 * accepted / max(1, drawn):.1f}% read as their class with "
+                 f"p >= {options.min_confidence}).")
+    if not have.sum():
+        raise UserError("The sample filter kept no generated image: the classifier trained "
+                        "on the real images reads none as its requested class. Train the "
+                        "GAN longer, or pass --sample_filter=none.")
+    short = [int(c) for c in range(num_classes) if have[c] < quota[c]]
+    if short:
+        _logger.warning(f"Warning: the sample filter kept fewer than asked in classes "
+                        f"{short} ({have[short].tolist()} of {quota[short].tolist()}) after "
+                        f"{drawn} samples; their generated images repeat more often.")
+    images = np.concatenate(kept_x).astype(np.float32)
+    labels = np.concatenate(kept_y).astype(np.int32)
+    facts = {"filter": "confident", "min_confidence": options.min_confidence,
+             "samples_drawn": drawn, "acceptance": round(accepted / max(1, drawn), 4)}
+    return images, labels, facts
+
+
+def confident_choice(probabilities, labels, needed, min_confidence):
+    """Which samples the filter keeps: `(indices, number confident)`.
+
+    A sample is confident when its requested class `labels[i]` has probability
+    `>= min_confidence`; the first `needed[c]` confident samples of each class c are kept.
+    """
+    probabilities, labels = np.asarray(probabilities), np.asarray(labels)
+    confident = probabilities[np.arange(len(labels)), labels] >= min_confidence
+    kept = [np.flatnonzero(confident & (labels == label))[:needed[label]]
+            for label in range(len(needed))]
+    return np.sort(np.concatenate(kept)).astype(np.int64), int(confident.sum())
+
+
+def _softmax(logits):
+    logits = np.asarray(logits, np.float64)
+    if np.all(logits >= 0) and np.allclose(logits.sum(-1), 1, atol=1e-3):
+        return logits  # a classifier that already outputs probabilities
+    shifted = np.exp(logits - logits.max(-1, keepdims=True))
+    return shifted / shifted.sum(-1, keepdims=True)
+
+
+def _train_arms(trainer, options, augmentation, real, generated):
+    """Each arm's test accuracies over the seeds, mean and standard deviation."""
+    fraction = options.generated_fraction
+    recipes = {"real": ([real], [1.0], None),
+               "real_augmented": ([real], [1.0], augmentation),
+               "real_generated": ([real, generated], [1 - fraction, fraction], None),
+               "real_augmented_generated": ([real, generated], [1 - fraction, fraction],
+                                            augmentation),
+               "generated": ([generated], [1.0], None)}
+    arms = {}
+    total, done = len(ARMS) * options.seeds, 0
+    for arm in ARMS:
+        sets, weights, augment = recipes[arm]
+        each = []
+        for seed in range(options.seeds):
+            started = time.perf_counter()
+            each.append(trainer.accuracy(trainer.fit(sets, weights, seed, augment)))
+            done += 1
+            _logger.info(f"[{done}/{total}] {TITLES[arm]}, seed {seed}: accuracy "
+                         f"{100 * each[-1]:.2f}% ({time.perf_counter() - started:.1f} s)")
+        mean, std = stats.mean_and_std(each)
+        arms[arm] = {"title": TITLES[arm], "mean": mean, "std": std, "each": each}
+    return arms
+
+
+def _write(report, output_dir):
+    """report.json and the bar plot, moved into `output_dir` together."""
+    import shutil
+
+    from gan_tf import plots
+    from gan_tf.files import staging_directory
+
+    with staging_directory(output_dir, "downstream") as staging:
+        with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as stream:
+            json.dump(report, stream, indent=2)
+            stream.write("\n")
+        plots.plot_downstream(report, os.path.join(staging, PLOT_FILE))
+        if os.path.isdir(output_dir):
+            shutil.rmtree(output_dir)  # an earlier report of this run: replaced whole
+        os.rename(staging, output_dir)

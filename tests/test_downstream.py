@@ -1,0 +1,279 @@
+"""The held-out split and the downstream report: statistics, the split, the report, refusals."""
+
+import json
+import math
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_python, tiny_config, write_image_folder
+from gan_tf import data as data_lib
+from gan_tf import downstream, runs, stats, train_lib
+from gan_tf.errors import UserError
+
+QUICK = dict(num_generated=100, seeds=2, steps=5, validation_seeds=1, augmentation="light",
+             sample_filter="none")
+
+
+# --- Statistics, against hand-computed values -------------------------------------------
+
+
+def test_t_quantiles_match_the_tables():
+    assert stats.t_quantile_975(1) == 12.706
+    assert stats.t_quantile_975(4) == 2.776  # 5 seeds
+    assert stats.t_quantile_975(30) == 2.042
+    # Beyond the table (Cornish-Fisher): t_{0.975} for 40, 60, 120 degrees of freedom.
+    for df, table in ((40, 2.021), (60, 2.000), (120, 1.980)):
+        assert stats.t_quantile_975(df) == pytest.approx(table, abs=6e-4)
+    with pytest.raises(ValueError):
+        stats.t_quantile_975(0)
+
+
+def test_mean_and_sample_standard_deviation():
+    assert stats.mean_and_std([0.9, 0.8, 0.7]) == pytest.approx((0.8, 0.1))
+    assert stats.mean_and_std([0.5]) == (0.5, 0.0)
+
+
+def test_paired_difference_and_its_interval():
+    # Differences 0.05, 0.00, 0.10: mean 0.05, sd 0.05, half-width 4.303 * 0.05 / sqrt(3).
+    gain = stats.paired_difference([0.90, 0.80, 0.70], [0.85, 0.80, 0.60])
+    half = 4.303 * 0.05 / math.sqrt(3)
+    assert gain["mean"] == pytest.approx(0.05) and gain["std"] == pytest.approx(0.05)
+    assert (gain["ci_low"], gain["ci_high"]) == (pytest.approx(0.05 - half),
+                                                 pytest.approx(0.05 + half))
+    assert gain["each"] == pytest.approx([0.05, 0.0, 0.1])
+    one = stats.paired_difference([0.9], [0.8])
+    assert one["ci_low"] is None and one["mean"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="equal-length"):
+        stats.paired_difference([0.9, 0.8], [0.8])
+
+
+def test_the_verdict_reads_the_interval():
+    helps = downstream.verdict({"mean": 0.014, "ci_low": 0.008, "ci_high": 0.020})
+    assert helps == ("generated data adds +1.4 points over ordinary augmentation "
+                     "(95% CI +0.8 to +2.0)")
+    noise = downstream.verdict({"mean": 0.002, "ci_low": -0.004, "ci_high": 0.008})
+    assert noise.startswith("generated data does not help here") and "use ordinary" in noise
+    hurts = downstream.verdict({"mean": -0.01, "ci_low": -0.015, "ci_high": -0.005})
+    assert "costs 1.0 points" in hurts and "use ordinary augmentation" in hurts
+
+
+def test_the_sample_filter_keeps_confident_samples_up_to_each_class_quota():
+    probabilities = np.array([[0.95, 0.05], [0.5, 0.5], [0.1, 0.9], [0.02, 0.98],
+                              [0.99, 0.01], [0.97, 0.03]])
+    labels = np.array([0, 0, 1, 1, 0, 1])
+    kept, confident = downstream.confident_choice(probabilities, labels, [1, 5], 0.9)
+    # Confident: 0 (class 0), 2 and 3 (class 1), 4 (class 0); 5 asks for 1 but reads 0.
+    assert confident == 4
+    assert kept.tolist() == [0, 2, 3]  # class 0's quota is 1: sample 4 is not needed
+
+
+# --- The held-out split -----------------------------------------------------------------
+
+
+def test_the_holdout_is_class_balanced_seeded_and_independent_of_the_subset():
+    labels = np.repeat(np.arange(10), 50)
+    pool, held_out = data_lib.holdout_indices(labels, 500, 0.2, seed=3)
+    assert np.bincount(labels[held_out]).tolist() == [10] * 10
+    assert not np.intersect1d(pool, held_out).size and len(pool) + len(held_out) == 500
+    for max_examples in (None, 100, 30):
+        trained, again = data_lib.split_indices(labels, 500, 0.2, max_examples, seed=3)
+        np.testing.assert_array_equal(again, held_out)
+        assert not np.intersect1d(trained, held_out).size
+    trained, _ = data_lib.split_indices(labels, 500, 0.2, 100, seed=3)
+    assert np.bincount(labels[trained]).tolist() == [10] * 10
+    assert not np.array_equal(data_lib.holdout_indices(labels, 500, 0.2, seed=4)[1], held_out)
+    # No holdout: exactly the subset the runs trained on before holdouts existed.
+    np.testing.assert_array_equal(data_lib.split_indices(labels, 500, 0.0, 100, seed=3)[0],
+                                  data_lib.subset_indices(labels, 500, 100, seed=3))
+
+
+@pytest.fixture(scope="module")
+def held_out_run(tmp_path_factory):
+    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs."""
+    config = tiny_config(tmp_path_factory.mktemp("held_out"), conditional=True, holdout=0.2,
+                         max_examples=200, batch_size=50)
+    train_lib.train(config, verbose=0)
+    return config
+
+
+def test_the_run_records_its_holdout_and_never_trains_or_judges_on_it(held_out_run,
+                                                                     monkeypatch):
+    run_dir = held_out_run.output_dir
+    record = runs.read_holdout(run_dir)
+    assert len(record["held_out"]) == 1000 and set(record["per_class"].values()) == {100}
+    run_data = runs.load_run_data(held_out_run)
+    assert record["held_out"] == run_data.held_out.tolist()
+    assert not np.intersect1d(run_data.trained, run_data.held_out).size
+    assert json.load(open(os.path.join(run_dir, "config.json")))["config"]["holdout"] == 0.2
+    # The judge of the samples (and so the best checkpoint) learns from the other 4,000.
+    judged = []
+    from gan_tf import features
+
+    def remember(data, **kwargs):
+        judged.append(len(data))
+        raise UserError("stop here")
+
+    monkeypatch.setattr(features.DomainClassifier, "for_dataset", staticmethod(remember))
+    config = tiny_config(pathlib.Path(held_out_run.output_dir + "_judged"), conditional=True,
+                         holdout=0.2,
+                         max_examples=200, batch_size=50, eval_every_n_epochs=1)
+    with pytest.raises(UserError, match="stop here"):
+        train_lib.train(config, verbose=0)
+    assert judged == [4000]
+
+
+def test_the_holdout_is_stable_across_resume_and_a_changed_dataset_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
+    labels = np.repeat(np.arange(3), 20)
+    path = tmp_path / "data.npz"
+    np.savez(path, images=images, labels=labels)
+    config = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
+                         holdout=0.25, epochs=1)
+    train_lib.train(config, verbose=0)
+    first = runs.read_holdout(config.output_dir)
+    longer = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
+                         holdout=0.25, epochs=2)
+    assert train_lib.train(longer, verbose=0).trained
+    assert runs.read_holdout(config.output_dir) == first
+    # Another dataset under the same name: the split would move onto trained images.
+    np.savez(path, images=images[:57], labels=labels[:57])
+    longest = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
+                          holdout=0.25, epochs=3)
+    with pytest.raises(UserError, match="held-out split recorded .* differs"):
+        train_lib.train(longest, verbose=0)
+
+
+def test_a_holdout_needs_labels_and_a_fraction(tmp_path):
+    with pytest.raises(UserError, match="holdout=0.7.*from 0 \\(none\\) to 0.5"):
+        tiny_config(tmp_path, holdout=0.7)
+    folder = write_image_folder(tmp_path / "flat", classes=())
+    config = tiny_config(tmp_path, dataset=f"folder:{folder}", max_examples=None,
+                         batch_size=4, holdout=0.2)
+    with pytest.raises(UserError, match="needs a labelled dataset"):
+        train_lib.train(config, verbose=0)
+    assert not os.path.exists(config.output_dir)
+
+
+# --- The report -------------------------------------------------------------------------
+
+
+def test_a_tiny_report_trains_five_paired_arms_and_writes_its_files(held_out_run, messages):
+    report, output_dir = downstream.downstream_report(held_out_run.output_dir,
+                                                      downstream.Options(**QUICK))
+    assert output_dir == os.path.join(held_out_run.output_dir, "evaluation", "downstream")
+    assert sorted(os.listdir(output_dir)) == ["downstream.png", "report.json"]
+    assert json.load(open(os.path.join(output_dir, "report.json"))) == json.loads(
+        json.dumps(report))
+    assert list(report["arms"]) == list(downstream.ARMS)
+    assert all(len(arm["each"]) == 2 and 0 <= min(arm["each"]) <= max(arm["each"]) <= 1
+               for arm in report["arms"].values())
+    assert (report["real_train_images"], report["test_images"]) == (200, 1000)
+    gain = stats.paired_difference(report["arms"]["real_augmented_generated"]["each"],
+                                   report["arms"]["real_augmented"]["each"])
+    assert report["gain_over_augmentation"] == gain
+    assert report["verdict"] == downstream.verdict(gain)
+    assert report["generated"]["images"] == 100
+    # Progress: one line per trained classifier.
+    assert sum(line.startswith("[") for line in messages) == 10
+
+
+def test_augmentation_is_chosen_on_validation_and_the_validation_split_spares_the_test(
+        held_out_run):
+    options = downstream.Options(**dict(QUICK, augmentation="auto", seeds=1,
+                                        split="validation"))
+    report, output_dir = downstream.downstream_report(held_out_run.output_dir, options)
+    assert output_dir.endswith(os.path.join("evaluation", "downstream_validation"))
+    scores = report["augmentation"]["validation_accuracy"]
+    assert len(scores) == 6 and report["augmentation"]["chosen"] == max(scores,
+                                                                        key=scores.get)
+    # Trained on 160 of the 200 real digits, tested on the other 40: never the holdout.
+    assert (report["real_train_images"], report["test_images"]) == (160, 40)
+
+
+def test_the_filter_keeps_only_confident_samples(held_out_run):
+    options = downstream.Options(**dict(QUICK, sample_filter="confident", steps=60,
+                                        min_confidence=0.2, seeds=1))
+    report, _ = downstream.downstream_report(held_out_run.output_dir, options,
+                                             output_dir=held_out_run.output_dir + "_filtered")
+    generated = report["generated"]
+    assert generated["filter"] == "confident" and 0 < generated["acceptance"] <= 1
+    assert 0 < generated["images"] <= 100 and generated["samples_drawn"] >= 100
+
+
+# --- Refusals: one clear message, nothing written ----------------------------------------
+
+
+def test_a_run_without_holdout_or_labels_for_its_samples_is_refused(make_tiny_config):
+    config = make_tiny_config(epochs=1, conditional=True)
+    train_lib.train(config, verbose=0)
+    with pytest.raises(UserError, match="without --holdout.*--holdout=0.2"):
+        downstream.downstream_report(config.output_dir, downstream.Options(**QUICK))
+    unconditional = make_tiny_config(epochs=1, holdout=0.2,
+                                     output_dir=config.output_dir + "_unconditional")
+    train_lib.train(unconditional, verbose=0)
+    with pytest.raises(UserError, match="without --conditional.*Train with --conditional"):
+        downstream.downstream_report(unconditional.output_dir, downstream.Options(**QUICK))
+    for run in (config, unconditional):
+        assert not os.path.exists(os.path.join(run.output_dir, "evaluation"))
+
+
+def test_too_few_held_out_images_and_a_mismatched_classifier_are_refused(tmp_path,
+                                                                         held_out_run):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, images=rng.integers(0, 256, (48, 8, 8, 1), dtype=np.uint8),
+             labels=np.repeat(np.arange(3), 16))
+    config = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
+                         holdout=0.2, epochs=1, conditional=True)
+    train_lib.train(config, verbose=0)  # 3 of each class of 16 held out
+    with pytest.raises(UserError, match="Too few held-out images in 3 class.*at least 5 per "
+                                        "class.*larger --holdout"):
+        downstream.downstream_report(config.output_dir, downstream.Options(**QUICK))
+    import keras
+
+    wrong = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    wrong.save(tmp_path / "wrong.keras")
+    options = downstream.Options(**dict(QUICK, classifier=str(tmp_path / "wrong.keras")))
+    with pytest.raises(UserError, match=r"takes \(8, 8, 1\) images and gives 3 outputs.*"
+                                        r"\(28, 28, 1\) images of 10 classes"):
+        downstream.downstream_report(held_out_run.output_dir, options,
+                                     output_dir=tmp_path / "never")
+    assert not os.path.exists(tmp_path / "never")
+    assert not os.path.exists(os.path.join(config.output_dir, "evaluation"))
+
+
+def test_a_users_classifier_is_trained_from_scratch_in_every_arm(held_out_run, tmp_path):
+    import keras
+
+    mine = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                             keras.layers.Dense(10, activation="softmax")])
+    mine.save(tmp_path / "mine.keras")
+    options = downstream.Options(**dict(QUICK, classifier=str(tmp_path / "mine.keras"),
+                                        seeds=1, steps=30))
+    report, _ = downstream.downstream_report(held_out_run.output_dir, options,
+                                             output_dir=tmp_path / "report")
+    assert report["classifier"] == str(tmp_path / "mine.keras")
+    assert report["arms"]["real"]["mean"] > 0.3  # a softmax output is trained as such
+
+
+@pytest.mark.slow
+def test_the_cli_reports_and_refuses_with_exit_codes(held_out_run, tmp_path):
+    run = held_out_run.output_dir
+    done = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
+                       "--downstream_seeds=2", "--downstream_steps=5", "--num_generated=50",
+                       "--augmentation=light", "--sample_filter=none",
+                       f"--output={tmp_path / 'cli'}"], cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "Verdict: generated data" in done.stdout and "real + augmentation" in done.stdout
+    assert os.path.isfile(tmp_path / "cli" / "report.json")
+    bad = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
+                      "--generated_fraction=1.5"], cwd=REPO)
+    assert bad.returncode == 2 and "generated_fraction=1.5" in bad.stderr
+    missing = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path}", "--downstream"],
+                         cwd=REPO)
+    assert missing.returncode == 2 and "needs a training run directory" in missing.stderr

@@ -453,7 +453,8 @@ def _export_metadata(config, data):
     """What the export records about its run: dataset, classes, EMA, epochs."""
     return {"dataset": config.dataset, "data_dir": config.data_dir,
             "image_size": config.image_size, "max_examples": config.max_examples,
-            "holdout": config.holdout, "class_names": None if data.class_names is None else list(data.class_names),
+            "holdout": config.holdout,
+            "class_names": None if data.class_names is None else list(data.class_names),
             "dataset_num_classes": data.num_classes, "conditional": config.conditional,
             "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 

@@ -237,37 +237,52 @@ def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(dig
     assert scores["class_coverage"] == report["class_coverage"]["covered"]
 
 
-@pytest.mark.slow
-def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
-    from conftest import run_python
+@pytest.fixture(scope="module")
+def evaluated_run(tmp_path_factory):
+    """A conditional 2-epoch run scored by the CLI, and the CLI's score of its export."""
+    from conftest import run_python, tiny_config
     from gan_tf import train_lib
 
-    config = make_tiny_config(epochs=2, eval_every_n_epochs=1, eval_num_samples=100,
-                              conditional=True)
+    work = tmp_path_factory.mktemp("evaluated")
+    config = tiny_config(work, epochs=2, eval_every_n_epochs=1, eval_num_samples=100,
+                         conditional=True)
     train_lib.train(config, verbose=0)
-    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
-                         "--num_samples=300"], cwd=str(tmp_path))
+    run = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
+                      "--num_samples=300"], cwd=str(work))
+    export = run_python(["-m", "gan_tf.evaluate",
+                         f"--model={os.path.join(config.output_dir, 'generator')}",
+                         "--num_samples=300", f"--output={work / 'export_eval'}"],
+                        cwd=str(work))
+    return types.SimpleNamespace(config=config, work=work, run=run, export=export)
+
+
+@pytest.mark.slow
+def test_evaluate_cli_scores_a_run_into_its_evaluation_folder(evaluated_run):
+    result, run_dir = evaluated_run.run, evaluated_run.config.output_dir
     assert result.returncode == 0, result.stderr[-3000:]
     assert "(300 samples vs 256 real" in result.stdout and "Class asked for" in result.stdout
-    report = json.loads(open(os.path.join(config.output_dir, "evaluation",
-                                          "report.json")).read())
+    report = json.loads(open(os.path.join(run_dir, "evaluation", "report.json")).read())
     assert report["model"]["kind"] == "run" and report["frechet_distance"]["num_fake"] == 300
-    assert os.path.exists(os.path.join(config.output_dir, "evaluation", "scores.png"))
-    # The export, scored into a folder of its own; the dataset comes from its gan_tf.json.
-    result = run_python(["-m", "gan_tf.evaluate",
-                         f"--model={os.path.join(config.output_dir, 'generator')}",
-                         "--num_samples=300", f"--output={tmp_path / 'export_eval'}"],
-                        cwd=str(tmp_path))
-    assert result.returncode == 0, result.stderr[-3000:]
-    exported = json.loads((tmp_path / "export_eval" / "report.json").read_text())
-    assert exported["model"]["kind"] == "export"
-    # The run's samples and the export's are the same images: the same scores. (The run was
-    # scored against its 256 training digits; the export knows only the dataset's name.)
-    assert exported["dataset"]["num_examples"] == 5000
-    # The same generator saved as a .keras file (opened safely): the same scores again.
-    from gan_tf import evaluate_lib
+    assert os.path.exists(os.path.join(run_dir, "evaluation", "scores.png"))
 
-    gan, _, _ = train_lib.load_run(config.output_dir)
+
+@pytest.mark.slow
+def test_evaluate_cli_scores_an_export_against_the_dataset_it_names(evaluated_run):
+    result = evaluated_run.export
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = json.loads((evaluated_run.work / "export_eval" / "report.json").read_text())
+    assert exported["model"]["kind"] == "export"
+    # (The run was scored against its 256 training digits; the export knows only the
+    # dataset's name, and is scored against all of it.)
+    assert exported["dataset"]["num_examples"] == 5000
+
+
+@pytest.mark.slow
+def test_the_same_generator_as_a_keras_file_gets_the_export_s_scores(evaluated_run, tmp_path):
+    from gan_tf import train_lib
+
+    exported = json.loads((evaluated_run.work / "export_eval" / "report.json").read_text())
+    gan, _, _ = train_lib.load_run(evaluated_run.config.output_dir)
     keras_path = str(tmp_path / "generator.keras")
     gan.sampling_generator().save(keras_path)
     keras_report, _ = evaluate_lib.evaluate_model(
@@ -276,9 +291,16 @@ def test_evaluate_cli_on_a_run_and_on_its_export(make_tiny_config, tmp_path):
     assert keras_report["model"]["kind"] == "keras"
     assert keras_report["frechet_distance"]["value"] == pytest.approx(
         exported["frechet_distance"]["value"], rel=1e-4)
+
+
+@pytest.mark.slow
+def test_evaluate_cli_exit_codes_for_bad_flags_and_a_missing_run(evaluated_run, tmp_path):
+    from conftest import run_python
+
+    run_dir = evaluated_run.config.output_dir
     # Flags checked before TensorFlow loads: exit 2, one message.
-    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
-                         f"--model={config.output_dir}"], cwd=str(tmp_path))
+    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run_dir}",
+                         f"--model={run_dir}"], cwd=str(tmp_path))
     assert result.returncode == 2 and "exactly one of --run_dir" in result.stderr
     result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nothing'}"],
                         cwd=str(tmp_path))

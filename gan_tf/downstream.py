@@ -16,11 +16,14 @@ the same seeds and for the same number of steps, in five arms:
    Vinyals, 2019).
 
 It tests each on the held-out split and reports each arm's mean and standard deviation,
-the paired gain of arm 4 over arm 2 with its 95% interval, and one verdict line. With
-`split="validation"` the arms are trained on the validation split's complement and tested
-on the validation split instead, never touching the held-out images: that is how to
-choose options (number of generated images, their fraction, the sample filter) without
-tuning them on the test split.
+the paired gain of arm 4 over arm 2 with its 95% interval, and one verdict line.
+
+The validation split (which chooses the augmentation, and which `split="validation"`
+tests on instead of the held-out images, to choose options without touching the test
+split) is made of real images the GAN never trained on when there are some (the images
+`--max_examples` left out, as many per class as the test split has); otherwise it is a
+fifth of the GAN's training images, the report says `validation_seen_by_gan`, and the
+arms with generated images score optimistically on it.
 """
 
 import dataclasses
@@ -185,11 +188,24 @@ def downstream_report(run_dir, options=None, output_dir=None):
     train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
     test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
     _check_counts(train_y, test_y, names, data.num_classes)
-    fit_idx, val_idx = _validation_split(train_y, config.seed)
-    if options.split == "validation":
-        train_x, train_y, test_x, test_y = (train_x[fit_idx], train_y[fit_idx],
-                                            train_x[val_idx], train_y[val_idx])
+    # Validation: real images the GAN never trained on (those --max_examples left out), or,
+    # when it trained on all of them, a fifth of its training images (which it has seen).
+    unseen = _unseen_validation(run_data, np.bincount(test_y, minlength=data.num_classes),
+                                config.seed)
+    if unseen is not None:
+        fit_x, fit_y = train_x, train_y
+        val_x, val_y = _float(data.images[unseen]), data.labels[unseen]
+    else:
         fit_idx, val_idx = _validation_split(train_y, config.seed)
+        fit_x, fit_y, val_x, val_y = (train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
+                                      train_y[val_idx])
+    if options.split == "validation":
+        train_x, train_y, test_x, test_y = fit_x, fit_y, val_x, val_y
+        if unseen is None:
+            _logger.warning("Warning: the GAN trained on every real training image, so the "
+                            "validation images were carved from images it has seen: the "
+                            "arms with generated images score optimistically here. Compare "
+                            "options with each other, not with the real-only arms.")
     output_dir = output_dir or os.path.join(
         runs.evaluation_dir(run_dir, options.checkpoint),
         FOLDER + ("" if options.split == "test" else "_validation"))
@@ -207,9 +223,8 @@ def downstream_report(run_dir, options=None, output_dir=None):
     _logger.info(f"Downstream report of {run_dir}: {len(train_y)} real training images, "
                  f"{len(test_y)} {options.split} images, {data.num_classes} classes; "
                  f"{options.seeds} seeds x {len(ARMS)} arms, {options.steps} steps each.")
-    augmentation, candidates = _choose_augmentation(
-        options, trainer, train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
-        train_y[val_idx])
+    augmentation, candidates = _choose_augmentation(options, trainer, fit_x, fit_y, val_x,
+                                                    val_y)
     generated_x, generated_y, filtering = _generated(
         sampler, options, trainer, train_x, train_y, augmentation, data.num_classes)
     arms = _train_arms(trainer, options, augmentation, (train_x, train_y),
@@ -219,7 +234,8 @@ def downstream_report(run_dir, options=None, output_dir=None):
     report = {
         "run_dir": os.path.abspath(run_dir), "dataset": data.name, "classes": names,
         "split": options.split, "real_train_images": int(len(train_y)),
-        "test_images": int(len(test_y)), "validation_images": int(len(val_idx)),
+        "test_images": int(len(test_y)), "validation_images": int(len(val_y)),
+        "validation_seen_by_gan": unseen is None,
         "classifier": options.classifier or "small CNN (gan_tf.downstream.small_cnn)",
         "steps": options.steps, "batch_size": BATCH_SIZE, "seeds": list(range(options.seeds)),
         "checkpoint": options.checkpoint,
@@ -310,6 +326,22 @@ def _check_counts(train_y, test_y, names, num_classes):
                         f"{', '.join(few[:10])}; choosing the augmentation needs at least "
                         f"{MIN_TRAIN_PER_CLASS} per class. Train again with a smaller "
                         "--holdout or a larger --max_examples.")
+
+
+def _unseen_validation(run_data, per_class, seed):
+    """Indices of real images neither trained on nor held out, as many per class as the
+    test split has (`per_class`); None unless every class has `MIN_TEST_PER_CLASS`."""
+    data = run_data.everything
+    used = np.union1d(run_data.trained, run_data.held_out)
+    unused = np.setdiff1d(np.arange(len(data)), used)
+    rng = np.random.default_rng([seed, 15485863])
+    chosen = []
+    for label, wanted in enumerate(per_class):
+        members = unused[data.labels[unused] == label]
+        if len(members) < MIN_TEST_PER_CLASS:
+            return None
+        chosen.extend(rng.permutation(members)[:wanted])
+    return np.sort(np.array(chosen, np.int64))
 
 
 def _validation_split(labels, seed):

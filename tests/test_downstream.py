@@ -190,8 +190,27 @@ def test_augmentation_is_chosen_on_validation_and_the_validation_split_spares_th
     scores = report["augmentation"]["validation_accuracy"]
     assert len(scores) == 6 and report["augmentation"]["chosen"] == max(scores,
                                                                         key=scores.get)
-    # Trained on 160 of the 200 real digits, tested on the other 40: never the holdout.
-    assert (report["real_train_images"], report["test_images"]) == (160, 40)
+    # Trained on the 200 real digits; tested on 1,000 that neither the GAN (it trained on
+    # 200 of the 4,000 outside the holdout) nor the holdout holds.
+    assert (report["real_train_images"], report["test_images"]) == (200, 1000)
+    assert report["validation_seen_by_gan"] is False
+
+
+def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(tmp_path,
+                                                                             messages):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, images=rng.integers(0, 256, (120, 8, 8, 1), dtype=np.uint8),
+             labels=np.repeat(np.arange(3), 40))
+    config = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
+                         holdout=0.25, epochs=1, conditional=True)
+    train_lib.train(config, verbose=0)  # 30 of each class trained on, 10 held out
+    options = downstream.Options(**dict(QUICK, seeds=1, split="validation"))
+    report, _ = downstream.downstream_report(config.output_dir, options)
+    # 6 of each class's 30 training images validate; the GAN saw them.
+    assert (report["real_train_images"], report["test_images"]) == (72, 18)
+    assert report["validation_seen_by_gan"] is True
+    assert any("score optimistically" in line for line in messages)
 
 
 def test_the_filter_keeps_only_confident_samples(held_out_run):

@@ -29,17 +29,18 @@ def test_callbacks_example_in_a_vae_resumes(tmp_path):
 
 
 @pytest.mark.slow
-def test_augmentation_benchmark_runs_end_to_end(tmp_path):
-    result = run_python(["benchmarks/augmentation.py", f"--output_dir={tmp_path / 'run'}",
-                         "--epochs=1", "--architecture=mlp", "--steps=20",
-                         "--num_generated=100", "--repeats=1"], timeout=300)
+def test_downstream_benchmark_runs_end_to_end(tmp_path):
+    result = run_python(["benchmarks/downstream.py", f"--output_dir={tmp_path}",
+                         "--per_class=10", "--epochs_10=1", "--architecture=mlp",
+                         "--steps=5", "--seeds=2", "--num_generated=50",
+                         "--sample_filter=none", "--augmentation=light"], timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(report["test_accuracy"]) == {"real_only", "real_plus_generated",
-                                            "generated_only"}
-    assert report["test_digits"] == 4500 and report["real_train_digits"] == 500
-    assert report["test_accuracy"]["real_plus_generated"]["train_images"] == 600
-    assert all(0 <= way["mean"] <= 1 for way in report["test_accuracy"].values())
+    assert report["per_class"] == 10 and report["test_images"] == 1000
+    assert set(report["arms"]) == {"real", "real_augmented", "real_generated",
+                                   "real_augmented_generated", "generated"}
+    assert all(len(arm["each"]) == 2 for arm in report["arms"].values())
+    assert report["verdict"].startswith("generated data")
 
 
 @pytest.mark.slow

@@ -467,9 +467,9 @@ def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_cl
         kept_x.append(images[chosen])
         kept_y.append(labels[chosen])
         have += np.bincount(labels[chosen], minlength=num_classes)
-    _logger.info(f"Sample filter: kept {int(have.sum())} of {drawn} samples "
-                 f"({100 * accepted / max(1, drawn):.1f}% read as their class with "
-                 f"p >= {options.min_confidence}).")
+    _logger.info(f"Sample filter: {100 * accepted / max(1, drawn):.1f}% of {drawn} samples "
+                 f"read as their class with p >= {options.min_confidence}; kept "
+                 f"{int(have.sum())}.")
     if not have.sum():
         raise UserError("The sample filter kept no generated image: the classifier trained "
                         "on the real images reads none as its requested class. Train the "

@@ -174,6 +174,7 @@ def downstream_report(run_dir, options=None, output_dir=None):
         UserError: the run or the options cannot give a report (nothing is written).
     """
     from gan_tf import runs, samplers
+
     options = options or Options()
     options.validate()
     started = time.perf_counter()
@@ -310,22 +311,18 @@ def _float(pixels):
 
 
 def _check_counts(train_y, test_y, names, num_classes):
-    train_counts = np.bincount(train_y, minlength=num_classes)
-    test_counts = np.bincount(test_y, minlength=num_classes)
-    few = [f"{names[c]} ({test_counts[c]})" for c in range(num_classes)
-           if test_counts[c] < MIN_TEST_PER_CLASS]
-    if few:
-        raise UserError(f"Too few held-out images in {len(few)} class(es): "
-                        f"{', '.join(few[:10])}; a test accuracy needs at least "
-                        f"{MIN_TEST_PER_CLASS} per class. Train again with a larger "
-                        "--holdout (or more images in those classes).")
-    few = [f"{names[c]} ({train_counts[c]})" for c in range(num_classes)
-           if train_counts[c] < MIN_TRAIN_PER_CLASS]
-    if few:
-        raise UserError(f"Too few training images in {len(few)} class(es): "
-                        f"{', '.join(few[:10])}; choosing the augmentation needs at least "
-                        f"{MIN_TRAIN_PER_CLASS} per class. Train again with a smaller "
-                        "--holdout or a larger --max_examples.")
+    """UserError when a class has too few held-out or training images for a report."""
+    for labels, minimum, what, needed_for, fix in (
+            (test_y, MIN_TEST_PER_CLASS, "held-out images", "a test accuracy",
+             "a larger --holdout (or more images in those classes)"),
+            (train_y, MIN_TRAIN_PER_CLASS, "training images", "choosing the augmentation",
+             "a smaller --holdout or a larger --max_examples")):
+        counts = np.bincount(labels, minlength=num_classes)
+        few = [f"{names[c]} ({counts[c]})" for c in range(num_classes) if counts[c] < minimum]
+        if few:
+            raise UserError(f"Too few {what} in {len(few)} class(es): {', '.join(few[:10])}; "
+                            f"{needed_for} needs at least {minimum} per class. Train again "
+                            f"with {fix}.")
 
 
 def _unseen_validation(run_data, per_class, seed):

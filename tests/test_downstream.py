@@ -196,15 +196,21 @@ def test_augmentation_is_chosen_on_validation_and_the_validation_split_spares_th
     assert report["validation_seen_by_gan"] is False
 
 
-def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(tmp_path,
-                                                                             messages):
+def trained_on_an_array(tmp_path, per_class, holdout):
+    """A 1-epoch conditional run on random 8x8 images of 3 classes, trained on them all."""
     rng = np.random.default_rng(0)
     path = tmp_path / "data.npz"
-    np.savez(path, images=rng.integers(0, 256, (120, 8, 8, 1), dtype=np.uint8),
-             labels=np.repeat(np.arange(3), 40))
+    np.savez(path, images=rng.integers(0, 256, (3 * per_class, 8, 8, 1), dtype=np.uint8),
+             labels=np.repeat(np.arange(3), per_class))
     config = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
-                         holdout=0.25, epochs=1, conditional=True)
-    train_lib.train(config, verbose=0)  # 30 of each class trained on, 10 held out
+                         holdout=holdout, epochs=1, conditional=True)
+    train_lib.train(config, verbose=0)
+    return config
+
+
+def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(tmp_path,
+                                                                             messages):
+    config = trained_on_an_array(tmp_path, 40, 0.25)  # 30 of each class trained, 10 held out
     options = downstream.Options(**dict(QUICK, seeds=1, split="validation"))
     report, _ = downstream.downstream_report(config.output_dir, options)
     # 6 of each class's 30 training images validate; the GAN saw them.
@@ -242,13 +248,7 @@ def test_a_run_without_holdout_or_labels_for_its_samples_is_refused(make_tiny_co
 
 def test_too_few_held_out_images_and_a_mismatched_classifier_are_refused(tmp_path,
                                                                          held_out_run):
-    rng = np.random.default_rng(0)
-    path = tmp_path / "data.npz"
-    np.savez(path, images=rng.integers(0, 256, (48, 8, 8, 1), dtype=np.uint8),
-             labels=np.repeat(np.arange(3), 16))
-    config = tiny_config(tmp_path, dataset=f"array:{path}", max_examples=None, batch_size=8,
-                         holdout=0.2, epochs=1, conditional=True)
-    train_lib.train(config, verbose=0)  # 3 of each class of 16 held out
+    config = trained_on_an_array(tmp_path, 16, 0.2)  # 3 of each class of 16 held out
     with pytest.raises(UserError, match="Too few held-out images in 3 class.*at least 5 per "
                                         "class.*larger --holdout"):
         downstream.downstream_report(config.output_dir, downstream.Options(**QUICK))

@@ -181,6 +181,7 @@ def test_a_tiny_report_trains_five_paired_arms_and_writes_its_files(held_out_run
     assert sum(line.startswith("[") for line in messages) == 10
 
 
+@pytest.mark.slow  # several classifier trainings: seconds each
 def test_augmentation_is_chosen_on_validation_and_the_validation_split_spares_the_test(
         held_out_run):
     options = downstream.Options(**dict(QUICK, augmentation="auto", seeds=1,
@@ -208,6 +209,7 @@ def trained_on_an_array(tmp_path, per_class, holdout):
     return config
 
 
+@pytest.mark.slow  # several classifier trainings: seconds each
 def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(tmp_path,
                                                                              messages):
     config = trained_on_an_array(tmp_path, 40, 0.25)  # 30 of each class trained, 10 held out
@@ -219,6 +221,7 @@ def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(t
     assert any("score optimistically" in line for line in messages)
 
 
+@pytest.mark.slow  # several classifier trainings: seconds each
 def test_the_filter_keeps_only_confident_samples(held_out_run):
     options = downstream.Options(**dict(QUICK, sample_filter="confident", steps=60,
                                         min_confidence=0.2, seeds=1))
@@ -266,6 +269,7 @@ def test_too_few_held_out_images_and_a_mismatched_classifier_are_refused(tmp_pat
     assert not os.path.exists(os.path.join(config.output_dir, "evaluation"))
 
 
+@pytest.mark.slow  # several classifier trainings: seconds each
 def test_a_users_classifier_is_trained_from_scratch_in_every_arm(held_out_run, tmp_path):
     import keras
 

@@ -413,8 +413,7 @@ class _Trainer:
 
     def accuracy(self, model, x=None, y=None):
         x, y = (self.test_x, self.test_y) if x is None else (x, y)
-        logits = model.predict(x, batch_size=500, verbose=0)
-        return float(np.mean(np.argmax(logits, axis=-1) == y))
+        return float(np.mean(np.argmax(_outputs(model, x), axis=-1) == y))
 
 
 def _choose_augmentation(options, trainer, fit_x, fit_y, val_x, val_y):
@@ -456,7 +455,7 @@ def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_cl
         count = options.num_generated
         labels = label_plan(count, classes)
         images = sampler.generate(count, seed=options.seed + round_number, labels=labels)
-        logits = judge.predict(images, batch_size=500, verbose=0)
+        logits = _outputs(judge, images)
         chosen, confident = confident_choice(_softmax(logits), labels, needed,
                                              options.min_confidence)
         drawn += count
@@ -494,6 +493,13 @@ def confident_choice(probabilities, labels, needed, min_confidence):
     kept = [np.flatnonzero(confident & (labels == label))[:needed[label]]
             for label in range(len(needed))]
     return np.sort(np.concatenate(kept)).astype(np.int64), int(confident.sum())
+
+
+def _outputs(model, images, batch_size=500):
+    """The model's outputs, computed in eager batches: `predict` would trace a new function
+    for every fresh classifier (and TensorFlow warns about the retracing)."""
+    return np.concatenate([np.asarray(model(images[start:start + batch_size], training=False))
+                           for start in range(0, len(images), batch_size)])
 
 
 def _softmax(logits):

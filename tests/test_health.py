@@ -268,7 +268,8 @@ def test_every_n_epochs_measures_only_those_epochs():
 
 def test_conditional_diversity_is_measured_within_each_class(messages):
     # Class 1 ignores its latents; classes 0 and 2 use them.
-    health = TrainingHealth(generator=conditional_generator([1.0, 0.0, 1.0]), num_samples=96, **QUICK)
+    health = TrainingHealth(generator=conditional_generator([1.0, 0.0, 1.0]), num_samples=96,
+                            **QUICK)
     health.on_train_begin()
     logs = epochs(health, [{}] * 2)
     assert logs[-1]["health_collapse"] == 1.0

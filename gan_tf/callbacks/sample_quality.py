@@ -21,8 +21,8 @@ class SampleQuality(keras.callbacks.Callback):
 
     Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples
     (always from the same seed, so epochs are compared on the same latents), computes their
-    Frechet distance and KID to `real["features"]` (and, when the extractor is a classifier of the dataset's classes,
-    class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
+    Frechet distance and KID to `real["features"]` (and, when the extractor is a classifier
+    of the dataset's classes, class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
     `requested_class_accuracy` for a conditional GAN), so `MetricsLog`, TensorBoard and
     `History` record them. Put it before those callbacks in the list.
 

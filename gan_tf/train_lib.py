@@ -89,7 +89,7 @@ def train(config, extra_callbacks=(), verbose=2):
         if not distribute.is_chief(strategy):
             return _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
                                          strategy, None, tuple(extra_callbacks), verbose,
-                                         chief=False))
+                                         chief=False, run_data=run_data))
         judge = _check_judge(config, full)  # refuses missing Inception weights now
         runs.make_run_dir(run_dir)  # the first write
         run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
@@ -165,8 +165,8 @@ class _Run:
     judge: object  # what scores samples during training ("classifier", an extractor, None)
     extra_callbacks: tuple
     verbose: int
+    run_data: object  # runs.RunData: the dataset and how the run splits it
     chief: bool = True  # the process that writes the run and exports the generator
-    run_data: object = None  # runs.RunData: the dataset and its split
 
     @property
     def export_path(self):

@@ -373,6 +373,7 @@ def _classifier_factory(path, image_shape, num_classes):
         from_logits = getattr(activation, "__name__", "") != "softmax"
 
     def make(seed):
+        """A fresh compiled classifier; `make.from_logits` says what its outputs are."""
         keras.utils.set_random_seed(seed)
         model = (keras.models.clone_model(template) if template is not None
                  else small_cnn(image_shape, num_classes))
@@ -381,6 +382,7 @@ def _classifier_factory(path, image_shape, num_classes):
                       metrics=["accuracy"])
         return model
 
+    make.from_logits = from_logits
     return make
 
 
@@ -410,6 +412,11 @@ class _Trainer:
         model.fit(dataset.prefetch(2), steps_per_epoch=self.steps, epochs=1, verbose=0,
                   shuffle=False)
         return model
+
+    def probabilities(self, model, images):
+        """The classifier's class probabilities for `images`."""
+        outputs = _outputs(model, images).astype(np.float64)
+        return _softmax(outputs) if self.make_classifier.from_logits else outputs
 
     def accuracy(self, model, x=None, y=None):
         x, y = (self.test_x, self.test_y) if x is None else (x, y)
@@ -455,9 +462,8 @@ def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_cl
         count = options.num_generated
         labels = label_plan(count, classes)
         images = sampler.generate(count, seed=options.seed + round_number, labels=labels)
-        logits = _outputs(judge, images)
-        chosen, confident = confident_choice(_softmax(logits), labels, needed,
-                                             options.min_confidence)
+        chosen, confident = confident_choice(trainer.probabilities(judge, images), labels,
+                                             needed, options.min_confidence)
         drawn += count
         accepted += confident
         kept_x.append(images[chosen])
@@ -503,9 +509,6 @@ def _outputs(model, images, batch_size=500):
 
 
 def _softmax(logits):
-    logits = np.asarray(logits, np.float64)
-    if np.all(logits >= 0) and np.allclose(logits.sum(-1), 1, atol=1e-3):
-        return logits  # a classifier that already outputs probabilities
     shifted = np.exp(logits - logits.max(-1, keepdims=True))
     return shifted / shifted.sum(-1, keepdims=True)
 

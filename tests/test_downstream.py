@@ -235,6 +235,7 @@ def test_the_filter_keeps_only_confident_samples(held_out_run):
 # --- Refusals: one clear message, nothing written ----------------------------------------
 
 
+@pytest.mark.slow  # trains two runs
 def test_a_run_without_holdout_or_labels_for_its_samples_is_refused(make_tiny_config):
     config = make_tiny_config(epochs=1, conditional=True)
     train_lib.train(config, verbose=0)

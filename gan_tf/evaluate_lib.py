@@ -329,10 +329,16 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     training_indices = None
     if same_data and (trained["holdout"] or (trained["max_examples"]
                                              and trained["max_examples"] < len(data))):
-        training_indices, _ = data_lib.split_indices(data.labels, len(data),
-                                                     trained["holdout"] or 0.0,
-                                                     trained["max_examples"],
-                                                     trained["seed"] or 0)
+        training_indices, held_out = data_lib.split_indices(data.labels, len(data),
+                                                            trained["holdout"] or 0.0,
+                                                            trained["max_examples"],
+                                                            trained["seed"] or 0)
+        if len(held_out):
+            # The held-out test split stays unseen here too: the judge and the real images
+            # the samples are compared with are the rest, as during training.
+            visible = np.setdiff1d(np.arange(len(data)), held_out)
+            data = data_lib.take(data, visible)
+            training_indices = np.searchsorted(visible, training_indices)
     report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
                       num_samples=num_samples, seed=seed, cache=cache,
                       inception_weights=inception_weights, metrics_path=metrics_path,

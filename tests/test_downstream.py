@@ -125,6 +125,17 @@ def test_the_run_records_its_holdout_and_never_trains_or_judges_on_it(held_out_r
     assert judged == [4000]
 
 
+@pytest.mark.slow  # scores 300 samples with a judge of 4,000 digits
+def test_evaluate_judges_a_held_out_run_without_its_test_images(held_out_run, tmp_path):
+    from gan_tf import evaluate_lib
+
+    report, _ = evaluate_lib.evaluate_model(held_out_run.output_dir, num_samples=300,
+                                            output_dir=str(tmp_path / "evaluation"))
+    assert report["dataset"]["num_examples"] == 4000  # 5,000 less the 1,000 held out
+    # The memorization check knows which 200 of them the GAN trained on.
+    assert report["dataset"]["trained_on"] == 200
+
+
 def test_the_holdout_is_stable_across_resume_and_a_changed_dataset_is_refused(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)

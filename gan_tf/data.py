@@ -111,24 +111,37 @@ def subset_indices(labels, size, count, seed=0):
     return np.sort(np.array(chosen, np.int64))
 
 
+def stratified_split(labels, size, fraction, rng_seed, at_least=0):
+    """`(rest, chosen)`: sorted indices, `fraction` of each class chosen (seeded).
+
+    Each class gives `max(at_least, round(fraction * its size))` images from a permutation
+    drawn with `numpy.random.default_rng(rng_seed)`, class by class in label order;
+    unlabelled data (`labels` None) gives that share of all `size` images.
+    """
+    rng = np.random.default_rng(rng_seed)
+
+    def share(count):
+        return max(at_least, int(round(count * fraction)))
+
+    if labels is None:
+        order = rng.permutation(size)
+        cut = share(size)
+        return np.sort(order[cut:]), np.sort(order[:cut])
+    chosen = []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        chosen.extend(members[:share(len(members))])
+    chosen = np.sort(np.array(chosen, np.int64))
+    return np.setdiff1d(np.arange(size), chosen), chosen
+
+
 def holdout_indices(labels, size, fraction, seed=0):
     """`(pool, held_out)`: sorted indices; `fraction` of each class held out, seeded.
 
-    Each class gives `round(fraction * its size)` images (unlabelled data: `fraction` of
-    all), chosen by a seeded permutation of its own stream, so the held-out test split does
-    not depend on `--max_examples` and is the same on every resume.
+    Its own random stream (`[seed, 7919]`), so the held-out test split does not depend on
+    `--max_examples` and is the same on every resume.
     """
-    rng = np.random.default_rng([seed, 7919])  # its own stream: independent of subsets
-    if labels is None:
-        order = rng.permutation(size)
-        cut = int(round(size * fraction))
-        return np.sort(order[cut:]), np.sort(order[:cut])
-    held_out = []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        held_out.extend(members[:int(round(len(members) * fraction))])
-    held_out = np.sort(np.array(held_out, np.int64))
-    return np.setdiff1d(np.arange(size), held_out), held_out
+    return stratified_split(labels, size, fraction, [seed, 7919])
 
 
 def split_indices(labels, size, holdout=0.0, max_examples=None, seed=0):

@@ -343,13 +343,10 @@ def _unseen_validation(run_data, per_class, seed):
 
 def _validation_split(labels, seed):
     """`(fit, validation)` indices: `VALIDATION_FRACTION` of each class, at least one."""
-    rng = np.random.default_rng([seed, 104729])
-    validation = []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        validation.extend(members[:max(1, int(round(len(members) * VALIDATION_FRACTION)))])
-    validation = np.sort(np.array(validation, np.int64))
-    return np.setdiff1d(np.arange(len(labels)), validation), validation
+    from gan_tf.data import stratified_split
+
+    return stratified_split(labels, len(labels), VALIDATION_FRACTION, [seed, 104729],
+                            at_least=1)
 
 
 def _classifier_factory(path, image_shape, num_classes):
@@ -444,12 +441,11 @@ def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_cl
     """`(images, labels, facts)`: balanced generated images, filtered if asked."""
     from gan_tf.generate_lib import label_plan
 
-    quota = np.bincount(label_plan(options.num_generated, range(num_classes)),
-                        minlength=num_classes)
+    planned = label_plan(options.num_generated, range(num_classes))
     if options.sample_filter == "none":
-        labels = label_plan(options.num_generated, range(num_classes))
-        images = sampler.generate(options.num_generated, seed=options.seed, labels=labels)
-        return images.astype(np.float32), labels, {"filter": "none"}
+        images = sampler.generate(options.num_generated, seed=options.seed, labels=planned)
+        return images.astype(np.float32), planned, {"filter": "none"}
+    quota = np.bincount(planned, minlength=num_classes)
     judge = trainer.fit([(train_x, train_y)], [1.0], seed=0, augmentation=augmentation)
     kept_x, kept_y = [], []
     have = np.zeros(num_classes, np.int64)

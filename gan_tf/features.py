@@ -57,17 +57,9 @@ def dataset_fingerprint(data):
 
 def held_out_split(labels, count, fraction=0.1, seed=0):
     """`(train_indices, held_out_indices)`: a class-balanced split, a pure function of seed."""
-    rng = np.random.default_rng(seed)
-    if labels is None:
-        order = rng.permutation(count)
-        cut = max(1, int(round(count * fraction)))
-        return np.sort(order[cut:]), np.sort(order[:cut])
-    held_out = []
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        held_out.extend(members[:max(1, int(round(len(members) * fraction)))])
-    held_out = np.sort(np.array(held_out, np.int64))
-    return np.setdiff1d(np.arange(count), held_out), held_out
+    from gan_tf.data import stratified_split
+
+    return stratified_split(labels, count, fraction, seed, at_least=1)
 
 
 class Extractor:

@@ -253,7 +253,8 @@ def downstream_report(run_dir, options=None, output_dir=None):
 
 def summary_lines(report):
     """The report as printable lines: each arm, then the verdict."""
-    lines = [f"Test accuracy on {report['test_images']} {report['split']} images "
+    lines = [f"{report['split'].capitalize()} accuracy on {report['test_images']} "
+             f"{'held-out' if report['split'] == 'test' else 'validation'} images "
              f"({len(report['seeds'])} seeds, {report['steps']} steps each):"]
     for arm in ARMS:
         result = report["arms"][arm]

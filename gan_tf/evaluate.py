@@ -14,6 +14,10 @@ real + generated; real + augmentation + generated; generated only), tests them o
 held-out images, and writes report.json and downstream.png to RUN/evaluation/downstream/
 (see `gan_tf.downstream`).
 
+With `--human`, it writes a real-or-generated page people take in a browser (a HYPE-style
+human evaluation, see `gan_tf.human`) and its answer key; `--human_results=FILES` scores the
+answers files the raters send back.
+
 Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid flag.
 """
 
@@ -64,6 +68,14 @@ flags.DEFINE_string("augmentation", _DEFAULTS.augmentation, "--downstream: auto 
                     "validation) | light | medium | strong, optionally +flip")
 flags.DEFINE_string("classifier", None, "--downstream: a .keras classifier to train in "
                     "every arm instead of the small CNN")
+flags.DEFINE_bool("human", False, "instead of sample scores: write a real-or-generated page "
+                  "people take in a browser (RUN/evaluation/human/page-ID/page.html) and its "
+                  "answer key beside it")
+flags.DEFINE_integer("human_images", 100, "--human: images on the page, half real (held "
+                     "out where the run has --holdout) and half generated")
+flags.DEFINE_list("human_results", None, "score the answers files (or folders of them) "
+                  "raters downloaded from a --human page: error rate with a 95% CI, per "
+                  "rater and per class, into RUN/evaluation/human/report.json")
 flags.DEFINE_enum("split", _DEFAULTS.split, list(downstream.SPLITS), "--downstream: test "
                   "on the held-out split, or on a validation split of the training images "
                   "(to choose options without touching the test split)")
@@ -132,9 +144,58 @@ def main_downstream():
     return 0
 
 
+def main_human():
+    """`--human` (make a page) or `--human_results=FILES` (score the raters' answers)."""
+    from gan_tf import human
+
+    path = FLAGS.run_dir or FLAGS.model
+    try:
+        if not os.path.isfile(os.path.join(path, runs.CONFIG_FILE)):
+            raise UserError(f"{'--human' if FLAGS.human else '--human_results'} needs a "
+                            f"training run directory (with {runs.CONFIG_FILE}); {path} is not "
+                            "one. Pass --run_dir=RUN.")
+        options = human.PageOptions(num_images=FLAGS.human_images, seed=FLAGS.seed,
+                                    checkpoint=FLAGS.checkpoint)
+        options.validate()
+    except UserError as error:
+        return cli.error(error, EXIT_BAD_FLAGS)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    logging.set_verbosity(logging.WARNING)
+    try:
+        if FLAGS.human_results:
+            report, output_dir = human.score_answers(path, FLAGS.human_results, FLAGS.output)
+            for line in human.summary_lines(report):
+                print(line)
+            print(f"Report: {os.path.join(output_dir, human.REPORT_FILE)}")
+            return 0
+        key, folder = human.make_page(path, options)
+    except UserError as error:
+        return cli.error(error, EXIT_ERROR)
+    print(f"Page: {os.path.join(folder, human.PAGE_FILE)}")
+    print(f"Answer key (keep it from the raters): {os.path.join(folder, human.KEY_FILE)}")
+    print(f"Unlock code, for a rater to see their own score after sending their answers: "
+          f"{key['unlock_code']}")
+    print("Send page.html to each rater; they open it in a browser and send back the answers "
+          f"file it downloads. Then: python -m gan_tf.evaluate --run_dir={path} "
+          "--human_results=ANSWERS_FILES_OR_FOLDER")
+    return 0
+
+
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    modes = [name for name in ("downstream", "human", "human_results") if FLAGS[name].value]
+    if len(modes) > 1:
+        return cli.error(UserError(
+            f"Choose one of --downstream, --human and --human_results (received "
+            f"{', '.join('--' + mode for mode in modes)}): each is a separate job."),
+            EXIT_BAD_FLAGS)
+    if FLAGS.human or FLAGS.human_results:
+        if bool(FLAGS.run_dir) == bool(FLAGS.model):
+            return cli.error(UserError(
+                "Pass exactly one of --run_dir=RUN and --model=RUN (received "
+                f"run_dir={FLAGS.run_dir!r}, model={FLAGS.model!r})."), EXIT_BAD_FLAGS)
+        return main_human()
     if FLAGS.downstream:
         if bool(FLAGS.run_dir) == bool(FLAGS.model):
             return cli.error(UserError(

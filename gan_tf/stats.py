@@ -58,3 +58,45 @@ def paired_difference(treated, control):
         low, high = mean - half, mean + half
     return {"mean": mean, "ci_low": low, "ci_high": high, "std": std,
             "each": differences.tolist()}
+
+
+def wilson_interval(successes, trials):
+    """The 95% Wilson score interval `(low, high)` of a proportion `successes / trials`.
+
+    Unlike the normal approximation it stays inside [0, 1] and is usable for small `trials`
+    and proportions near 0 or 1 (Wilson, 1927): centre `(k + z^2/2) / (n + z^2)`, half-width
+    `z sqrt(k (n - k) / n + z^2 / 4) / (n + z^2)`.
+    """
+    if int(trials) != trials or trials < 1:
+        raise ValueError(f"trials must be a positive integer, got {trials}")
+    if int(successes) != successes or not 0 <= successes <= trials:
+        raise ValueError(f"successes must be an integer in [0, {trials}], got {successes}")
+    k, n, z = float(successes), float(trials), _Z_975
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * math.sqrt(k * (n - k) / n + z * z / 4) / (n + z * z)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def clustered_bootstrap_interval(groups, repeats=2000, seed=0):
+    """A 95% bootstrap interval of the overall rate of 1s in `groups` (lists of 0/1 outcomes).
+
+    Two-level resampling, as HYPE (Zhou et al., 2019) reports its scores: each repeat draws
+    the groups (raters) with replacement, then each drawn group's outcomes with replacement,
+    and takes the pooled rate; the interval is the 2.5th and 97.5th percentiles. With one
+    group it is the ordinary bootstrap over its outcomes. Seeded, so reports are reproducible.
+    """
+    groups = [np.asarray(group, np.float64) for group in groups]
+    if not groups or any(group.ndim != 1 or group.size == 0 for group in groups):
+        raise ValueError("every group needs at least one outcome")
+    rng = np.random.default_rng(seed)
+    rates = np.empty(repeats)
+    for repeat in range(repeats):
+        drawn = rng.integers(0, len(groups), len(groups)) if len(groups) > 1 else [0]
+        total = count = 0.0
+        for index in drawn:
+            group = groups[index]
+            total += group[rng.integers(0, group.size, group.size)].sum()
+            count += group.size
+        rates[repeat] = total / count
+    low, high = np.percentile(rates, [2.5, 97.5])
+    return float(low), float(high)

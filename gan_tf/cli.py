@@ -91,6 +91,24 @@ def parse_config(config_class, argv):
     return config_from_flags(config_class, flag_values)
 
 
+def start_tensorflow():
+    """Imports TensorFlow for a command: its start-up noise dropped, real errors kept.
+
+    TensorFlow's C++ INFO lines are off (`TF_CPP_MIN_LOG_LEVEL=1` unless the user set it),
+    absl's Python log shows warnings and errors only (TensorFlow's INFO lines would drown
+    gan_tf's own), and the lines `gan_tf.startup.NOISE` lists are filtered from the import.
+    """
+    import os
+
+    from absl import logging
+
+    from gan_tf import startup
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    logging.set_verbosity(logging.WARNING)
+    startup.import_tensorflow()
+
+
 def run(main):
     """Runs an absl `main` with `parse_flags`."""
     app.run(main, flags_parser=parse_flags)

@@ -23,7 +23,7 @@ Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid fla
 
 import os
 
-from absl import flags, logging
+from absl import flags
 
 from gan_tf.names import EXTRACTORS, MIN_EVAL_SAMPLES
 from gan_tf import cli, downstream, runs
@@ -132,8 +132,7 @@ def main_downstream():
                             f"{runs.CONFIG_FILE}); {path} is not one. Pass --run_dir=RUN.")
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.set_verbosity(logging.WARNING)
+    cli.start_tensorflow()
     try:
         report, output_dir = downstream.downstream_report(path, options, FLAGS.output)
     except UserError as error:
@@ -159,8 +158,7 @@ def main_human():
         options.validate()
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.set_verbosity(logging.WARNING)
+    cli.start_tensorflow()
     try:
         if FLAGS.human_results:
             report, output_dir = human.score_answers(path, FLAGS.human_results, FLAGS.output)
@@ -207,8 +205,7 @@ def main(argv):
                     FLAGS.inception_weights, FLAGS.output)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.set_verbosity(logging.WARNING)
+    cli.start_tensorflow()
     from gan_tf import evaluate_lib
 
     try:

@@ -22,7 +22,7 @@ Exit codes: 0 success, 1 an error in the model or the output folder, 2 an invali
 
 import os
 
-from absl import flags, logging
+from absl import flags
 
 from gan_tf import generate_lib, samplers
 from gan_tf import cli
@@ -75,8 +75,7 @@ def main(argv):
         check_flags()
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.set_verbosity(logging.WARNING)
+    cli.start_tensorflow()
 
     try:
         generate_lib.check_output_dir(FLAGS.output)  # before the model takes seconds to load

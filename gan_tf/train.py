@@ -9,9 +9,8 @@ directory or during training, 2 an invalid flag (nothing is written), 75 stopped
 (preemption) after saving a checkpoint: rerun the same command to resume.
 """
 
-import os
 
-from absl import flags, logging
+from absl import flags
 
 from gan_tf.config import TrainConfig
 from gan_tf import cli
@@ -26,8 +25,7 @@ def main(argv):
         config = cli.config_from_flags(TrainConfig)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    logging.set_verbosity(logging.WARNING)  # TF's INFO lines would drown the epoch lines
+    cli.start_tensorflow()
     from gan_tf import train_lib
     from gan_tf.callbacks import TrainingPreempted
 

@@ -222,5 +222,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console_main():
+    """`gan-tf-evaluate`, the console command `pip install` makes: the same as `python -m`."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console_main()

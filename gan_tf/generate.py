@@ -97,5 +97,10 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console_main():
+    """`gan-tf-generate`, the console command `pip install` makes: the same as `python -m`."""
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console_main()

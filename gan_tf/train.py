@@ -38,9 +38,14 @@ def main(argv):
     return 0
 
 
-if __name__ == "__main__":
+def console_main():
+    """`gan-tf-train`, the console command `pip install` makes: the same as `python -m`."""
     # Defined here, not on import: `cli.parse_config(TrainConfig, argv)` parses the same flags
     # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
     cli.define_config_flags(TrainConfig)
     flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
     cli.run(main)
+
+
+if __name__ == "__main__":
+    console_main()

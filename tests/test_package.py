@@ -4,6 +4,8 @@ a function), so nothing is imported to check it."""
 
 import ast
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -118,3 +120,18 @@ def test_what_the_command_lines_read_first_does_not_import_tensorflow():
                                "'keras') if m in sys.modules))"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command, flag", [("gan-tf-train", "--epochs"),
+                                           ("gan-tf-generate", "--num_images"),
+                                           ("gan-tf-evaluate", "--human")])
+def test_pip_install_gives_console_commands(command, flag):
+    path = os.path.join(os.path.dirname(sys.executable), command)
+    assert os.path.isfile(path), (f"{command} is missing beside {sys.executable}: reinstall "
+                                  "with pip install -e . (setup.cfg's console_scripts)")
+    shown = subprocess.run([path, "--help"], capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and flag in shown.stdout + shown.stderr
+    refused = subprocess.run([path, "--no_such_flag"], capture_output=True, text=True,
+                             timeout=120)
+    assert refused.returncode == 2 and "no_such_flag" in refused.stderr

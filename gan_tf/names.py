@@ -10,6 +10,16 @@ UPDATES = ("alternating", "simultaneous")
 EXTRACTORS = ("classifier", "inception")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+OPTIMIZERS = ("adam", "rmsprop")
+# The distribution of the generator's input z: standard normal, or uniform on [-1, 1].
+LATENT_DISTRIBUTIONS = ("normal", "uniform")
+# The hidden layers' nonlinearity, where the architecture has one: D never takes a plain ReLU
+# (its gradient is zero for half of every unit's inputs), G may.
+DISCRIMINATOR_ACTIVATIONS = ("leaky_relu", "prelu")
+GENERATOR_ACTIVATIONS = ("relu", "leaky_relu", "prelu")
+# Each architecture's own generator activation (Radford et al.'s ReLU; the design note's
+# LeakyReLU for the MLP), what `--generator_activation` left out means.
+DEFAULT_GENERATOR_ACTIVATIONS = {"mlp": "leaky_relu", "dcgan": "relu"}
 MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1

@@ -103,3 +103,120 @@ def test_conditional_networks_take_labels_and_use_them(architecture):
 def test_num_classes_must_be_two_or_more(num_classes):
     with pytest.raises(UserError, match="num_classes"):
         networks.MLPGenerator(num_classes=num_classes)
+
+
+def _layer_types(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_default_activations_and_layer_names_are_unchanged(architecture):
+    # Checkpoints and .keras files of earlier runs name these layers: they must not move.
+    generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4)
+    discriminator = networks.make_discriminator(architecture, (12, 12, 1), filters=4)
+    names = [layer.name for layer in generator.layers + discriminator.layers]
+    if architecture == "mlp":
+        assert {"leaky_relu_0", "leaky_relu_1"} <= set(names)
+        assert generator.activation == discriminator.activation == "leaky_relu"
+    else:
+        assert {"project_relu", "up_1_relu", "up_2_relu", "down_0_leaky_relu",
+                "down_1_leaky_relu"} <= set(names)
+        assert (generator.activation, discriminator.activation) == ("relu", "leaky_relu")
+    assert "PReLU" not in _layer_types(generator) + _layer_types(discriminator)
+    assert generator.latent_distribution == "normal"
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+def test_prelu_starts_as_the_leaky_relu_of_its_slope_and_learns_it(architecture):
+    kwargs = dict(image_shape=(12, 12, 1), filters=4, negative_slope=0.3)
+    leaky = networks.make_discriminator(architecture, **kwargs)
+    prelu = networks.make_discriminator(architecture, activation="prelu", **kwargs)
+    slopes = [layer for layer in prelu.layers if isinstance(layer, keras.layers.PReLU)]
+    assert len(slopes) == 2
+    if architecture == "dcgan":  # one slope per channel on feature maps (He et al., 2015)
+        assert [tuple(layer.alpha.shape) for layer in slopes] == [(1, 1, 4), (1, 1, 8)]
+    else:
+        assert [tuple(layer.alpha.shape) for layer in slopes] == [(128,), (128,)]
+    for layer in slopes:
+        np.testing.assert_allclose(layer.alpha.numpy(), 0.3)
+    # The same layers but the activations: with the same weights, the same logits at first.
+    def weighted(model):
+        return [layer for layer in model.layers
+                if layer.weights and not isinstance(layer, keras.layers.PReLU)]
+
+    for source, target in zip(weighted(leaky), weighted(prelu), strict=True):
+        target.set_weights(source.get_weights())
+    images = tf.random.uniform((4, 12, 12, 1), -1, 1, seed=3)
+    np.testing.assert_allclose(prelu(images), leaky(images), atol=1e-5)
+    # The slopes are trainable: a gradient reaches them.
+    with tf.GradientTape() as tape:
+        logits = prelu(images, training=True)
+    gradients = tape.gradient(logits, [layer.alpha for layer in slopes])
+    assert all(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in gradients)
+
+
+@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "prelu"])
+def test_generator_activation_replaces_every_hidden_nonlinearity(architecture, activation):
+    generator = networks.make_generator(architecture, 8, (12, 12, 1), filters=4,
+                                        activation=activation, negative_slope=0.1)
+    expected = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "prelu": "PReLU"}[activation]
+    kinds = _layer_types(generator)
+    assert kinds.count(expected) == (2 if architecture == "mlp" else 3)
+    assert not {"ReLU", "LeakyReLU", "PReLU"} - {expected} & set(kinds)
+    if activation == "leaky_relu":
+        assert all(layer.negative_slope == pytest.approx(0.1) for layer in generator.layers
+                   if isinstance(layer, keras.layers.LeakyReLU))
+    images = generator(tf.random.normal((2, 8)), training=False)
+    assert images.shape == (2, 12, 12, 1)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (networks.MLPGenerator, dict(latent_dim=12, image_shape=(8, 8, 1), hidden_units=(16,),
+                                 activation="prelu", latent_distribution="uniform")),
+    (networks.MLPDiscriminator, dict(image_shape=(8, 8, 1), hidden_units=(16,),
+                                     activation="prelu", spectral_norm=True)),
+    (networks.DCGANGenerator, dict(latent_dim=12, image_shape=(12, 12, 1), filters=4,
+                                   activation="prelu", negative_slope=0.1,
+                                   latent_distribution="uniform")),
+    (networks.DCGANDiscriminator, dict(image_shape=(12, 12, 1), filters=4, activation="prelu",
+                                       num_classes=3)),
+])
+def test_prelu_networks_round_trip_through_keras_files_in_safe_mode(cls, kwargs, tmp_path):
+    model = cls(**kwargs)
+    # Learned slopes that differ from their start, so the file must carry them.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.PReLU):
+            layer.alpha.assign(np.random.default_rng(0).uniform(0, 0.5, layer.alpha.shape))
+    config = model.get_config()
+    for key, value in kwargs.items():
+        assert config[key] == (list(value) if isinstance(value, tuple) else value)
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(loaded) is cls and loaded.get_config() == config
+    inputs = tf.random.normal((3,) + tuple(model.inputs[0].shape[1:]))
+    if kwargs.get("num_classes"):
+        inputs = [inputs, tf.constant([0, 1, 2])]
+    np.testing.assert_allclose(loaded(inputs), model(inputs), atol=1e-6)
+
+
+def test_a_generator_saved_before_the_new_options_loads_with_the_old_behaviour():
+    # The config of an earlier gan_tf has no activation, negative_slope nor latent_distribution.
+    old = {"name": "generator", "trainable": True, "latent_dim": 8, "image_shape": [12, 12, 1],
+           "filters": 4, "batch_norm_momentum": 0.9, "num_classes": None, "embedding_dim": 50}
+    generator = networks.DCGANGenerator.from_config(old)
+    assert (generator.activation, generator.latent_distribution) == ("relu", "normal")
+    assert generator.get_layer("up_1_relu") is not None
+
+
+@pytest.mark.parametrize("cls, kwargs, message", [
+    (networks.DCGANDiscriminator, dict(activation="relu"), "'leaky_relu', 'prelu'"),
+    (networks.MLPDiscriminator, dict(activation="elu"), "argument activation"),
+    (networks.DCGANGenerator, dict(activation="swish"), "'relu', 'leaky_relu', 'prelu'"),
+    (networks.MLPGenerator, dict(negative_slope=1.5), "argument negative_slope"),
+    (networks.DCGANGenerator, dict(latent_distribution="gaussian"), "'normal', 'uniform'"),
+])
+def test_activation_slope_and_latent_distribution_are_checked(cls, kwargs, message):
+    with pytest.raises(UserError, match=message):
+        cls(image_shape=(12, 12, 1), **kwargs)

@@ -3,7 +3,8 @@
 The SavedModel has two signatures:
 - `serve(z)`: latents `(batch, latent_dim)` float32 -> `{"images": (batch, H, W, C)}` in [-1, 1].
 - `generate(num_images, seed)`: int32, int64 scalars -> `{"images", "latents"}`; the latents
-  are `tf.random.stateless_normal` of the seed, the same as `GAN.generate(num_images, seed)`.
+  are `tf.random.stateless_normal` of the seed (`stateless_uniform` on [-1, 1] for a generator
+  with uniform latents), the same as `GAN.generate(num_images, seed)`.
 
 A class-conditional generator's SavedModel has instead:
 - `serve(z, label)`: latents and int32 class indices `(batch,)` -> `{"images"}`.
@@ -11,8 +12,9 @@ A class-conditional generator's SavedModel has instead:
   "labels"}`, the same images as `GAN.generate(len(labels), seed, labels=labels)`.
 A label outside `[0, num_classes)` fails with InvalidArgumentError naming the range.
 
-Beside the SavedModel files, `gan_tf.json` describes the model (latent size, image shape,
-number of classes, class names and what `metadata` the caller adds, e.g. the dataset); read
+Beside the SavedModel files, `gan_tf.json` describes the model (latent size and
+distribution, image shape, number of classes, class names and what `metadata` the caller
+adds, e.g. the dataset); read
 it with `read_metadata(path)`. TensorFlow ignores it.
 
 Load it anywhere with:
@@ -34,7 +36,8 @@ import tensorflow as tf
 from gan_tf import runs
 from gan_tf.errors import UserError
 from gan_tf.files import make_temp_dir, staging_directory
-from gan_tf.gan import call_generator, latent_dim_of, num_classes_of, sample_latents
+from gan_tf.gan import (call_generator, latent_dim_of, latent_distribution_of, num_classes_of,
+                        sample_latents)
 
 
 METADATA_FILE = runs.EXPORT_METADATA_FILE
@@ -55,18 +58,21 @@ def export_generator(generator, path, latent_dim=None, metadata=None):
         `path`.
     """
     latent_dim = latent_dim_of(generator, latent_dim)
+    distribution = latent_distribution_of(generator)
     num_classes = num_classes_of(generator)
     archive = keras.export.ExportArchive()
     archive.track(generator)
     if num_classes:
-        serve, generate = _conditional_endpoints(generator, latent_dim, num_classes)
+        serve, generate = _conditional_endpoints(generator, latent_dim, num_classes,
+                                                 distribution)
     else:
-        serve, generate = _endpoints(generator, latent_dim)
+        serve, generate = _endpoints(generator, latent_dim, distribution)
     archive.add_endpoint("serve", serve)
     archive.add_endpoint("generate", generate)
     description = {
         "format": "gan_tf generator SavedModel",
         "latent_dim": int(latent_dim),
+        "latent_distribution": distribution,
         "image_shape": [int(d) for d in generator.outputs[0].shape[1:]] if getattr(
             generator, "outputs", None) else None,
         "num_classes": num_classes,
@@ -90,7 +96,7 @@ def export_generator(generator, path, latent_dim=None, metadata=None):
     return path
 
 
-def _endpoints(generator, latent_dim):
+def _endpoints(generator, latent_dim, distribution):
     @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
     def serve(z):
         return {"images": tf.cast(generator(z, training=False), tf.float32)}
@@ -98,14 +104,14 @@ def _endpoints(generator, latent_dim):
     @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
                                   tf.TensorSpec([], tf.int64, name="seed")])
     def generate(num_images, seed):
-        latents = sample_latents(num_images, latent_dim, seed)
+        latents = sample_latents(num_images, latent_dim, seed, distribution)
         return {"images": tf.cast(generator(latents, training=False), tf.float32),
                 "latents": latents}
 
     return serve, generate
 
 
-def _conditional_endpoints(generator, latent_dim, num_classes):
+def _conditional_endpoints(generator, latent_dim, num_classes, distribution):
     def checked(labels):
         message = f"labels must be class indices in [0, {num_classes})"
         with tf.control_dependencies([
@@ -123,7 +129,7 @@ def _conditional_endpoints(generator, latent_dim, num_classes):
                                   tf.TensorSpec([], tf.int64, name="seed")])
     def generate(labels, seed):
         labels = checked(labels)
-        latents = sample_latents(tf.shape(labels)[0], latent_dim, seed)
+        latents = sample_latents(tf.shape(labels)[0], latent_dim, seed, distribution)
         images = call_generator(generator, latents, labels)
         return {"images": tf.cast(images, tf.float32), "latents": latents, "labels": labels}
 

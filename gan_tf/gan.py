@@ -11,14 +11,43 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_po
                            invalid)
 
 
-def sample_latents(num_images, latent_dim, seed):
-    """Standard-normal latents `(num_images, latent_dim)`, a pure function of `seed`.
+def sample_latents(num_images, latent_dim, seed, distribution="normal"):
+    """Latents `(num_images, latent_dim)`, a pure function of `seed`.
 
-    The same formula is traced into the exported generator's `generate` signature, so
-    `GAN.generate(n, seed)` and the SavedModel's `generate(n, seed)` give the same images.
+    `distribution` is "normal" (standard normal) or "uniform" (U[-1, 1]): that of the
+    generator (`latent_distribution_of`). The same formula is traced into the exported
+    generator's `generate` signature, so `GAN.generate(n, seed)` and the SavedModel's
+    `generate(n, seed)` give the same images.
     """
+    check_choice("latent_distribution", distribution, names.LATENT_DISTRIBUTIONS)
     seed = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])
+    if distribution == "uniform":
+        return tf.random.stateless_uniform([num_images, latent_dim], seed=seed, minval=-1.0,
+                                           maxval=1.0)
     return tf.random.stateless_normal([num_images, latent_dim], seed=seed)
+
+
+def numpy_latents(rng, shape, distribution="normal"):
+    """float32 latents of `shape` from the numpy Generator `rng`, in `distribution`.
+
+    For the fixed latents that callbacks draw once (the sample grid, the collapse check).
+    """
+    check_choice("latent_distribution", distribution, names.LATENT_DISTRIBUTIONS)
+    if distribution == "uniform":
+        return rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def latent_distribution_of(generator):
+    """The distribution of z the generator is meant for: "normal" or "uniform".
+
+    gan_tf's generators record it in their config (`latent_distribution`); any other model
+    (e.g. your own Keras generator) is taken as "normal" unless it has a
+    `latent_distribution` attribute.
+    """
+    distribution = getattr(generator, "latent_distribution", None) or "normal"
+    check_choice("latent_distribution", distribution, names.LATENT_DISTRIBUTIONS)
+    return distribution
 
 
 # The random streams of a training step, for `training_draw`.
@@ -34,7 +63,8 @@ def training_draw(seed, stream, step, shape, uniform=False):
     `G_LATENTS` (G's latents at G-optimizer step `step`), `PENALTY_MIX` (WGAN-GP's
     interpolation coefficients) and `AUGMENTATION` (DiffAugment/ADA draws). Standard normal,
     or U[0, 1) with `uniform`, of `shape` (the global batch first; each replica of a
-    distributed run takes its slice).
+    distributed run takes its slice). The latent streams of a generator with uniform
+    latents take the U[0, 1) draw to U[-1, 1) (`GAN._draw_latents`).
     """
     key = tf.stack([tf.constant(seed * 4 + stream, tf.int64), tf.cast(step, tf.int64)])
     draw = tf.random.stateless_uniform if uniform else tf.random.stateless_normal
@@ -177,7 +207,10 @@ class GAN(keras.Model):
     step counters in any checkpoint, differ between replicas, and a run under a
     `tf.distribute` strategy sees the same global batch of latents as a single-device run.
     Losses are divided by the number of replicas before the gradients are taken: replicas'
-    gradients are summed, so the update is that of the global-batch mean.
+    gradients are summed, so the update is that of the global-batch mean. Latents follow
+    the generator's `latent_distribution` (standard normal, or U[-1, 1] for a generator made
+    with `latent_distribution="uniform"`; see `latent_distribution_of`), in training and in
+    `generate`.
 
     Class-conditional training: with a generator and a discriminator that have `num_classes`
     (e.g. `DCGANGenerator(num_classes=10)`), the data must be `(images, labels)` batches; G
@@ -212,6 +245,7 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.seed = int(seed)
         self.latent_dim = latent_dim_of(generator, latent_dim)
+        self.latent_distribution = latent_distribution_of(generator)
         self.num_classes = num_classes_of(generator)
         if num_classes_of(discriminator) != self.num_classes:
             raise invalid("discriminator", f"a discriminator with num_classes="
@@ -440,7 +474,7 @@ class GAN(keras.Model):
         d_variables = self.discriminator.trainable_variables
         for _ in range(self.discriminator_steps):
             step = self.discriminator_optimizer.iterations
-            latents = self._draw(batch_size, [self.latent_dim], step, D_LATENTS)
+            latents = self._draw_latents(batch_size, step, D_LATENTS)
             with tf.GradientTape() as tape:
                 fake_images = self._generate(latents, labels, training=True)
                 d_loss, total_d_loss, real_logits, fake_logits = self._discriminator_loss(
@@ -451,8 +485,7 @@ class GAN(keras.Model):
             self.d_loss_tracker.update_state(d_loss)
 
         # Generator step, with fresh latents.
-        latents = self._draw(batch_size, [self.latent_dim], self.generator_optimizer.iterations,
-                             G_LATENTS)
+        latents = self._draw_latents(batch_size, self.generator_optimizer.iterations, G_LATENTS)
         with tf.GradientTape() as tape:
             generated = self._augment(self._generate(latents, labels, training=True),
                                       2 * self.generator_optimizer.iterations + 1)
@@ -466,7 +499,7 @@ class GAN(keras.Model):
     def _simultaneous_step(self, real_images, labels, batch_size, replicas):
         # One generator pass; both players' gradients from the same forward pass.
         step = self.discriminator_optimizer.iterations
-        latents = self._draw(batch_size, [self.latent_dim], step, D_LATENTS)
+        latents = self._draw_latents(batch_size, step, D_LATENTS)
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = self._generate(latents, labels, training=True)
             d_loss, total_d_loss, real_logits, fake_logits = self._discriminator_loss(
@@ -528,6 +561,12 @@ class GAN(keras.Model):
         start = tf.cast(replica, tf.int32) * batch_size
         return values[start:start + batch_size]
 
+    def _draw_latents(self, batch_size, step, stream):
+        """This replica's latents of `stream` at `step`, in the generator's distribution."""
+        uniform = self.latent_distribution == "uniform"
+        values = self._draw(batch_size, [self.latent_dim], step, stream, uniform=uniform)
+        return 2.0 * values - 1.0 if uniform else values
+
     @property
     def uses_ema(self):
         """True when G's optimizer keeps an exponential moving average of G's weights."""
@@ -559,8 +598,9 @@ class GAN(keras.Model):
 
         Args:
             num_images: how many images.
-            seed: seed of the latents (`sample_latents`); the exported generator's `generate`
-                signature gives the same images for the same seed (and labels).
+            seed: seed of the latents (`sample_latents`, in the generator's
+                `latent_distribution`); the exported generator's `generate` signature gives
+                the same images for the same seed (and labels).
             batch_size: images per generator call. The same seed, labels and batch_size
                 give bit-identical images on one machine; another batch_size gives the same
                 images up to float32 round-off (below 1e-6 measured: the CPU's kernels
@@ -573,7 +613,7 @@ class GAN(keras.Model):
             labels = tf.constant(class_labels(num_images, self.num_classes, labels))
         elif labels is not None:
             raise invalid("labels", labels, "None: this GAN is not class-conditional")
-        latents = sample_latents(num_images, self.latent_dim, seed)
+        latents = sample_latents(num_images, self.latent_dim, seed, self.latent_distribution)
         generator = self.sampling_generator()
         parts = [self._generate(latents[i:i + batch_size],
                                 None if labels is None else labels[i:i + batch_size],

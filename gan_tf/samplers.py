@@ -13,7 +13,9 @@ import os
 import numpy as np
 
 from gan_tf import runs
-from gan_tf.errors import UserError, check_positive_int, check_seed, first_line, invalid
+from gan_tf.names import LATENT_DISTRIBUTIONS
+from gan_tf.errors import (UserError, check_choice, check_positive_int, check_seed, first_line,
+                           invalid)
 
 _MODEL_EXPECTED = ("Expected a training run directory (with config.json, e.g. runs/NAME), an "
                    "exported generator folder (with gan_tf.json, e.g. runs/NAME/generator) or "
@@ -29,14 +31,18 @@ class Sampler:
             unconditional.
         image_shape: `(height, width, channels)`.
         latent_dim: size of the generator's latent input.
+        latent_distribution: "normal" or "uniform" (U[-1, 1]): what its latents are drawn
+            from.
         description: JSON-ready facts for a manifest: `path`, `kind` ("run", "export" or
             "keras"), `epochs` and `dataset` (None where unknown), `conditional`, `ema`.
     """
 
     def __init__(self, run_batch, latent_dim, image_shape, num_classes, class_names,
-                 description):
+                 description, latent_distribution="normal"):
         self._run_batch = run_batch  # (latents, labels or None) -> float32 numpy images
         self.latent_dim = int(latent_dim)
+        check_choice("latent_distribution", latent_distribution, LATENT_DISTRIBUTIONS)
+        self.latent_distribution = latent_distribution
         self.image_shape = tuple(int(d) for d in image_shape)
         self.num_classes = int(num_classes) if num_classes else None
         self.class_names = list(class_names) if self.num_classes else []
@@ -61,10 +67,10 @@ class Sampler:
         """Yields `(images, labels)` batches of at most `batch_size`, in order.
 
         The latents of all `num_images` images are drawn at once from `seed`
-        (`gan_tf.gan.sample_latents`), as `GAN.generate` does, so the images do not depend on
-        `batch_size` beyond float32 round-off (bit-identical at the same `batch_size` on one
-        machine; below 1e-6 apart across batch sizes) and equal `GAN.generate(num_images, seed,
-        labels=..., batch_size=...)`. `images` are float32 numpy in [-1, 1]; `labels` int32
+        (`gan_tf.gan.sample_latents`, in `latent_distribution`), as `GAN.generate` does, so
+        the images do not depend on `batch_size` beyond float32 round-off (bit-identical at
+        the same `batch_size` on one machine; below 1e-6 apart across batch sizes) and equal
+        `GAN.generate(num_images, seed, labels=..., batch_size=...)`. `images` are float32 numpy in [-1, 1]; `labels` int32
         numpy, or None when unconditional.
         """
         from gan_tf.gan import sample_latents
@@ -72,7 +78,7 @@ class Sampler:
         check_positive_int("batch_size", batch_size)
         check_seed(seed)
         labels = self.labels_for(num_images, labels)
-        latents = sample_latents(num_images, self.latent_dim, seed)
+        latents = sample_latents(num_images, self.latent_dim, seed, self.latent_distribution)
         for start in range(0, num_images, batch_size):
             part = None if labels is None else labels[start:start + batch_size]
             images = self._run_batch(latents[start:start + batch_size], part)
@@ -161,7 +167,8 @@ def _run_sampler(path, checkpoint="latest"):
                    "dataset": dataset.get("name"), "architecture": config.architecture,
                    "conditional": bool(num_classes), "ema": bool(gan.uses_ema)}
     return Sampler(run_batch, gan.latent_dim, dataset["image_shape"], num_classes,
-                   _class_names(dataset.get("class_names"), num_classes), description)
+                   _class_names(dataset.get("class_names"), num_classes), description,
+                   latent_distribution=gan.latent_distribution)
 
 
 def _export_sampler(path):
@@ -174,6 +181,9 @@ def _export_sampler(path):
         latent_dim = int(metadata["latent_dim"])
         image_shape = tuple(int(d) for d in metadata["image_shape"])
         num_classes = int(metadata["num_classes"]) if metadata.get("num_classes") else None
+        # Exports written before uniform latents existed record none: theirs are normal.
+        latent_distribution = metadata.get("latent_distribution", "normal")
+        check_choice("latent_distribution", latent_distribution, LATENT_DISTRIBUTIONS)
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path}/{runs.EXPORT_METADATA_FILE} does not describe the generator "
                         f"({type(error).__name__}: {error}). Export it again with "
@@ -197,13 +207,14 @@ def _export_sampler(path):
                    "dataset": metadata.get("dataset"), "conditional": bool(num_classes),
                    "ema": None if "ema_decay" not in metadata else ema_decay is not None}
     return Sampler(run_batch, latent_dim, image_shape, num_classes,
-                   _class_names(metadata.get("class_names"), num_classes), description)
+                   _class_names(metadata.get("class_names"), num_classes), description,
+                   latent_distribution=latent_distribution)
 
 
 def _keras_sampler(path):
     """A `Sampler` for a generator saved as a `.keras` file (see `load_sampler`)."""
     from gan_tf import model_files
-    from gan_tf.gan import call_generator, latent_dim_of, num_classes_of
+    from gan_tf.gan import call_generator, latent_dim_of, latent_distribution_of, num_classes_of
 
     generator = model_files.load_keras_generator(path)
     num_classes = num_classes_of(generator)
@@ -217,7 +228,8 @@ def _keras_sampler(path):
                    "architecture": type(generator).__name__,
                    "conditional": bool(num_classes), "ema": None}
     return Sampler(run_batch, latent_dim, image_shape, num_classes,
-                   _class_names(None, num_classes), description)
+                   _class_names(None, num_classes), description,
+                   latent_distribution=latent_distribution_of(generator))
 
 
 def _keras_image_shape(path, model, num_classes):

@@ -60,6 +60,24 @@ def test_sample_grid_keeps_its_latents_across_runs(tmp_path):
         wrong.fixed_latents()
 
 
+def test_sample_grid_and_health_latents_follow_the_generators_distribution(tmp_path):
+    from gan_tf import networks
+
+    for distribution in ("normal", "uniform"):
+        generator = networks.make_generator("mlp", 8, (8, 8, 1),
+                                            latent_distribution=distribution)
+        grid = callbacks.SampleGrid(tmp_path / distribution, generator=generator, num_rows=8,
+                                    num_cols=8, seed=1)
+        health = callbacks.TrainingHealth(generator=generator, num_samples=64, seed=1)
+        health.samples()  # draws its fixed latents
+        rng = np.random.default_rng(1)
+        expected = (rng.uniform(-1, 1, (64, 8)) if distribution == "uniform"
+                    else rng.standard_normal((64, 8))).astype(np.float32)
+        np.testing.assert_array_equal(grid.fixed_latents(), expected)
+        np.testing.assert_array_equal(np.load(grid.latents_path), expected)
+        np.testing.assert_array_equal(health._latents, expected)
+
+
 def test_sample_grid_writes_tensorboard_images(tmp_path):
     model, decoder = autoencoder()
     grid = callbacks.SampleGrid(tmp_path / "s", generator=decoder, num_rows=1, num_cols=2,

@@ -32,6 +32,8 @@ FRESH_PROCESS = textwrap.dedent("""
         "signatures": sorted(model.signatures),
         "serve_shape": list(serve.shape), "generate_shape": list(images.shape),
         "latents_shape": list(generated["latents"].shape),
+        "latents_range": [float(generated["latents"].numpy().min()),
+                          float(generated["latents"].numpy().max())],
         "min": float(min(serve.min(), images.min())),
         "max": float(max(serve.max(), images.max())),
         "serve_diff": float(np.abs(serve - expected["serve"]).max()),
@@ -42,11 +44,14 @@ FRESH_PROCESS = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("architecture, image_shape", [("dcgan", (12, 12, 3)),
-                                                       ("mlp", (28, 28, 1))])
+@pytest.mark.parametrize("architecture, image_shape, distribution", [
+    ("dcgan", (12, 12, 3), "normal"), ("mlp", (28, 28, 1), "normal"),
+    ("mlp", (28, 28, 1), "uniform")])
 @pytest.mark.slow
-def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, tmp_path):
-    generator = networks.make_generator(architecture, 6, image_shape, filters=4)
+def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, distribution,
+                                                 tmp_path):
+    generator = networks.make_generator(architecture, 6, image_shape, filters=4,
+                                        latent_distribution=distribution)
     gan = GAN(generator, networks.make_discriminator(architecture, image_shape, filters=4))
     gan.compile()
     gan.fit(np.zeros((8,) + image_shape, "float32"), epochs=1, batch_size=4, verbose=0)
@@ -63,6 +68,9 @@ def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, tmp_
     assert report["serve_shape"] == [3, *image_shape]
     assert report["generate_shape"] == [5, *image_shape]
     assert report["latents_shape"] == [5, 6]
+    # generate draws the generator's z: within [-1, 1] when uniform, beyond it when normal.
+    low, high = report["latents_range"]
+    assert (-1 <= low and high <= 1) == (distribution == "uniform")
     assert -1 <= report["min"] and report["max"] <= 1
     assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
     assert not report["gan_tf_loaded"]
@@ -160,3 +168,55 @@ def test_metadata_is_written_and_other_folders_are_refused(tmp_path):
     assert metadata["signatures"]["generate"] == ["num_images", "seed"]
     with pytest.raises(UserError, match="not a gan_tf generator export"):
         export.read_metadata(str(tmp_path))
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_the_export_and_its_sampler_follow_uniform_latents(conditional, tmp_path):
+    import tensorflow as tf
+
+    from gan_tf import samplers
+    from gan_tf.gan import call_generator, sample_latents
+
+    num_classes = 3 if conditional else None
+    generator = networks.make_generator("mlp", 6, (8, 8, 1), num_classes=num_classes,
+                                        latent_distribution="uniform")
+    path = export.export_generator(generator, str(tmp_path / "generator"))
+    assert export.read_metadata(path)["latent_distribution"] == "uniform"
+    model = export.load_generator(path)
+    labels = np.array([0, 2, 1, 1], "int32")
+    if conditional:
+        generated = model.signatures["generate"](labels=tf.constant(labels),
+                                                 seed=tf.constant(7, tf.int64))
+    else:
+        generated = model.signatures["generate"](num_images=tf.constant(4),
+                                                 seed=tf.constant(7, tf.int64))
+    expected = sample_latents(4, 6, 7, "uniform")
+    np.testing.assert_array_equal(generated["latents"], expected)
+    np.testing.assert_allclose(generated["images"], call_generator(
+        generator, expected, labels if conditional else None), atol=1e-6)
+    sampler = samplers.load_sampler(path)
+    assert sampler.latent_distribution == "uniform"
+    np.testing.assert_allclose(
+        sampler.generate(4, seed=7, labels=labels if conditional else None),
+        generated["images"], atol=1e-6)
+
+
+def test_an_export_from_before_uniform_latents_samples_normal_ones(tmp_path):
+    from gan_tf import samplers
+
+    path = export.export_generator(networks.make_generator("mlp", 4, (8, 8, 1)),
+                                   str(tmp_path / "generator"))
+    metadata_file = os.path.join(path, export.METADATA_FILE)
+    with open(metadata_file) as stream:
+        metadata = json.load(stream)
+    assert metadata.pop("latent_distribution") == "normal"
+    with open(metadata_file, "w") as stream:
+        json.dump(metadata, stream)
+    assert samplers.load_sampler(path).latent_distribution == "normal"
+    metadata["latent_distribution"] = "cauchy"
+    with open(metadata_file, "w") as stream:
+        json.dump(metadata, stream)
+    from gan_tf.errors import UserError
+
+    with pytest.raises(UserError, match="does not describe the generator.*latent_distribution"):
+        samplers.load_sampler(path)

@@ -8,8 +8,9 @@ import tensorflow as tf
 
 from conftest import ACROSS_BATCH_SIZES_ATOL, run_python
 from gan_tf import losses, networks
-from gan_tf.gan import (D_LATENTS, G_LATENTS, GAN, PENALTY_MIX, moving_averages,
-                        sample_latents, training_draw)
+from gan_tf.errors import UserError
+from gan_tf.gan import (D_LATENTS, G_LATENTS, GAN, PENALTY_MIX, latent_distribution_of,
+                        moving_averages, numpy_latents, sample_latents, training_draw)
 
 
 def make_gan(loss="non_saturating", architecture="mlp", seed=0, **compile_kwargs):
@@ -85,13 +86,15 @@ def test_generate_is_seeded_and_in_range():
     np.testing.assert_allclose(images, gan.generator(sample_latents(7, 8, 3)), atol=1e-6)
 
 
-def test_keras_file_round_trip_keeps_optimizer_state(tmp_path):
-    gan = make_gan(loss="minimax")
+@pytest.mark.parametrize("optimizer", [keras.optimizers.Adam, keras.optimizers.RMSprop])
+def test_keras_file_round_trip_keeps_optimizer_state(optimizer, tmp_path):
+    gan = make_gan(loss="minimax", discriminator_optimizer=optimizer(2e-4))
     gan.fit(real_images(), epochs=1, batch_size=8, verbose=0)
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded, GAN) and loaded.loss_name == "minimax"
+    assert type(loaded.discriminator_optimizer) is optimizer
     assert int(loaded.generator_optimizer.iterations) == 4
     for a, b in zip(loaded.discriminator_optimizer.variables,
                     gan.discriminator_optimizer.variables):
@@ -397,3 +400,69 @@ def test_fit_refuses_integer_pixels_and_unscaled_float_pixels():
     assert int(gan.generator_optimizer.iterations) == 0  # no step was taken on either
     gan.fit(pixels.astype("float32") / 127.5 - 1, epochs=1, batch_size=8, verbose=0)
     assert int(gan.generator_optimizer.iterations) == 2
+
+
+def test_latents_follow_the_distribution_asked_for():
+    normal = sample_latents(4000, 8, 3)
+    np.testing.assert_array_equal(normal, sample_latents(4000, 8, 3, "normal"))
+    uniform = sample_latents(4000, 8, 3, "uniform").numpy()
+    np.testing.assert_array_equal(uniform, sample_latents(4000, 8, 3, "uniform"))
+    assert -1 <= uniform.min() < -0.99 and 0.99 < uniform.max() <= 1
+    assert abs(uniform.mean()) < 0.02 and uniform.std() == pytest.approx(3 ** -0.5, abs=0.01)
+    assert np.abs(normal).max() > 3  # a normal draw of 32,000 values goes beyond [-1, 1]
+    fixed = numpy_latents(np.random.default_rng(0), (4000, 8), "uniform")
+    assert fixed.dtype == np.float32 and -1 <= fixed.min() and fixed.max() <= 1
+    np.testing.assert_array_equal(numpy_latents(np.random.default_rng(0), (3, 2)),
+                                  np.random.default_rng(0).standard_normal((3, 2)).astype(
+                                      np.float32))
+    with pytest.raises(UserError, match="latent_distribution='gaussian'"):
+        sample_latents(4, 8, 3, "gaussian")
+
+
+def test_the_latent_distribution_is_the_generators():
+    uniform = networks.make_generator("mlp", 8, (12, 12, 1), latent_distribution="uniform")
+    assert latent_distribution_of(uniform) == "uniform"
+    own = keras.Sequential([keras.Input((8,)), keras.layers.Dense(144, activation="tanh"),
+                            keras.layers.Reshape((12, 12, 1))])
+    assert latent_distribution_of(own) == "normal"  # a user's Keras generator
+    own.latent_distribution = "uniform"
+    assert latent_distribution_of(own) == "uniform"
+    own.latent_distribution = "cauchy"
+    with pytest.raises(UserError, match="'normal', 'uniform'"):
+        latent_distribution_of(own)
+
+
+@pytest.mark.parametrize("update", ["alternating", "simultaneous"])
+@pytest.mark.parametrize("distribution", ["normal", "uniform"])
+def test_training_latents_follow_the_generators_distribution(distribution, update):
+    generator = networks.make_generator("mlp", 8, (12, 12, 1),
+                                        latent_distribution=distribution)
+    gan = GAN(generator, networks.make_discriminator("mlp", (12, 12, 1)), seed=4)
+    gan.compile(update=update, run_eagerly=True)
+    seen = []
+    generate = gan._generate
+
+    def spy(latents, labels, training=False, generator=None):
+        if training:
+            seen.append(np.asarray(latents))
+        return generate(latents, labels, training=training, generator=generator)
+
+    gan._generate = spy
+    gan.fit(tf.data.Dataset.from_tensor_slices(real_images(16)).batch(8), epochs=1, verbose=0,
+            shuffle=False)
+    assert len(seen) == (4 if update == "alternating" else 2)  # D (and G) latents per step
+    streams = [D_LATENTS, G_LATENTS] if update == "alternating" else [D_LATENTS]
+    expected = []
+    for step in range(2):
+        for stream in streams:
+            draw = training_draw(4, stream, step, [8, 8], uniform=distribution == "uniform")
+            expected.append(2 * draw - 1 if distribution == "uniform" else draw)
+    for latents, wanted in zip(seen, expected, strict=True):
+        np.testing.assert_array_equal(latents, wanted)
+    values = np.concatenate(seen)
+    if distribution == "uniform":
+        assert -1 <= values.min() and values.max() <= 1
+    else:
+        assert np.abs(values).max() > 1.5
+    np.testing.assert_array_equal(
+        gan.generate(5, seed=2), gan.generator(sample_latents(5, 8, 2, distribution)))

@@ -10,13 +10,15 @@ import tensorflow as tf
 from gan_tf import images as images_lib
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, npy_bytes
-from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
+from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
+                        num_classes_of, numpy_latents)
 
 
 class SampleGrid(keras.callbacks.Callback):
     """Saves a grid of images generated from the same latent vectors every N epochs.
 
-    The latent vectors are drawn once from `seed` and stored as `latents.npy` in `directory`;
+    The latent vectors are drawn once from `seed` (in the generator's latent distribution,
+    `gan_tf.gan.latent_distribution_of`) and stored as `latents.npy` in `directory`;
     a later run (a resume) reads them back, so every grid of a run shows the same latents and
     the grids can be compared across epochs and restarts. Grids are written atomically as
     `epoch_0001.png`, ... and `final.png` when training ends. Optionally each grid also goes
@@ -106,7 +108,8 @@ class SampleGrid(keras.callbacks.Callback):
                     f"grid needs {shape}. Use another directory, or the grid size and latent "
                     "size it was made with.")
         else:
-            latents = np.random.default_rng(self.seed).standard_normal(shape).astype(np.float32)
+            latents = numpy_latents(np.random.default_rng(self.seed), shape,
+                                    latent_distribution_of(self._resolve_generator()))
             os.makedirs(self.directory, exist_ok=True)
             buffer = npy_bytes(latents)
             atomic_write_bytes(self.latents_path, buffer)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from gan_tf.errors import check_positive_int, invalid
 from gan_tf.files import atomic_write_text
-from gan_tf.gan import class_labels, latent_dim_of
+from gan_tf.gan import class_labels, latent_dim_of, latent_distribution_of, numpy_latents
 from gan_tf.messages import get_logger
 from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
 
@@ -115,8 +115,9 @@ class SampleQuality(keras.callbacks.Callback):
                 {"labels": requested} if num_classes else {}))
         else:
             generator = getattr(self.model, "generator", None) or self.model
-            latents = np.random.default_rng(self.seed).standard_normal(
-                (self.num_samples, latent_dim_of(generator))).astype(np.float32)
+            latents = numpy_latents(np.random.default_rng(self.seed),
+                                    (self.num_samples, latent_dim_of(generator)),
+                                    latent_distribution_of(generator))
             images = np.asarray(generator(latents, training=False))
         return np.asarray(images, np.float32), requested
 

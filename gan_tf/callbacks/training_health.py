@@ -21,7 +21,8 @@ import tensorflow as tf
 from gan_tf import metrics
 from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
 from gan_tf.messages import get_logger
-from gan_tf.gan import call_generator, class_labels, latent_dim_of, num_classes_of
+from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
+                        num_classes_of, numpy_latents)
 
 # Keys added to the epoch's logs.
 D_OVERPOWERING = "health_d_overpowering"
@@ -293,7 +294,8 @@ class TrainingHealth(keras.callbacks.Callback):
                           f"({2 * num_classes} for {num_classes} classes)")
         latent_dim = latent_dim_of(generator, self.latent_dim)
         rng = np.random.default_rng(self.seed)
-        self._latents = rng.standard_normal((self.num_samples, latent_dim)).astype(np.float32)
+        self._latents = numpy_latents(rng, (self.num_samples, latent_dim),
+                                      latent_distribution_of(generator))
         self._labels = class_labels(self.num_samples, num_classes) if num_classes else None
         groups = self._groups()
         self._best_spread = [0.0] * len(groups)

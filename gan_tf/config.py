@@ -11,9 +11,11 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_no
 
 # The shared names and defaults live in `gan_tf.names`; they stay importable from here.
 from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F401
-                          ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS, EMBEDDED_DATASET,
-                          EXTRACTORS, FOLDER_PREFIX, LOSSES, MIN_EVAL_SAMPLES, PATH_PREFIXES,
-                          PRECISIONS, STRATEGIES, UPDATES)
+                          ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS,
+                          DEFAULT_GENERATOR_ACTIVATIONS, DISCRIMINATOR_ACTIVATIONS,
+                          EMBEDDED_DATASET, EXTRACTORS, FOLDER_PREFIX, GENERATOR_ACTIVATIONS,
+                          LATENT_DISTRIBUTIONS, LOSSES, MIN_EVAL_SAMPLES, OPTIMIZERS,
+                          PATH_PREFIXES, PRECISIONS, STRATEGIES, UPDATES)
 
 # Prefixes a user may type for a path dataset by mistake (tfds names have no such prefix).
 _MISTYPED_PREFIXES = ("folder", "folders", "dir", "directory", "path", "file", "array",
@@ -85,9 +87,20 @@ class TrainConfig:
     architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
                                         "dcgan (convolutional)")
     latent_dim: int = _field(100, "size of the generator's input noise z")
+    latent_distribution: str = _field(
+        "normal", "normal (z ~ N(0, 1)) | uniform (z ~ U[-1, 1]): the noise G is trained on; "
+        "sampling, the grids, generate and the export follow it")
     dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
     conditional: bool = _field(False, "class-conditional G(z, label) and projection D(x, label) "
                                       "(needs a labelled dataset)")
+    generator_activation: Optional[str] = _field(
+        None, "relu | leaky_relu | prelu after G's hidden layers (default: the architecture's "
+        "own, relu for dcgan, leaky_relu for mlp)")
+    discriminator_activation: str = _field(
+        "leaky_relu", "leaky_relu | prelu (a learned slope per channel or unit) after D's "
+        "hidden layers")
+    negative_slope: float = _field(0.2, "slope of LeakyReLU for x < 0, and PReLU's initial "
+                                        "slope")
 
     # Objective and optimisation.
     loss: str = _field("non_saturating", "minimax (Goodfellow et al.'s saturating G loss) | "
@@ -110,10 +123,18 @@ class TrainConfig:
                                               "sample and export from it")
     epochs: int = _field(50, "passes over the training images")
     batch_size: int = _field(64, "images per step")
-    generator_learning_rate: float = _field(2e-4, "Adam learning rate of G")
-    discriminator_learning_rate: float = _field(2e-4, "Adam learning rate of D")
-    beta_1: float = _field(0.5, "Adam beta_1 of both players")
-    beta_2: float = _field(0.999, "Adam beta_2 of both players")
+    optimizer: str = _field("adam", "adam | rmsprop: the optimizer of both players")
+    generator_optimizer: Optional[str] = _field(None, "adam | rmsprop: G's optimizer, "
+                                                      "overriding --optimizer for G")
+    discriminator_optimizer: Optional[str] = _field(None, "adam | rmsprop: D's optimizer, "
+                                                          "overriding --optimizer for D")
+    generator_learning_rate: float = _field(2e-4, "learning rate of G's optimizer")
+    discriminator_learning_rate: float = _field(2e-4, "learning rate of D's optimizer")
+    beta_1: float = _field(0.5, "Adam's beta_1, for each player using Adam")
+    beta_2: float = _field(0.999, "Adam's beta_2, for each player using Adam")
+    rho: float = _field(0.9, "RMSprop's decay of its squared-gradient average, for each player "
+                             "using RMSprop")
+    momentum: float = _field(0.0, "RMSprop's momentum, for each player using RMSprop")
     seed: int = _field(0, "seeds weights, data order and latents: same seed, same run")
     precision: str = _field("float32", "float32 | mixed_bfloat16 (CPUs with AVX-512 BF16, "
                                        "TPUs, recent GPUs) | mixed_float16 (GPUs; with loss "
@@ -162,6 +183,16 @@ class TrainConfig:
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("update", self.update, UPDATES)
+        check_choice("latent_distribution", self.latent_distribution, LATENT_DISTRIBUTIONS)
+        check_choice("discriminator_activation", self.discriminator_activation,
+                     DISCRIMINATOR_ACTIVATIONS)
+        if self.generator_activation is not None:
+            check_choice("generator_activation", self.generator_activation,
+                         GENERATOR_ACTIVATIONS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("generator_optimizer", "discriminator_optimizer"):
+            if getattr(self, name) is not None:
+                check_choice(name, getattr(self, name), OPTIMIZERS)
         check_non_negative_int("eval_every_n_epochs", self.eval_every_n_epochs,
                                "a non-negative integer (0 turns scoring off)")
         self._check_dataset()
@@ -213,7 +244,7 @@ class TrainConfig:
             raise invalid("ada_target", self.ada_target, "a number between 0 and 1, e.g. 0.6")
         if self.ada_ramp_images is not None:
             check_positive_int("ada_ramp_images", self.ada_ramp_images)
-        for name in ("beta_1", "beta_2"):
+        for name in ("beta_1", "beta_2", "rho", "momentum", "negative_slope"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value < 1:
                 raise invalid(name, value, "a number in [0, 1)")
@@ -284,6 +315,7 @@ class TrainConfig:
             raise UserError(
                 f"Invalid combination: --inception_weights with --extractor={self.extractor}. "
                 "Add --extractor=inception or drop --inception_weights.")
+        self._check_optimizer_combinations()
         if self.augment != "ada":
             for name in ("ada_target", "ada_ramp_images"):
                 if getattr(self, name) is not None:
@@ -291,6 +323,39 @@ class TrainConfig:
                         f"Invalid combination: --{name}={getattr(self, name)} with "
                         f"--augment={self.augment}; it only acts with --augment=ada. Add "
                         f"--augment=ada or drop --{name}.")
+
+    def _check_optimizer_combinations(self):
+        """Refuses optimizer flags that no player's optimizer would read."""
+        if (self.generator_optimizer is not None and self.discriminator_optimizer is not None
+                and self.optimizer != _default("optimizer")):
+            raise UserError(
+                f"Invalid combination: --optimizer={self.optimizer} with both "
+                f"--generator_optimizer={self.generator_optimizer} and "
+                f"--discriminator_optimizer={self.discriminator_optimizer}: the per-player "
+                "flags override it for both players, so it would do nothing. Drop --optimizer "
+                "or one of the per-player flags.")
+        used = set(self.player_optimizers)
+        for optimizer, names in (("adam", ("beta_1", "beta_2")), ("rmsprop", ("rho",
+                                                                               "momentum"))):
+            changed = [name for name in names if getattr(self, name) != _default(name)]
+            if changed and optimizer not in used:
+                flags_text = " ".join(f"--{name}={getattr(self, name):g}" for name in changed)
+                raise UserError(
+                    f"Invalid combination: {flags_text} with no player using {optimizer} (G: "
+                    f"{self.player_optimizers[0]}, D: {self.player_optimizers[1]}); only "
+                    f"{optimizer} reads it. Drop it, or choose {optimizer} with --optimizer="
+                    f"{optimizer} (or --generator_optimizer / --discriminator_optimizer).")
+
+    @property
+    def player_optimizers(self):
+        """(G's optimizer, D's optimizer): each per-player flag, else `optimizer`."""
+        return (self.generator_optimizer or self.optimizer,
+                self.discriminator_optimizer or self.optimizer)
+
+    @property
+    def effective_generator_activation(self):
+        """G's hidden activation: `generator_activation`, else the architecture's own."""
+        return self.generator_activation or DEFAULT_GENERATOR_ACTIVATIONS[self.architecture]
 
     @property
     def effective_ada_target(self):

@@ -12,7 +12,8 @@ A run directory (`train --output_dir`, default `runs/DATASET-ARCHITECTURE`) hold
     generator/        the exported SavedModel (loads without gan_tf)
     tensorboard/      with --tensorboard
     evaluation/       what `evaluate` writes (evaluation_best/ for --checkpoint=best;
-                      downstream/ for `evaluate --downstream`)
+                      downstream/ for `evaluate --downstream`; human/ for the
+                      pages, keys and report of `evaluate --human`)
 
 Importing this module does not import TensorFlow; `build_gan`, `load_run` and
 `write_config` do when called.
@@ -191,21 +192,25 @@ def build_gan(config, image_shape, num_classes=None):
     previous_policy = keras.dtype_policies.get(keras.config.dtype_policy())
     keras.config.set_dtype_policy(config.precision)
     try:
-        generator = networks.make_generator(config.architecture, config.latent_dim,
-                                            image_shape, config.dcgan_filters,
-                                            num_classes=num_classes)
-        discriminator = networks.make_discriminator(config.architecture, image_shape,
-                                                    config.dcgan_filters, config.spectral_norm,
-                                                    num_classes=num_classes)
+        generator = networks.make_generator(
+            config.architecture, config.latent_dim, image_shape, config.dcgan_filters,
+            num_classes=num_classes, activation=config.generator_activation,
+            negative_slope=config.negative_slope,
+            latent_distribution=config.latent_distribution)
+        discriminator = networks.make_discriminator(
+            config.architecture, image_shape, config.dcgan_filters, config.spectral_norm,
+            num_classes=num_classes, activation=config.discriminator_activation,
+            negative_slope=config.negative_slope)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     gan = GAN(generator, discriminator, seed=config.seed)
     use_ema = config.ema_decay is not None
-    generator_optimizer = keras.optimizers.Adam(
-        config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
-        use_ema=use_ema, ema_momentum=config.ema_decay if use_ema else 0.99)
-    discriminator_optimizer = keras.optimizers.Adam(
-        config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2)
+    generator_kind, discriminator_kind = config.player_optimizers
+    generator_optimizer = make_optimizer(
+        generator_kind, config.generator_learning_rate, config, use_ema=use_ema,
+        ema_momentum=config.ema_decay if use_ema else 0.99)
+    discriminator_optimizer = make_optimizer(discriminator_kind,
+                                             config.discriminator_learning_rate, config)
     if config.precision == "mixed_float16":
         # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
         generator_optimizer = keras.optimizers.LossScaleOptimizer(generator_optimizer)
@@ -223,6 +228,19 @@ def build_gan(config, image_shape, num_classes=None):
         ada_ramp_images=config.effective_ada_ramp_images,
     )
     return gan
+
+
+def make_optimizer(kind, learning_rate, config, **kwargs):
+    """The Keras optimizer `kind` ("adam" or "rmsprop") at `learning_rate`, with `config`'s
+    hyperparameters of that kind (Adam's betas, RMSprop's rho and momentum); `kwargs` (e.g.
+    the EMA's) go to its constructor."""
+    import keras
+
+    if kind == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate, rho=config.rho,
+                                        momentum=config.momentum, **kwargs)
+    return keras.optimizers.Adam(learning_rate, beta_1=config.beta_1, beta_2=config.beta_2,
+                                 **kwargs)
 
 
 def load_run(run_dir, checkpoint="latest"):

@@ -492,4 +492,15 @@ def _objective(config):
         parts.append(f"{config.augment} augmentation")
     if config.precision != "float32":
         parts.append(config.precision)
+    generator_optimizer, discriminator_optimizer = config.player_optimizers
+    if generator_optimizer == discriminator_optimizer != "adam":
+        parts.append(f"{generator_optimizer} for both players")
+    elif generator_optimizer != discriminator_optimizer:
+        parts.append(f"{generator_optimizer} for G, {discriminator_optimizer} for D")
+    if config.latent_distribution != "normal":
+        parts.append(f"{config.latent_distribution} latents")
+    if config.generator_activation is not None:
+        parts.append(f"{config.generator_activation} in G")
+    if config.discriminator_activation != "leaky_relu":
+        parts.append(f"{config.discriminator_activation} in D")
     return ", ".join(parts)

@@ -59,6 +59,16 @@ def test_every_field_has_help_text():
     ("r1_penalty", float("nan"), ">= 0"),
     ("beta_2", float("nan"), "[0, 1)"),
     ("seed", 2**31, "[0, 2**31)"),
+    ("optimizer", "sgd", "'adam', 'rmsprop'"),
+    ("generator_optimizer", "Adam", "'adam', 'rmsprop'"),
+    ("discriminator_optimizer", "", "'adam', 'rmsprop'"),
+    ("rho", 1.0, "[0, 1)"),
+    ("momentum", -0.1, "[0, 1)"),
+    ("latent_distribution", "gaussian", "'normal', 'uniform'"),
+    ("generator_activation", "elu", "'relu', 'leaky_relu', 'prelu'"),
+    ("discriminator_activation", "relu", "'leaky_relu', 'prelu'"),
+    ("negative_slope", 1.0, "[0, 1)"),
+    ("negative_slope", float("nan"), "[0, 1)"),
 ])
 def test_invalid_values_name_argument_value_and_expectation(field, value, expected):
     with pytest.raises(UserError) as error:
@@ -106,6 +116,13 @@ def test_config_and_losses_agree_on_names():
     (dict(eval_every_n_epochs=0, eval_num_samples=200), "turns scoring off"),
     (dict(inception_weights="/x.h5"), "--extractor=inception"),
     (dict(conditional=True, dataset="array:/x/images.npy"), "a .npy file holds images only"),
+    (dict(optimizer="rmsprop", beta_1=0.9), "--beta_1=0.9 with no player using adam"),
+    (dict(generator_optimizer="rmsprop", discriminator_optimizer="rmsprop", beta_2=0.99),
+     "--beta_2=0.99 with no player using adam (G: rmsprop, D: rmsprop)"),
+    (dict(rho=0.95), "--rho=0.95 with no player using rmsprop"),
+    (dict(momentum=0.5, generator_optimizer="adam"), "Drop it, or choose rmsprop"),
+    (dict(optimizer="rmsprop", generator_optimizer="adam", discriminator_optimizer="adam"),
+     "--optimizer=rmsprop with both --generator_optimizer=adam"),
 ])
 def test_combinations_that_make_no_sense_are_refused(values, message):
     with pytest.raises(UserError, match="Invalid combination") as error:
@@ -118,6 +135,11 @@ def test_combinations_that_make_no_sense_are_refused(values, message):
     dict(loss="wasserstein", spectral_norm=True),
     dict(augment="ada", ada_target=0.7, ada_ramp_images=10),
     dict(conditional=True, augment="ada", ema_decay=0.999, r1_penalty=10.0, loss="hinge"),
+    dict(optimizer="rmsprop", rho=0.95, momentum=0.5),
+    dict(discriminator_optimizer="rmsprop", beta_1=0.0, rho=0.99),  # G Adam, D RMSprop
+    dict(generator_optimizer="rmsprop", discriminator_optimizer="adam"),
+    dict(latent_distribution="uniform", generator_activation="prelu",
+         discriminator_activation="prelu", negative_slope=0.1),
 ])
 def test_sensible_combinations_are_accepted(values):
     assert TrainConfig(**values).to_dict().items() >= values.items()
@@ -138,3 +160,54 @@ def test_a_relative_image_folder_or_array_file_becomes_absolute(tmp_path, monkey
                                      "array:/x/a.npy"])
 def test_dataset_names_that_are_not_paths_are_accepted(dataset):
     assert TrainConfig(dataset=dataset).dataset == dataset
+
+
+def test_each_player_gets_its_optimizer_and_the_architecture_its_activation():
+    assert TrainConfig().player_optimizers == ("adam", "adam")
+    assert TrainConfig(optimizer="rmsprop").player_optimizers == ("rmsprop", "rmsprop")
+    assert TrainConfig(optimizer="rmsprop", discriminator_optimizer="adam"
+                       ).player_optimizers == ("rmsprop", "adam")
+    assert TrainConfig().effective_generator_activation == "relu"
+    assert TrainConfig(architecture="mlp").effective_generator_activation == "leaky_relu"
+    assert TrainConfig(architecture="mlp", generator_activation="relu"
+                       ).effective_generator_activation == "relu"
+
+
+def test_a_config_saved_before_the_new_options_reads_as_the_old_run():
+    old = TrainConfig().to_dict()
+    for name in ("optimizer", "generator_optimizer", "discriminator_optimizer", "rho",
+                 "momentum", "latent_distribution", "generator_activation",
+                 "discriminator_activation", "negative_slope"):
+        del old[name]
+    assert TrainConfig.from_dict(old) == TrainConfig()
+    # And a run resumed with a new option is refused, naming it.
+    assert TrainConfig().differences(TrainConfig(latent_distribution="uniform")) == {
+        "latent_distribution": ("normal", "uniform")}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--optimizer=rmsprop", "--rho=0.95"], dict(optimizer="rmsprop", rho=0.95)),
+    (["--generator_optimizer=rmsprop", "--momentum=0.5"],
+     dict(generator_optimizer="rmsprop", momentum=0.5)),
+    (["--latent_distribution=uniform"], dict(latent_distribution="uniform")),
+    (["--discriminator_activation=prelu", "--generator_activation=leaky_relu",
+      "--negative_slope=0.1"], dict(discriminator_activation="prelu",
+                                    generator_activation="leaky_relu", negative_slope=0.1)),
+])
+def test_the_new_flags_parse_into_the_config(argv, expected):
+    from gan_tf import cli
+
+    config = cli.parse_config(TrainConfig, ["train"] + argv)
+    assert config.to_dict().items() >= expected.items()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--optimizer=rmsprop", "--beta_1=0.9"], "no player using adam"),
+    (["--latent_distribution=gauss"], "Received: latent_distribution='gauss'"),
+    (["--discriminator_activation=relu"], "Expected one of 'leaky_relu', 'prelu'"),
+])
+def test_the_new_flags_are_refused_at_parsing(argv, message):
+    from gan_tf import cli
+
+    with pytest.raises(UserError, match=message):
+        cli.parse_config(TrainConfig, ["train"] + argv)

@@ -4,6 +4,7 @@ import json
 import os
 import types
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,8 +77,13 @@ def test_tensorboard_has_the_curves_and_the_sample_grids(finished_run):
     assert {"epoch_d_loss", "epoch_g_loss", "epoch_real_accuracy", "samples"} <= tags
 
 
-@pytest.mark.parametrize("options", [{}, dict(ema_decay=0.9), dict(update="simultaneous")],
-                         ids=["default", "ema", "simultaneous"])
+REMEDIES = dict(optimizer="rmsprop", momentum=0.5, latent_distribution="uniform",
+                generator_activation="prelu", discriminator_activation="prelu")
+
+
+@pytest.mark.parametrize("options", [{}, dict(ema_decay=0.9), dict(update="simultaneous"),
+                                     REMEDIES],
+                         ids=["default", "ema", "simultaneous", "rmsprop_uniform_prelu"])
 @pytest.mark.slow
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
     quiet = dict(verbose=0)
@@ -220,6 +226,13 @@ OPTION_SETS = {
                                conditional=True),
     "r1_diffaugment": dict(architecture="dcgan", dcgan_filters=4, loss="least_squares",
                            r1_penalty=1.0, ema_decay=0.9, augment="diffaugment"),
+    # The design note's remedies for mode collapse (issue 15): RMSprop for G (with momentum,
+    # so it has two slots, and the EMA) against an Adam D, uniform latents, PReLU in both.
+    "remedies": dict(architecture="dcgan", dcgan_filters=4, generator_optimizer="rmsprop",
+                     rho=0.95, momentum=0.5, beta_1=0.0, latent_distribution="uniform",
+                     generator_activation="prelu", discriminator_activation="prelu",
+                     negative_slope=0.1, r1_penalty=1.0, ema_decay=0.9, spectral_norm=True,
+                     conditional=True),
 }
 
 
@@ -251,7 +264,18 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
     optimizer = gan.generator_optimizer
     assert len(moving_averages(optimizer)) == len(gan.generator.trainable_variables)
     slots = sum(name.startswith("generator_optimizer/_variables/") for name in original)
-    assert slots == 3 * len(gan.generator.trainable_variables)  # Adam's m and v, and the EMA
+    # Adam's m and v, or RMSprop's mean square and momentum; and the EMA.
+    assert slots == 3 * len(gan.generator.trainable_variables)
+    kinds = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop}
+    assert [type(gan.generator_optimizer), type(gan.discriminator_optimizer)] == [
+        kinds[kind] for kind in config.player_optimizers]
+    if config.player_optimizers[0] == "rmsprop":
+        assert (float(optimizer.rho), float(optimizer.momentum)) == pytest.approx(
+            (config.rho, config.momentum))
+    prelu = [layer for layer in gan.generator.layers + gan.discriminator.layers
+             if isinstance(layer, keras.layers.PReLU)]
+    assert bool(prelu) == (config.discriminator_activation == "prelu")
+    assert gan.latent_distribution == config.latent_distribution
     for name in original:
         np.testing.assert_array_equal(original[name], again[name], err_msg=name)
     # Grids and the export come from the averaged generator, not from G's raw weights.
@@ -265,6 +289,14 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
     np.testing.assert_allclose(served, gan.sampling_generator()(model_inputs, training=False),
                                atol=1e-5)
     assert np.abs(served - gan.generator(model_inputs, training=False).numpy()).max() > 1e-4
+    # The grid's fixed latents and the export's generate draw the run's z.
+    grid_latents = np.load(os.path.join(config.output_dir, "samples", "latents.npy"))
+    exported_latents = (exported.signatures["generate"](
+        labels=tf.constant([0, 1, 2, 3]), seed=tf.constant(3, tf.int64)) if config.conditional
+        else exported.signatures["generate"](num_images=tf.constant(4),
+                                             seed=tf.constant(3, tf.int64)))["latents"]
+    for latents in (grid_latents, exported_latents.numpy()):
+        assert (np.abs(latents).max() <= 1) == (config.latent_distribution == "uniform")
     # And training goes on from there.
     result = train_lib.train(make_tiny_config(epochs=2, **options), **quiet)
     assert (result.start_epoch, result.end_epoch) == (1, 2)
@@ -399,13 +431,18 @@ def test_unlabelled_data_trains_unscored_and_says_so(make_tiny_config, tmp_path,
         train_lib.load_run(config.output_dir, "best")
 
 
-@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("precision, extra", [
+    ("mixed_bfloat16", {}), ("mixed_float16", {}),
+    ("mixed_float16", dict(optimizer="rmsprop", generator_activation="prelu",
+                           discriminator_activation="prelu"))],
+    ids=["mixed_bfloat16", "mixed_float16", "mixed_float16_rmsprop_prelu"])
 @pytest.mark.slow
-def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny_config):
+def test_mixed_precision_trains_resumes_and_exports_float32(precision, extra, make_tiny_config):
     import keras
 
     quiet = dict(verbose=0)
-    options = dict(architecture="dcgan", dcgan_filters=4, precision=precision, ema_decay=0.9)
+    options = dict(architecture="dcgan", dcgan_filters=4, precision=precision, ema_decay=0.9,
+                   **extra)
     config = make_tiny_config(epochs=1, **options)
     train_lib.train(config, **quiet)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is put back
@@ -416,6 +453,8 @@ def test_mixed_precision_trains_resumes_and_exports_float32(precision, make_tiny
     assert all(v.dtype == "float32" for v in gan.generator.trainable_variables)
     scaled = isinstance(gan.generator_optimizer, keras.optimizers.LossScaleOptimizer)
     assert scaled == (precision == "mixed_float16") and gan.uses_ema
+    inner = getattr(gan.generator_optimizer, "inner_optimizer", gan.generator_optimizer)
+    assert isinstance(inner, keras.optimizers.RMSprop if extra else keras.optimizers.Adam)
     if scaled:  # the dynamic loss scale is part of the checkpoint
         names = checkpoint_values(config.output_dir)
         assert any("dynamic_scale" in name for name in names)

@@ -112,3 +112,19 @@ def start_tensorflow():
 def run(main):
     """Runs an absl `main` with `parse_flags`."""
     app.run(main, flags_parser=parse_flags)
+
+
+def run_console(module, main):
+    """Runs the CLI `module`'s `main` as a console command (setup.cfg's console_scripts).
+
+    absl's `--help` lists the flags of the program's main module and prints its docstring;
+    under a console command the main module is pip's small wrapper script, so without this
+    `gan-tf-train --help` would list no flag. The module's key flags and docstring are lent
+    to the wrapper, and `--help` reads as `python -m` gives it.
+    """
+    main_module = sys.modules["__main__"]
+    if not getattr(main_module, "__doc__", None):
+        main_module.__doc__ = module.__doc__
+    for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    run(main)

@@ -23,6 +23,8 @@ Exit codes: 0 success, 1 an error in the model, data or output, 2 an invalid fla
 
 import os
 
+import sys
+
 from absl import flags
 
 from gan_tf.names import EXTRACTORS, MIN_EVAL_SAMPLES
@@ -224,7 +226,7 @@ def main(argv):
 
 def console_main():
     """`gan-tf-evaluate`, the console command `pip install` makes: the same as `python -m`."""
-    cli.run(main)
+    cli.run_console(sys.modules[__name__], main)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ Exit codes: 0 success, 1 an error in the model or the output folder, 2 an invali
 
 import os
 
+import sys
+
 from absl import flags
 
 from gan_tf import generate_lib, samplers
@@ -99,7 +101,7 @@ def main(argv):
 
 def console_main():
     """`gan-tf-generate`, the console command `pip install` makes: the same as `python -m`."""
-    cli.run(main)
+    cli.run_console(sys.modules[__name__], main)
 
 
 if __name__ == "__main__":

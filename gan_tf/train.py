@@ -10,6 +10,8 @@ directory or during training, 2 an invalid flag (nothing is written), 75 stopped
 """
 
 
+import sys
+
 from absl import flags
 
 from gan_tf.config import TrainConfig
@@ -44,7 +46,7 @@ def console_main():
     # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
     cli.define_config_flags(TrainConfig)
     flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
-    cli.run(main)
+    cli.run_console(sys.modules[__name__], main)
 
 
 if __name__ == "__main__":

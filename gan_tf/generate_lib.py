@@ -285,6 +285,7 @@ def _manifest(sampler, path, num_images, format, seed, classes, plan, files):
         "format": format,
         "num_images": int(num_images),
         "seed": int(seed),
+        "latent_distribution": sampler.latent_distribution,  # what the seed's latents are
         "model": sampler.description,
         "image_shape": list(sampler.image_shape),
         "num_classes": sampler.num_classes,

@@ -135,6 +135,7 @@ def test_the_manifest_describes_the_dataset_and_its_making(conditional_sampler, 
     assert {name: count for name, count in manifest["counts"].items() if count} == {
         "0": 4, "3": 3, "7": 3}
     assert (manifest["classes"], manifest["seed"], manifest["num_images"]) == ([0, 3, 7], 4, 10)
+    assert manifest["latent_distribution"] == "normal"
     assert manifest["files"] == ["data.npz"] and manifest["format"] == "npz"
     assert manifest["model"]["kind"] == "run" and manifest["image_shape"] == [28, 28, 1]
     from gan_tf import __version__

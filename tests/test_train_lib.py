@@ -297,6 +297,10 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
                                              seed=tf.constant(3, tf.int64)))["latents"]
     for latents in (grid_latents, exported_latents.numpy()):
         assert (np.abs(latents).max() <= 1) == (config.latent_distribution == "uniform")
+    from gan_tf import samplers
+
+    for path in (config.output_dir, os.path.join(config.output_dir, "generator")):
+        assert samplers.load_sampler(path).latent_distribution == config.latent_distribution
     # And training goes on from there.
     result = train_lib.train(make_tiny_config(epochs=2, **options), **quiet)
     assert (result.start_epoch, result.end_epoch) == (1, 2)

@@ -1,4 +1,9 @@
-"""Matplotlib figures of a run, written atomically as PNG."""
+"""Matplotlib figures of a run, written atomically as PNG.
+
+Figures are made with `matplotlib.figure.Figure` (its own Agg canvas), never pyplot: no
+backend is switched and no global figure state is touched, so a notebook's inline plots and
+a user's own pyplot figures are left as they were.
+"""
 
 import io
 
@@ -16,12 +21,8 @@ def plot_metrics(records, path, title="Training"):
             real_accuracy, fake_accuracy (as written in metrics.jsonl).
         path: where to write the PNG.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 3.6))
+    figure = _figure(figsize=(10, 3.6))
+    loss_axis, accuracy_axis = figure.subplots(1, 2)
     epochs = [record["epoch"] for record in records]
     for key in _LOSS_KEYS:
         if any(key in record for record in records):
@@ -38,27 +39,19 @@ def plot_metrics(records, path, title="Training"):
         axis.grid(alpha=0.3)
         if axis.lines:
             axis.legend()
+    _save(figure, path)
+
+
+def _figure(figsize):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def _save(figure, path):
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(figure, plt, path):
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -66,10 +59,10 @@ def plot_class_histogram(fake_counts, real_counts, path, class_names=None):
     """Bars of the share of each class among samples (and among real images, if given)."""
     import numpy as np
 
-    plt = _figure()
     fake = np.asarray(fake_counts, np.float64)
     names = list(class_names) if class_names else [str(i) for i in range(len(fake))]
-    figure, axis = plt.subplots(figsize=(max(5, 0.5 * len(fake) + 2), 3.4))
+    figure = _figure(figsize=(max(5, 0.5 * len(fake) + 2), 3.4))
+    axis = figure.subplots()
     positions = np.arange(len(fake))
     width = 0.4 if real_counts is not None else 0.8
     axis.bar(positions - (width / 2 if real_counts is not None else 0),
@@ -82,31 +75,31 @@ def plot_class_histogram(fake_counts, real_counts, path, class_names=None):
     axis.set_xticks(positions, names, rotation=45 if len(names) > 12 else 0)
     axis.set(xlabel="class (as the judge sees it)", ylabel="share", title="Classes of samples")
     axis.legend()
-    _save(figure, plt, path)
+    _save(figure, path)
 
 
 def plot_scores(records, path):
     """FD, KID and class coverage over epochs, from metrics.jsonl records that have them."""
-    plt = _figure()
     keys = [key for key in ("fd", "kid", "class_coverage") if any(key in r for r in records)]
-    figure, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    figure = _figure(figsize=(4 * len(keys), 3.2))
+    axes = figure.subplots(1, len(keys), squeeze=False)
     for axis, key in zip(axes[0], keys):
         points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
         axis.plot([p[0] for p in points], [p[1] for p in points], marker=".")
         axis.set(xlabel="epoch", title=key)
         axis.grid(alpha=0.3)
-    _save(figure, plt, path)
+    _save(figure, path)
 
 
 def plot_downstream(report, path):
     """Bars of each arm's mean test accuracy, with its standard deviation over seeds."""
     import numpy as np
 
-    plt = _figure()
     arms = list(report["arms"].values())
     means = np.array([100 * arm["mean"] for arm in arms])
     stds = np.array([100 * arm["std"] for arm in arms])
-    figure, axis = plt.subplots(figsize=(7.5, 3.8))
+    figure = _figure(figsize=(7.5, 3.8))
+    axis = figure.subplots()
     positions = np.arange(len(arms))
     axis.bar(positions, means, 0.6, yerr=stds, capsize=4,
              color=["#8c8c8c", "#4c72b0", "#dd8452", "#55a868", "#c44e52"][:len(arms)])
@@ -120,4 +113,4 @@ def plot_downstream(report, path):
              title=f"Classifier trained on ... ({len(report['seeds'])} seeds; "
                    f"{report['real_train_images']} real images)")
     figure.text(0.5, 0.005, report["verdict"], ha="center", fontsize=7)
-    _save(figure, plt, path)
+    _save(figure, path)

@@ -50,3 +50,28 @@ def test_labelled_data_example_feeds_a_keras_classifier(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "'9': 200" in result.stdout and "on real test digits" in result.stdout
     assert len(os.listdir(tmp_path / "synthetic" / "7")) == 200
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs_top_to_bottom(tmp_path):
+    """examples/quickstart.ipynb, executed as Jupyter would (nbclient, a real kernel), with its
+    parameters cell set to a short run; every cell must run and the pictures must show."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.read(os.path.join(REPO, "examples", "quickstart.ipynb"), as_version=4)
+    parameters = [cell for cell in notebook.cells
+                  if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert len(parameters) == 1
+    parameters[0].source = (f"EPOCHS = 1\nARCHITECTURE = 'mlp'\nMAX_EXAMPLES = 500\n"
+                            f"OUTPUT_DIR = {str(tmp_path / 'run')!r}\nSEED = 0")
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    outputs = [output for cell in notebook.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output.output_type == "error"]
+    images = [output for output in outputs if "image/png" in output.get("data", {})]
+    assert len(images) >= 4  # the grid, the curves, the synthetic digits, the export's 7s
+    text = "".join(output.get("text", "") for output in outputs)
+    assert "labels per class: [100 100 100 100 100 100 100 100 100 100]" in text
+    assert (tmp_path / "run" / "synthetic" / "data.npz").exists()

@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from gan_tf import stats
+from gan_tf import progress, stats
 from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
 from gan_tf.messages import get_logger
 
@@ -158,6 +158,7 @@ def check_run(run_dir):
     return config, runs.read_holdout(run_dir)
 
 
+@progress.showing
 def downstream_report(run_dir, options=None, output_dir=None):
     """Trains and tests the five arms; writes report.json and downstream.png.
 

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from gan_tf import features as features_lib
-from gan_tf import metrics, runs
+from gan_tf import metrics, progress, runs
 from gan_tf.errors import check_positive_int
 from gan_tf.features import real_features  # noqa: F401 (its public name here too)
 from gan_tf.files import atomic_write_text
@@ -161,6 +161,7 @@ def verdicts(report):
     return lines
 
 
+@progress.showing
 def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples=2000, seed=0,
              cache=None, inception_weights=None, metrics_path=None, training_indices=None):
     """Scores `sampler`'s samples against `data`; writes `report.json` and plots.

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from gan_tf import names
+from gan_tf import names, progress
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, atomic_write_text, staging_directory
 from gan_tf.messages import get_logger
@@ -100,9 +100,11 @@ class Extractor:
         batch_size = batch_size or self.batch_size
 
         features, probabilities = [], []
+        bar = progress.bar(len(images), f"Features of {len(images):,} images ({self.name})")
         for start in range(0, len(images), batch_size):
             batch = tf.convert_to_tensor(np.asarray(images[start:start + batch_size], np.float32))
             feature, probability = self._call(batch)
+            bar.add(len(batch))
             features.append(np.asarray(feature, np.float32))
             if probability is not None:
                 probabilities.append(np.asarray(probability, np.float32))

@@ -53,6 +53,7 @@ import re
 
 import numpy as np
 
+from gan_tf import progress
 from gan_tf.errors import (UserError, check_choice, check_positive_int, check_seed,
                            first_line, invalid)
 from gan_tf.files import staging_directory
@@ -203,6 +204,7 @@ def check_output_dir(output_dir):
     return path
 
 
+@progress.showing
 def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=None,
                   batch_size=500):
     """Writes `num_images` generated images as a labelled dataset; returns the manifest.

@@ -37,7 +37,7 @@ import secrets
 
 import numpy as np
 
-from gan_tf import messages, runs, stats
+from gan_tf import messages, progress, runs, stats
 from gan_tf.errors import UserError, check_seed, invalid
 from gan_tf.files import atomic_write_text, staging_directory
 
@@ -126,6 +126,7 @@ def answers_checksum(page_id, salt, rater, answers):
 
 # === The page ===
 
+@progress.showing
 def make_page(run_dir, options=None):
     """Writes a page and its key into `human_dir(run_dir)/page-ID/`; returns `(key, folder)`.
 

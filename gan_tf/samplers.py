@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from gan_tf import runs
+from gan_tf import progress, runs
 from gan_tf.names import LATENT_DISTRIBUTIONS
 from gan_tf.errors import (UserError, check_choice, check_positive_int, check_seed, first_line,
                            invalid)
@@ -79,9 +79,11 @@ class Sampler:
         check_seed(seed)
         labels = self.labels_for(num_images, labels)
         latents = sample_latents(num_images, self.latent_dim, seed, self.latent_distribution)
+        bar = progress.bar(num_images, f"Drawing {num_images:,} samples")
         for start in range(0, num_images, batch_size):
             part = None if labels is None else labels[start:start + batch_size]
             images = self._run_batch(latents[start:start + batch_size], part)
+            bar.add(len(images))
             yield np.asarray(images, dtype=np.float32), part
 
     def generate(self, num_images, seed=0, labels=None, batch_size=500):

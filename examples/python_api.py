@@ -12,7 +12,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from gan_tf import callbacks, data, export, networks
+from gan_tf import callbacks, data, export_lib, networks
 from gan_tf.gan import GAN
 
 
@@ -36,7 +36,7 @@ def main(output_dir="/tmp/gan_tf_python_api", epochs=5):
                        checkpoint])
 
     images = gan.generate(16, seed=1)  # numpy float32 in [-1, 1], (16, 28, 28, 1)
-    path = export.export_generator(gan.generator, os.path.join(output_dir, "generator"))
+    path = export_lib.export_generator(gan.generator, os.path.join(output_dir, "generator"))
     reloaded = tf.saved_model.load(path)  # needs only TensorFlow
     same = reloaded.signatures["generate"](num_images=tf.constant(16),
                                            seed=tf.constant(1, tf.int64))["images"]

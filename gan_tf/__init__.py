@@ -23,7 +23,7 @@ _EXPORTS = {
     "StopOnNonFinite": "gan_tf.callbacks",
     "SampleQuality": "gan_tf.callbacks",
     "TrainingHealth": "gan_tf.callbacks",
-    "export_generator": "gan_tf.export",
+    "export_generator": "gan_tf.export_lib",
     "load_images": "gan_tf.data",
 }
 # `gan_tf.train` is the command-line module (`python -m gan_tf.train`), whatever was imported

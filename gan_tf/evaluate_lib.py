@@ -302,13 +302,13 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
         output_dir = output_dir or runs.evaluation_dir(path, checkpoint)
         metrics_path = os.path.join(path, runs.METRICS_FILE)
     else:
-        from gan_tf import export
+        from gan_tf import export_lib
 
         keys = ("dataset", "data_dir", "image_size", "max_examples", "holdout", "seed")
         if sampler.description["kind"] == "keras":  # a .keras file records no training facts
             trained = dict.fromkeys(keys)
         else:
-            metadata = export.read_metadata(path)
+            metadata = export_lib.read_metadata(path)
             trained = {key: metadata.get(key) for key in keys}
         if not output_dir:
             raise UserError("Pass --output=DIR: where to write the report of an exported "

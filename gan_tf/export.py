@@ -1,152 +1,124 @@
-"""SavedModel export of a generator that loads with TensorFlow alone (no gan_tf, no Keras).
+r"""Exports a generator for another runtime: `python -m gan_tf.export --model=RUN --format=litert
+--output=generator_litert`.
 
-The SavedModel has two signatures:
-- `serve(z)`: latents `(batch, latent_dim)` float32 -> `{"images": (batch, H, W, C)}` in [-1, 1].
-- `generate(num_images, seed)`: int32, int64 scalars -> `{"images", "latents"}`; the latents
-  are `tf.random.stateless_normal` of the seed (`stateless_uniform` on [-1, 1] for a generator
-  with uniform latents), the same as `GAN.generate(num_images, seed)`.
+--format: savedmodel (TensorFlow, TensorFlow Serving), litert (LiteRT, formerly TensorFlow Lite:
+phones and microcontrollers; generator.tflite, optionally --quantization=dynamic_range or
+float16) or onnx (ONNX Runtime in Python, C++, C#, Java or the browser; generator.onnx).
+--model is a training run directory, its generator/ export or a .keras generator. The new
+--output folder holds the model and gan_tf.json, which names its input and output tensors and
+records how far the export's images are from the SavedModel's on 32 fixed latents, as run by
+the export's own runtime.
 
-A class-conditional generator's SavedModel has instead:
-- `serve(z, label)`: latents and int32 class indices `(batch,)` -> `{"images"}`.
-- `generate(labels, seed)`: int32 `(num_images,)` classes, int64 seed -> `{"images", "latents",
-  "labels"}`, the same images as `GAN.generate(len(labels), seed, labels=labels)`.
-A label outside `[0, num_classes)` fails with InvalidArgumentError naming the range.
+The library is `gan_tf.export_lib` (`export_model`, `export_generator`); the names users
+imported from this module before it became a command still work.
 
-Beside the SavedModel files, `gan_tf.json` describes the model (latent size and
-distribution, image shape, number of classes, class names and what `metadata` the caller
-adds, e.g. the dataset); read
-it with `read_metadata(path)`. TensorFlow ignores it.
-
-Load it anywhere with:
-```python
-model = tf.saved_model.load(path)
-images = model.signatures["generate"](num_images=tf.constant(16), seed=tf.constant(0, tf.int64))
-sevens = conditional_model.signatures["generate"](labels=tf.fill([16], 7),
-                                                  seed=tf.constant(0, tf.int64))
-```
+Exit codes: 0 success, 1 an error in the model or the output, 2 an invalid flag.
 """
 
-import json
 import os
-import shutil
+import sys
 
-import keras
-import tensorflow as tf
+from absl import flags
 
-from gan_tf import runs
+from gan_tf import cli
+from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError
-from gan_tf.files import make_temp_dir, staging_directory
-from gan_tf.gan import (call_generator, latent_dim_of, latent_distribution_of, num_classes_of,
-                        sample_latents)
+
+# The library's names, as `from gan_tf.export import export_generator` gave them before.
+_LIBRARY_NAMES = ("export_generator", "export_model", "read_metadata", "load_generator",
+                  "METADATA_FILE")
 
 
-METADATA_FILE = runs.EXPORT_METADATA_FILE
+def __getattr__(name):
+    if name in _LIBRARY_NAMES:
+        from gan_tf import export_lib
+
+        return getattr(export_lib, name)
+    raise AttributeError(f"module 'gan_tf.export' has no attribute {name!r}")
 
 
-def export_generator(generator, path, latent_dim=None, metadata=None):
-    """Writes `generator` as a SavedModel at `path`; replaces an older export only on success.
+def define_flags():
+    from gan_tf.names import EXPORT_FORMATS, EXPORT_QUANTIZATIONS
 
-    Args:
-        generator: a `keras.Model` from `(batch, latent_dim)` latents to images, or a
-            class-conditional gan_tf generator (with `num_classes`) from `[latents, labels]`.
-        path: the SavedModel folder to write.
-        latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
-        metadata: a JSON-serializable dict stored in `gan_tf.json` beside the model (e.g.
-            `{"class_names": [...], "dataset": "mnist"}`).
-
-    Returns:
-        `path`.
-    """
-    latent_dim = latent_dim_of(generator, latent_dim)
-    distribution = latent_distribution_of(generator)
-    num_classes = num_classes_of(generator)
-    archive = keras.export.ExportArchive()
-    archive.track(generator)
-    if num_classes:
-        serve, generate = _conditional_endpoints(generator, latent_dim, num_classes,
-                                                 distribution)
-    else:
-        serve, generate = _endpoints(generator, latent_dim, distribution)
-    archive.add_endpoint("serve", serve)
-    archive.add_endpoint("generate", generate)
-    description = {
-        "format": "gan_tf generator SavedModel",
-        "latent_dim": int(latent_dim),
-        "latent_distribution": distribution,
-        "image_shape": [int(d) for d in generator.outputs[0].shape[1:]] if getattr(
-            generator, "outputs", None) else None,
-        "num_classes": num_classes,
-        "signatures": {"serve": ["z", "label"] if num_classes else ["z"],
-                       "generate": ["labels", "seed"] if num_classes else ["num_images", "seed"]},
-    }
-    description.update(metadata or {})
-
-    path = os.path.abspath(path)
-    with staging_directory(path, "export") as staging:
-        archive.write_out(staging, verbose=False)
-        with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as stream:
-            json.dump(description, stream, indent=2)
-        if os.path.exists(path):
-            retired = make_temp_dir(os.path.dirname(path), ".export_old_")
-            os.rename(path, os.path.join(retired, "old"))
-            os.rename(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, path)
-    return path
+    flags.DEFINE_string("model", None, "a training run directory, its generator/ export, or "
+                        "a generator saved as a .keras file")
+    flags.DEFINE_string("format", "savedmodel", " | ".join(EXPORT_FORMATS) + ": TensorFlow "
+                        "and TensorFlow Serving | LiteRT (formerly TensorFlow Lite) | ONNX "
+                        "Runtime")
+    flags.DEFINE_string("output", None, "the new folder to write (must not exist)")
+    flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest "
+                      "checkpoint, or the one with the lowest FD during training")
+    flags.DEFINE_string("quantization", "none", "--format=litert: "
+                        + " | ".join(EXPORT_QUANTIZATIONS) + " (float32 | int8 weights | "
+                        "float16 weights)")
 
 
-def _endpoints(generator, latent_dim, distribution):
-    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z")])
-    def serve(z):
-        return {"images": tf.cast(generator(z, training=False), tf.float32)}
+def main(argv):
+    if cli.unexpected_arguments(argv):
+        return EXIT_BAD_FLAGS
+    from gan_tf.names import EXPORT_FORMATS, EXPORT_QUANTIZATIONS
+    from gan_tf.errors import check_choice
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_images"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
-    def generate(num_images, seed):
-        latents = sample_latents(num_images, latent_dim, seed, distribution)
-        return {"images": tf.cast(generator(latents, training=False), tf.float32),
-                "latents": latents}
-
-    return serve, generate
-
-
-def _conditional_endpoints(generator, latent_dim, num_classes, distribution):
-    def checked(labels):
-        message = f"labels must be class indices in [0, {num_classes})"
-        with tf.control_dependencies([
-                tf.debugging.assert_non_negative(labels, message=message),
-                tf.debugging.assert_less(labels, num_classes, message=message)]):
-            return tf.identity(labels)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, latent_dim], tf.float32, name="z"),
-                                  tf.TensorSpec([None], tf.int32, name="label")])
-    def serve(z, label):
-        images = generator([z, checked(label)], training=False)
-        return {"images": tf.cast(images, tf.float32)}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="labels"),
-                                  tf.TensorSpec([], tf.int64, name="seed")])
-    def generate(labels, seed):
-        labels = checked(labels)
-        latents = sample_latents(tf.shape(labels)[0], latent_dim, seed, distribution)
-        images = call_generator(generator, latents, labels)
-        return {"images": tf.cast(images, tf.float32), "latents": latents, "labels": labels}
-
-    return serve, generate
-
-
-def read_metadata(path):
-    """The `gan_tf.json` description of an exported generator (UserError if it has none)."""
-    file = os.path.join(os.fspath(path), METADATA_FILE)
+    FLAGS = flags.FLAGS
     try:
-        with open(file, encoding="utf-8") as stream:
-            return json.load(stream)
-    except (OSError, ValueError) as error:
-        raise UserError(f"{path} is not a gan_tf generator export ({file}: {error}). Pass the "
-                        "generator/ folder of a training run.") from None
+        if not FLAGS.model or not FLAGS.output:
+            raise UserError(f"Pass --model=RUN_OR_EXPORT and --output=NEW_FOLDER (received "
+                            f"model={FLAGS.model!r}, output={FLAGS.output!r}).")
+        check_choice("format", FLAGS.format, EXPORT_FORMATS)
+        check_choice("quantization", FLAGS.quantization, EXPORT_QUANTIZATIONS)
+        if FLAGS.quantization != "none" and FLAGS.format != "litert":
+            raise UserError(f"Invalid combination: --quantization={FLAGS.quantization} with "
+                            f"--format={FLAGS.format}. Quantized variants are a LiteRT "
+                            "option; use --format=litert or drop --quantization.")
+        if os.path.lexists(FLAGS.output):
+            raise UserError(f"--output={FLAGS.output} already exists; nothing was "
+                            "overwritten. Pass a new folder.")
+        if not os.path.exists(FLAGS.model):
+            raise UserError(f"--model={FLAGS.model} does not exist. Pass a training run "
+                            "directory, its generator/ folder or a .keras file.")
+    except UserError as error:
+        return cli.error(error, EXIT_BAD_FLAGS)
+    cli.start_tensorflow()
+    from gan_tf import export_lib
+
+    try:
+        description = export_lib.export_model(FLAGS.model, FLAGS.output, FLAGS.format,
+                                              FLAGS.checkpoint, FLAGS.quantization)
+    except UserError as error:
+        return cli.error(error, EXIT_ERROR)
+    for line in summary_lines(description, FLAGS.output):
+        print(line)
+    return 0
 
 
-def load_generator(path):
-    """Loads an exported generator; call `.signatures["serve"]` / `["generate"]` on it."""
-    return tf.saved_model.load(os.fspath(path))
+def summary_lines(description, output):
+    """What an export wrote and how close it is to the SavedModel, as printable lines."""
+    fmt = description["format"]
+    lines = [f"Exported the generator as {fmt} to {os.path.abspath(output)}"]
+    if fmt == "savedmodel":
+        return lines
+    quantization = description.get("quantization", "none")
+    lines[0] += (f" ({description['file']}, {description['size_bytes'] / 1e6:.2f} MB"
+                 + ("" if quantization == "none" else f", {quantization}") + ")")
+    check = description.get("check", {})
+    if check.get("checked"):
+        lines.append(f"Checked with {check['runtime']} on {check['images']} fixed latents: "
+                     f"largest difference from the SavedModel {check['max_abs_difference']:.2g}"
+                     f" (mean {check['mean_abs_difference']:.2g}; at most "
+                     f"{check['max_pixel_difference']} of 255 pixel levels)")
+    else:
+        lines.append(f"Not checked: {check.get('why', 'no runtime')}")
+    inputs = ", ".join(f"{t['name']} {t['dtype']} {t['shape']}" for t in description["inputs"])
+    lines.append(f"Inputs: {inputs}; output: images float32 "
+                 f"{description['outputs'][0]['shape']} in [-1, 1] (see gan_tf.json)")
+    return lines
+
+
+def console_main():
+    """`gan-tf-export`, the console command `pip install` makes: the same as `python -m`."""
+    define_flags()
+    cli.run_console(sys.modules[__name__], main)
+
+
+if __name__ == "__main__":
+    console_main()

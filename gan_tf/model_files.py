@@ -349,7 +349,7 @@ def check_saved_model(path):
     """
     path = os.fspath(path)
     expected = "a generator exported by gan_tf (a run's generator/ folder)"
-    fix = ("Export it again with gan_tf.export.export_generator, or pass the training run "
+    fix = ("Export it again with gan_tf.export_lib.export_generator, or pass the training run "
            "directory.")
     if os.path.exists(os.path.join(path, "saved_model.pbtxt")):
         raise _refuse(path, "it holds a text saved_model.pbtxt", expected, fix)

@@ -29,3 +29,5 @@ ARRAY_PREFIX = "array:"
 ARRAY_EXTENSIONS = (".npz", ".npy")
 # Datasets given by a path: the prefix, then the path (made absolute by `TrainConfig`).
 PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
+EXPORT_FORMATS = ("savedmodel", "litert", "onnx")  # python -m gan_tf.export --format
+EXPORT_QUANTIZATIONS = ("none", "dynamic_range", "float16")  # --format=litert only

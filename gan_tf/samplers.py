@@ -176,9 +176,13 @@ def _run_sampler(path, checkpoint="latest"):
 def _export_sampler(path):
     import tensorflow as tf
 
-    from gan_tf import export, model_files
+    from gan_tf import export_lib, model_files
 
-    metadata = export.read_metadata(path)
+    metadata = export_lib.read_metadata(path)
+    if metadata.get("format", "savedmodel") not in export_lib.SAVEDMODEL_FORMATS:
+        raise UserError(f"{path} is a {metadata.get('format')} export, for its own runtime; "
+                        "gan_tf samples from a training run, its generator/ SavedModel or a "
+                        ".keras file. Pass one of those.")
     try:
         latent_dim = int(metadata["latent_dim"])
         image_shape = tuple(int(d) for d in metadata["image_shape"])
@@ -189,10 +193,10 @@ def _export_sampler(path):
     except (KeyError, TypeError, ValueError) as error:
         raise UserError(f"{path}/{runs.EXPORT_METADATA_FILE} does not describe the generator "
                         f"({type(error).__name__}: {error}). Export it again with "
-                        "gan_tf.export.export_generator.") from None
+                        "gan_tf.export_lib.export_generator.") from None
     model_files.check_saved_model(path)  # before TensorFlow runs any of its functions
     try:
-        model = export.load_generator(path)
+        model = export_lib.load_generator(path)
         serve = model.signatures["serve"]
     except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
         raise UserError(f"Cannot load the exported generator {path} "

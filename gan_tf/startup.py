@@ -31,6 +31,9 @@ NOISE = tuple(re.compile(pattern) for pattern in (
     r"computation placer already registered",
     r"TF-TRT Warning: Could not find TensorRT",
     r"Unable to load libcuda|cuda_dnn\.cc|cuda_blas\.cc|cuda_fft\.cc",
+    # The LiteRT converter and interpreter (`gan_tf.export_lib`).
+    r"tf_tfl_flatbuffer_helpers\.cc.*Ignored (output_format|drop_control_dependency)",
+    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
 ))
 SHOW_ALL = "GAN_TF_SHOW_TF_LOGS"
 

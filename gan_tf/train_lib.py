@@ -173,9 +173,9 @@ class _Run:
         return os.path.join(self.run_dir, EXPORT_DIR)
 
     def export(self):
-        from gan_tf import export
+        from gan_tf import export_lib
 
-        export.export_generator(self.gan.sampling_generator(), self.export_path,
+        export_lib.export_generator(self.gan.sampling_generator(), self.export_path,
                                 metadata=_export_metadata(self.config, self.data))
 
 

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_python
-from gan_tf import export, generate_lib, model_files, networks
+from gan_tf import export_lib, generate_lib, model_files, networks
 from gan_tf.errors import UserError
 from gan_tf.gan import sample_latents
 
@@ -378,7 +378,7 @@ def _forged_export(directory, sentinel, how):
 
     module.serve = serve
     tf.saved_model.save(module, str(directory), signatures={"serve": serve})
-    with open(os.path.join(directory, export.METADATA_FILE), "w", encoding="utf-8") as stream:
+    with open(os.path.join(directory, export_lib.METADATA_FILE), "w", encoding="utf-8") as stream:
         json.dump({"latent_dim": 2, "image_shape": [1, 2, 1], "num_classes": None}, stream)
     return str(directory)
 
@@ -400,7 +400,7 @@ def test_gan_tf_exports_pass_the_scan(tmp_path):
     for architecture, num_classes in (("mlp", None), ("dcgan", 3)):
         generator = networks.make_generator(architecture, 4, (12, 12, 1), filters=2,
                                             num_classes=num_classes)
-        path = export.export_generator(generator, str(tmp_path / architecture))
+        path = export_lib.export_generator(generator, str(tmp_path / architecture))
         model_files.check_saved_model(path)
         with open(os.path.join(path, "saved_model.pb"), "rb") as stream:
             saved_model = saved_model_pb2.SavedModel.FromString(stream.read())
@@ -410,3 +410,13 @@ def test_gan_tf_exports_pass_the_scan(tmp_path):
     (tmp_path / "mlp" / "saved_model.pbtxt").write_text("")
     with pytest.raises(UserError, match="saved_model.pbtxt"):
         model_files.check_saved_model(str(tmp_path / "mlp"))
+
+
+def test_export_to_another_format_refuses_a_forged_export_before_running_it(tmp_path,
+                                                                           sentinel):
+    path = _forged_export(tmp_path / "generator", sentinel, "write_file")
+    for format in ("litert", "onnx", "savedmodel"):
+        with pytest.raises(UserError, match="graph holds ops that touch files"):
+            export_lib.export_model(path, tmp_path / format, format=format)
+        assert not (tmp_path / format).exists()
+    assert not sentinel.exists()

@@ -241,7 +241,7 @@ OPTION_SETS = {
 def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tiny_config,
                                                                tmp_path):
     from gan_tf.callbacks import ResumableCheckpoint
-    from gan_tf.export import load_generator
+    from gan_tf.export_lib import load_generator
 
     quiet = dict(verbose=0)
     config = make_tiny_config(epochs=1, **options)
@@ -363,7 +363,7 @@ def digit_classifier(digits, seed=0):
 @pytest.mark.slow
 def test_conditional_run_draws_the_digit_asked_for(make_tiny_config):
     from gan_tf import data
-    from gan_tf.export import load_generator
+    from gan_tf.export_lib import load_generator
 
     config = make_tiny_config(conditional=True, max_examples=None, epochs=20)
     train_lib.train(config, verbose=0)
@@ -465,7 +465,7 @@ def test_mixed_precision_trains_resumes_and_exports_float32(precision, extra, ma
     result = train_lib.train(make_tiny_config(epochs=2, **options), **quiet)
     assert (result.start_epoch, result.end_epoch) == (1, 2)
     assert all(np.isfinite(v).all() for v in result.history.values())
-    from gan_tf.export import load_generator
+    from gan_tf.export_lib import load_generator
 
     gan, _, _ = train_lib.load_run(config.output_dir)
     exported = load_generator(os.path.join(config.output_dir, "generator"))

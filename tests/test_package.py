@@ -12,7 +12,7 @@ import pytest
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "gan_tf")
 # The command-line programs and what only they share; the library never imports them.
-CLI_MODULES = {"train", "generate", "evaluate", "cli"}
+CLI_MODULES = {"train", "generate", "evaluate", "export", "cli"}
 
 
 def _modules():
@@ -125,7 +125,8 @@ def test_what_the_command_lines_read_first_does_not_import_tensorflow():
 @pytest.mark.slow
 @pytest.mark.parametrize("command, flag", [("gan-tf-train", "--epochs"),
                                            ("gan-tf-generate", "--num_images"),
-                                           ("gan-tf-evaluate", "--human")])
+                                           ("gan-tf-evaluate", "--human"),
+                                           ("gan-tf-export", "--quantization")])
 def test_pip_install_gives_console_commands(command, flag):
     path = os.path.join(os.path.dirname(sys.executable), command)
     assert os.path.isfile(path), (f"{command} is missing beside {sys.executable}: reinstall "

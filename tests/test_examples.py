@@ -72,6 +72,7 @@ def test_quickstart_notebook_runs_top_to_bottom(tmp_path):
     assert not [output for output in outputs if output.output_type == "error"]
     images = [output for output in outputs if "image/png" in output.get("data", {})]
     assert len(images) >= 4  # the grid, the curves, the synthetic digits, the export's 7s
+    assert "generator.tflite" in "".join(output.get("text", "") for output in outputs)
     text = "".join(output.get("text", "") for output in outputs)
     assert "labels per class: [100 100 100 100 100 100 100 100 100 100]" in text
     assert (tmp_path / "run" / "synthetic" / "data.npz").exists()

@@ -91,8 +91,10 @@ class TrainConfig:
         "normal", "normal (z ~ N(0, 1)) | uniform (z ~ U[-1, 1]): the noise G is trained on; "
         "sampling, the grids, generate and the export follow it")
     dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
-    conditional: bool = _field(False, "class-conditional G(z, label) and projection D(x, label) "
-                                      "(needs a labelled dataset)")
+    conditional: Optional[bool] = _field(
+        None, "class-conditional G(z, label) and projection D(x, label). Default: on when the "
+        "dataset has labels (embedded_mnist, class folders, a .npz with labels), so samples "
+        "come labelled; --noconditional for an unconditional GAN")
     generator_activation: Optional[str] = _field(
         None, "relu | leaky_relu | prelu after G's hidden layers (default: the architecture's "
         "own, relu for dcgan, leaky_relu for mlp)")
@@ -197,6 +199,8 @@ class TrainConfig:
                                "a non-negative integer (0 turns scoring off)")
         self._check_dataset()
         for name in ("download", "conditional", "spectral_norm", "tensorboard"):
+            if name == "conditional" and self.conditional is None:
+                continue  # the default: conditional when the dataset has labels
             if not isinstance(getattr(self, name), bool):
                 raise invalid(name, getattr(self, name), "True or False")
         for name in ("data_dir", "output_dir", "inception_weights"):
@@ -278,7 +282,7 @@ class TrainConfig:
 
     def _check_combinations(self):
         """Refuses options that contradict each other or would silently do nothing."""
-        if (self.conditional and self.dataset.startswith(ARRAY_PREFIX)
+        if (self.conditional is True and self.dataset.startswith(ARRAY_PREFIX)
                 and self.dataset.lower().endswith(".npy")):
             raise UserError(
                 f"Invalid combination: --conditional with --dataset={self.dataset}: a .npy "

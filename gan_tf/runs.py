@@ -291,6 +291,23 @@ def load_run(run_dir, checkpoint="latest"):
     return gan, config, epochs
 
 
+def adopt_recorded_conditional(run_dir, config):
+    """`config`, its `conditional=None` (the default) replaced by the run's recorded value.
+
+    The default became "conditional when the dataset has labels" after runs had been
+    trained unconditionally by default; resuming one with the same command must continue it
+    as it was, not refuse it as another configuration. A new run keeps None, which
+    `train` resolves from the data.
+    """
+    import dataclasses
+
+    if config.conditional is not None or not os.path.exists(os.path.join(run_dir,
+                                                                         CONFIG_FILE)):
+        return config
+    saved, _ = read_run_config(run_dir)
+    return dataclasses.replace(config, conditional=saved.conditional)
+
+
 def check_run_dir(run_dir, config):
     """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
     config_path = os.path.join(run_dir, CONFIG_FILE)

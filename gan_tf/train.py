@@ -1,7 +1,8 @@
 r"""Trains a GAN: `python -m gan_tf.train --epochs 50`.
 
-With no flags it trains the DCGAN on the 5,000 real MNIST digits shipped with gan_tf (no
-network needed) and writes everything to runs/embedded_mnist-dcgan/. Running the same command
+With no flags it trains a class-conditional DCGAN on the 5,000 real MNIST digits shipped with
+gan_tf (no network needed; conditional because they have labels, --noconditional for the
+unconditional GAN) and writes everything to runs/embedded_mnist-dcgan/. Running the same command
 again resumes from the latest checkpoint. Every flag is a field of `gan_tf.config.TrainConfig`.
 
 Exit codes: 0 success (or a finished run left as it is), 1 an error in the data, the run

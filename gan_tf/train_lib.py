@@ -64,12 +64,16 @@ def train(config, extra_callbacks=(), verbose=2):
     _one_inter_op_thread(tf)
     config.validate()
     run_dir = config.resolved_output_dir()
+    config = runs.adopt_recorded_conditional(run_dir, config)
     runs.check_run_dir(run_dir, config)  # reads only: a foreign or different run fails at once
     # The dataset less its --holdout split judges the samples; the GAN trains on `data`, the
     # --max_examples subset of it (the same images load_images(max_examples=...) gives).
     run_data = runs.load_run_data(config)
     full, data = run_data.visible_data, run_data.train_data
     data_lib.check_batch_size(data, config.batch_size)
+    if config.conditional is None:  # the default: conditional when the data has classes
+        config = dataclasses.replace(config, conditional=bool(
+            data.labels is not None and (data.num_classes or 0) >= 2))
     num_classes = _conditional_classes(config, data)
     strategy = distribute.make_strategy(config.strategy)
     slow_precision = hardware.precision_warning(

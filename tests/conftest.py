@@ -100,10 +100,12 @@ def messages():
 def tiny_config(tmp_path, **overrides):
     """A config that trains in about a second: 256 digits, the design note's MLP, 2 epochs.
 
-    Sample scoring is off (it trains a domain classifier); tests of it turn it on.
+    Sample scoring is off (it trains a domain classifier); tests of it turn it on. It is
+    unconditional (the default would make it conditional on the labelled digits); tests of
+    conditional runs pass conditional=True, and of the default, conditional=None.
     """
     values = dict(architecture="mlp", max_examples=256, batch_size=64, epochs=2,
-                  output_dir=str(tmp_path / "run"), eval_every_n_epochs=0)
+                  conditional=False, output_dir=str(tmp_path / "run"), eval_every_n_epochs=0)
     values.update(overrides)
     return TrainConfig(**values)
 

@@ -76,3 +76,21 @@ def test_quickstart_notebook_runs_top_to_bottom(tmp_path):
     text = "".join(output.get("text", "") for output in outputs)
     assert "labels per class: [100 100 100 100 100 100 100 100 100 100]" in text
     assert (tmp_path / "run" / "synthetic" / "data.npz").exists()
+
+
+@pytest.mark.slow
+def test_recipe_comparison_benchmark_runs_end_to_end(tmp_path):
+    variants = json.dumps({"new": {"architecture": "mlp", "epochs": 1, "max_examples": 200,
+                                   "eval_every_n_epochs": 0},
+                           "old": {"architecture": "mlp", "epochs": 1, "max_examples": 200,
+                                   "eval_every_n_epochs": 0, "conditional": False}})
+    result = run_python([os.path.join(REPO, "benchmarks", "compare_defaults.py"),
+                         f"--output_dir={tmp_path}", f"--variants={variants}",
+                         "--num_samples=200"], timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [(row["variant"], row["conditional"]) for row in rows] == [("new", True),
+                                                                        ("old", False)]
+    # The label embeddings cost a little more per image, never less.
+    assert rows[0]["step_mflops_per_image"] >= rows[1]["step_mflops_per_image"] > 0
+    assert "| new |" in result.stdout and "requested_class_accuracy" in rows[0]

@@ -33,7 +33,8 @@ def conditional_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def unconditional_run(tmp_path_factory):
     # With an EMA generator: the sampler must use the averaged weights, as the export does.
-    return _train(tmp_path_factory.mktemp("unconditional") / "run", ema_decay=0.9)
+    return _train(tmp_path_factory.mktemp("unconditional") / "run", ema_decay=0.9,
+                  conditional=False)
 
 
 @pytest.fixture(scope="module")

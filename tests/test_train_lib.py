@@ -1,5 +1,6 @@
 """`train(config)` end to end on tiny configs: outputs, resume, refusals, determinism."""
 
+import dataclasses
 import json
 import os
 import types
@@ -11,7 +12,8 @@ import tensorflow as tf
 
 from conftest import (assert_same_checkpoints, checkpoint_values, collect_messages,
                       tensorboard_events, tiny_config, write_image_folder)
-from gan_tf import images, train_lib
+from gan_tf import images, runs, train_lib
+from gan_tf.export_lib import read_metadata
 from gan_tf.errors import UserError
 from gan_tf.gan import moving_averages
 
@@ -488,3 +490,34 @@ def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writ
     with pytest.raises(UserError, match="No Inception-v3 weights on disk"):
         train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)
+
+
+def test_by_default_a_labelled_dataset_trains_a_conditional_gan_and_unlabelled_does_not(
+        tmp_path):
+    from conftest import tiny_config, write_image_folder
+
+    labelled = train_lib.train(tiny_config(tmp_path / "digits", conditional=None, epochs=1,
+                                           max_examples=64), verbose=0)
+    config, _ = runs.read_run_config(labelled.run_dir)
+    assert config.conditional is True  # recorded resolved, so evaluate/resume know it
+    assert read_metadata(labelled.export_path)["signatures"]["serve"] == ["z", "label"]
+    folder = write_image_folder(tmp_path / "flat", count=64, classes=())
+    plain = train_lib.train(tiny_config(tmp_path / "plain", conditional=None, epochs=1,
+                                        max_examples=None, batch_size=32,
+                                        dataset=f"folder:{folder}"), verbose=0)
+    assert runs.read_run_config(plain.run_dir)[0].conditional is False
+
+
+def test_a_run_trained_unconditionally_before_the_default_changed_resumes_unchanged(tmp_path):
+    from conftest import tiny_config
+
+    first = tiny_config(tmp_path, conditional=False, epochs=1, max_examples=64)
+    train_lib.train(first, verbose=0)
+    # The same command later, with the new default (None): it continues the recorded run.
+    again = dataclasses.replace(first, conditional=None, epochs=2)
+    result = train_lib.train(again, verbose=0)
+    assert (result.start_epoch, result.end_epoch) == (1, 2)
+    config, _ = runs.read_run_config(first.output_dir)
+    assert config.conditional is False
+    with pytest.raises(UserError, match="conditional: saved False, now True"):
+        train_lib.train(dataclasses.replace(first, conditional=True, epochs=3), verbose=0)

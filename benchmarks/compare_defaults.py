@@ -50,9 +50,6 @@ def training_flops(run_dir, images_trained):
 
 def main(argv):
     del argv
-    import numpy as np
-    import tensorflow as tf
-
     from gan_tf import data, runs, train_lib
 
     digits = data.load_embedded_mnist()
@@ -68,17 +65,8 @@ def main(argv):
         images_trained = (len(digits) if config.max_examples is None else config.max_examples)
         images_trained = images_trained // config.batch_size * config.batch_size * config.epochs
         flops, per_image = training_flops(run_dir, images_trained)
-        exported = tf.saved_model.load(result.export_path)
-        seed = tf.constant(12345, tf.int64)
-        requested = None
-        if config.conditional:
-            requested = np.arange(FLAGS.num_samples) % 10
-            samples = exported.signatures["generate"](
-                labels=tf.constant(requested, tf.int32), seed=seed)["images"]
-        else:
-            samples = exported.signatures["generate"](
-                num_images=tf.constant(FLAGS.num_samples), seed=seed)["images"]
-        drawn.append((samples, requested))
+        drawn.append(default_run.export_samples(result.export_path, config.conditional,
+                                                FLAGS.num_samples))
         rows.append({"variant": name, "overrides": overrides,
                      "conditional": config.conditional,
                      "training_tflops": round(flops / 1e12, 2),

@@ -65,9 +65,25 @@ def judge(classifier, samples, requested=None):
     return report
 
 
+def export_samples(export_path, conditional, num_samples, seed=12345):
+    """`(samples, requested labels or None)` from a run's export; balanced classes when
+    conditional."""
+    import numpy as np
+    import tensorflow as tf
+
+    exported = tf.saved_model.load(export_path)
+    seed = tf.constant(seed, tf.int64)
+    if conditional:
+        requested = np.arange(num_samples) % 10
+        return exported.signatures["generate"](
+            labels=tf.constant(requested, tf.int32), seed=seed)["images"], requested
+    return exported.signatures["generate"](
+        num_images=tf.constant(num_samples), seed=seed)["images"], None
+
+
 def main(argv):
     del argv
-    from gan_tf import data, train_lib
+    from gan_tf import data, runs, train_lib
 
     config = TrainConfig(**{**json.loads(FLAGS.overrides), "output_dir": FLAGS.output_dir})
     started = time.perf_counter()
@@ -76,18 +92,10 @@ def main(argv):
     digits = data.load_embedded_mnist()
     classifier, accuracy = train_digit_classifier(digits.images, digits.labels)
     import numpy as np
-    import tensorflow as tf
 
-    exported = tf.saved_model.load(result.export_path)
-    seed = tf.constant(12345, tf.int64)
-    requested = None
-    if config.conditional:
-        requested = np.arange(FLAGS.num_samples) % 10
-        samples = exported.signatures["generate"](
-            labels=tf.constant(requested, tf.int32), seed=seed)["images"]
-    else:
-        samples = exported.signatures["generate"](
-            num_images=tf.constant(FLAGS.num_samples), seed=seed)["images"]
+    config, _ = runs.read_run_config(FLAGS.output_dir)  # conditional resolved from the data
+    samples, requested = export_samples(result.export_path, config.conditional,
+                                        FLAGS.num_samples)
     report = {
         "config": {k: v for k, v in config.to_dict().items() if k != "output_dir"},
         "fit_seconds": round(result.seconds, 1),

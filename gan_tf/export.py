@@ -70,10 +70,10 @@ def main(argv):
             raise UserError(f"Invalid combination: --quantization={FLAGS.quantization} with "
                             f"--format={FLAGS.format}. Quantized variants are a LiteRT "
                             "option; use --format=litert or drop --quantization.")
-        if os.path.lexists(FLAGS.output):
+        if os.path.lexists(os.path.expanduser(FLAGS.output)):
             raise UserError(f"--output={FLAGS.output} already exists; nothing was "
                             "overwritten. Pass a new folder.")
-        if not os.path.exists(FLAGS.model):
+        if not os.path.exists(os.path.expanduser(FLAGS.model)):
             raise UserError(f"--model={FLAGS.model} does not exist. Pass a training run "
                             "directory, its generator/ folder or a .keras file.")
     except UserError as error:

@@ -250,9 +250,9 @@ def export_model(model, output, format="savedmodel", checkpoint="latest",
         metadata = read_metadata(source)
         if format == "savedmodel":
             target = os.path.join(staging, "out")
-            shutil.copytree(source, target)
-            description = dict(metadata, format="savedmodel", source=os.path.abspath(
-                os.fspath(model)))
+            _refuse_links(source)
+            shutil.copytree(source, target, symlinks=True)
+            description = dict(metadata, format="savedmodel", source=_path(model))
         else:
             target = os.path.join(staging, "out")
             os.makedirs(target)
@@ -266,7 +266,7 @@ def export_model(model, output, format="savedmodel", checkpoint="latest",
                            if key not in ("signatures", "format")}
             description.update(format=format, file=FILES[format], signature="serve",
                                quantization=quantization, size_bytes=os.path.getsize(path),
-                               source=os.path.abspath(os.fspath(model)))
+                               source=_path(model))
             if format == "onnx":
                 description["opset"] = ONNX_OPSET
             with startup.filtered_stderr():
@@ -279,6 +279,20 @@ def export_model(model, output, format="savedmodel", checkpoint="latest",
             raise UserError(f"Cannot write {output}: {error.strerror or error}. Nothing was "
                             "written; pass a folder you can write to.") from None
     return description
+
+
+def _path(model):
+    return os.path.abspath(os.path.expanduser(os.fspath(model)))
+
+
+def _refuse_links(folder):
+    """UserError if `folder` holds a symbolic link: copying an export must not copy files it
+    points to elsewhere (a foreign export could name one of the user's own)."""
+    for root, directories, files in os.walk(folder):
+        for name in directories + files:
+            if os.path.islink(os.path.join(root, name)):
+                raise UserError(f"{folder} holds a symbolic link ({os.path.join(root, name)}); "
+                                "an export is plain files. Export it again from its run.")
 
 
 def _require(*modules):
@@ -343,7 +357,8 @@ def _to_onnx(savedmodel, path):
 
     loaded = tf.saved_model.load(savedmodel)  # kept: the signature needs its variables
     serve = loaded.signatures["serve"]
-    names = sorted(serve.structured_input_signature[1])  # "label" < "z"
+    # The graph's inputs in gan_tf.json's order: z, then label (for a conditional generator).
+    names = [name for name in ("z", "label") if name in serve.structured_input_signature[1]]
     specs = [serve.structured_input_signature[1][name] for name in names]
     specs = [tf.TensorSpec(spec.shape, spec.dtype, name=name) for spec, name in zip(specs, names)]
 

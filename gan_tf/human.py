@@ -13,17 +13,20 @@ generated images one at a time and says which is which; the **error rate** is th
                 browser, so closing the page loses nothing.
     key.json    the answer key: which images are real, their classes, and the unlock code.
                 It is NOT in the page: the page holds the truth only encrypted with the unlock
-                code (SHA-256 keystream), so a rater who reads the source learns nothing. Give
-                the code to a rater after they finish and the page shows their own score.
+                code (SHA-256 keystream), the order is random (not from `seed`) and the PNGs
+                are padded to one size, so the page's source does not give the truth away
+                (pixel statistics could, to a program: raters are trusted not to run one).
+                One code serves the page's raters: give it out when all have answered, and
+                the page shows each their own score.
 
 `score_answers(run_dir, files)` scores one or more raters' answers files against the keys
 beside their pages and writes `RUN/evaluation/human/report.json`: the error rate with a 95%
-interval (bootstrapped over raters and images, as HYPE does), the rate at which generated
+interval (bootstrapped over raters, then each rater's answers), the rate at which generated
 images were taken for real and real ones for generated, per rater and per class.
 
 Real images come from the run's held-out split (`--holdout`), which the GAN never saw; a run
-without one uses its training images and says so. The images shown and their order are a
-pure function of `seed`; the page's identity and unlock code are random.
+without one uses its training images and says so. Which images are shown is a pure function
+of `seed`; their order, the page's identity and the unlock code are random.
 """
 
 import dataclasses
@@ -158,10 +161,12 @@ def make_page(run_dir, options=None):
                         "fool raters; train with --holdout=0.2 for a fair test.")
     num_real = num_generated = options.num_images // 2
     if len(pool) < num_real:
+        fits = min(MAX_IMAGES, 2 * len(pool))
         raise UserError(
             f"The page needs {num_real} real images but {run_dir} has only {len(pool)} "
-            f"{'held-out' if source == 'held_out' else 'training'} images. Pass "
-            f"--human_images={2 * (len(pool) // 2) or 2} or fewer.")
+            f"{'held-out' if source == 'held_out' else 'training'} images. "
+            + (f"Pass --human_images={fits} or fewer (half of a page is real)."
+               if fits >= 2 else "Train with a --holdout that leaves real images to show."))
 
     rng = np.random.default_rng([options.seed, 4231])
     real_indices = _balanced_choice(rng, pool, None if data.labels is None
@@ -181,7 +186,9 @@ def make_page(run_dir, options=None):
                  "label": generated_labels[number] if generated_labels else None}
                 for number in range(num_generated)])
     pixels = list(real_pixels) + list(to_uint8(generated))
-    order = rng.permutation(len(items))
+    # Which images are shown follows --seed; their order must not: with the seed, a rater
+    # could replay the shuffle from the public data and read the truth off the order.
+    order = np.random.default_rng(secrets.randbits(128)).permutation(len(items))
     items = [dict(items[position], item=item) for item, position in enumerate(order)]
     pixels = [pixels[position] for position in order]
 
@@ -192,7 +199,8 @@ def make_page(run_dir, options=None):
     page_data = {
         "format": "gan_tf.human_page", "version": FORMAT_VERSION, "page_id": page_id,
         "salt": salt, "dataset": data.name, "images": [
-            "data:image/png;base64," + _base64(encode_png(pixel)) for pixel in pixels],
+            "data:image/png;base64," + _base64(png) for png in _same_length(
+                [encode_png(pixel) for pixel in pixels])],
         "width": int(width * scale), "height": int(height * scale),
         "pixelated": scale > 1, "truths": encrypt_truths(truths, code, page_id),
         "check": code_check(code, page_id),
@@ -235,6 +243,27 @@ def _balanced_choice(rng, pool, labels, count):
             if members[label] and len(chosen) < count:
                 chosen.append(members[label].pop())
     return np.sort(np.array(chosen, np.int64))
+
+
+def _same_length(pngs):
+    """The PNGs padded to one byte length with a private ancillary chunk (`paDd`, which
+    viewers skip), so their sizes in the page do not tell real from generated images.
+
+    Every PNG gets the chunk (12 bytes of length, type and CRC around zero bytes of data),
+    sized so all end `longest + 12` bytes long.
+    """
+    import struct
+    import zlib
+
+    target = max(len(png) for png in pngs) + 12
+    padded = []
+    for png in pngs:
+        body = b"\0" * (target - len(png) - 12)
+        chunk = (struct.pack(">I", len(body)) + b"paDd" + body
+                 + struct.pack(">I", zlib.crc32(b"paDd" + body) & 0xFFFFFFFF))
+        end = png.rindex(b"IEND") - 4  # before the IEND chunk's length field
+        padded.append(png[:end] + chunk + png[end:])
+    return padded
 
 
 def _render(page_data):
@@ -307,7 +336,8 @@ def read_answers(path, keys, run_dir):
     """One rater's answers file, checked against its page's key; returns `(answers, key)`."""
     name = os.path.basename(path)
     try:
-        with open(path, encoding="utf-8") as stream:
+        # utf-8-sig: a file pasted into an editor that saves a byte-order mark still reads.
+        with open(path, encoding="utf-8-sig") as stream:
             record = json.load(stream)
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise UserError(f"{path} is not an answers file: it does not read as JSON ({error}). "
@@ -317,7 +347,7 @@ def read_answers(path, keys, run_dir):
                         f"(expected \"format\": \"{ANSWERS_FORMAT}\"). Pass the file the page "
                         "downloaded.")
     page_id = record.get("page_id")
-    if page_id not in keys:
+    if not isinstance(page_id, str) or page_id not in keys:
         pages = ", ".join(sorted(keys)) or "none"
         raise UserError(f"{name} answers page {page_id!r}, which was not made for {run_dir} "
                         f"(its pages: {pages}). Pass the run the page was made for with "
@@ -331,7 +361,11 @@ def read_answers(path, keys, run_dir):
         raise UserError(f"{name} is damaged: its answers are not a list of items answered "
                         "'real' or 'generated'. Ask the rater for the file the page "
                         "downloaded, unchanged.")
-    if record.get("checksum") != answers_checksum(page_id, key["salt"], rater, answers):
+    try:
+        expected = answers_checksum(page_id, key["salt"], rater, answers)
+    except UnicodeEncodeError:  # a lone surrogate in the name: the browser wrote U+FFFD
+        expected = None
+    if record.get("checksum") != expected:
         raise UserError(f"{name} was changed after the page wrote it (its checksum does not "
                         "match its answers). Ask the rater for the downloaded file as it was.")
     total = len(key["items"])
@@ -366,10 +400,14 @@ def score_answers(run_dir, paths, output_dir=None):
     raters, seen, used_keys = [], {}, {}
     for path in answer_files(paths):
         record, key = read_answers(path, keys, run_dir)
-        if record["checksum"] in seen:
-            raise UserError(f"{os.path.basename(path)} and {os.path.basename(seen[record['checksum']])} "
-                            "are the same rater's answers: pass each file once.")
-        seen[record["checksum"]] = path
+        # The same download passed twice (by two names or two paths) would count one rater
+        # twice; two raters who answered alike are two files with their own start times.
+        with open(path, "rb") as stream:
+            content = hashlib.sha256(stream.read()).hexdigest()
+        if content in seen:
+            raise UserError(f"{os.path.basename(path)} and {os.path.basename(seen[content])} "
+                            "are the same file: pass each rater's answers once.")
+        seen[content] = path
         used_keys[key["page_id"]] = key
         raters.append((path, record, key))
     checkpoints = {key["checkpoint"] for key in used_keys.values()}
@@ -402,7 +440,9 @@ def _report(run_dir, raters, keys):
             mistakes[item["truth"]] += wrong
             totals[item["truth"]][0] += wrong
             totals[item["truth"]][1] += 1
-            if item.get("label") is not None and key["class_names"]:
+            # Per class only where both kinds have one (a conditional page): on an
+            # unconditional page the generated images have no class to count them in.
+            if key.get("conditional") and item.get("label") is not None and key["class_names"]:
                 name = key["class_names"][item["label"]]
                 entry = by_class.setdefault(name, [0, 0])
                 entry[0] += wrong
@@ -427,7 +467,8 @@ def _report(run_dir, raters, keys):
                                                           for k in keys.values()}),
         "raters": len(raters), "answers": answered,
         "error_rate": errors / answered, "ci95": [low, high],
-        "ci_method": "bootstrap over raters, then images (2,000 repeats, seed 0)",
+        "ci_method": "bootstrap over raters, then over each drawn rater's answers (2,000 "
+                     "repeats, seed 0)",
         "generated_taken_for_real": totals["generated"][0] / totals["generated"][1],
         "real_taken_for_generated": totals["real"][0] / totals["real"][1],
         "per_rater": per_rater,

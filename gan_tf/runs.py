@@ -62,7 +62,12 @@ def read_run_config(run_dir):
         dataset = dict(record["dataset"])
         dataset["image_shape"] = tuple(dataset["image_shape"])
         dataset.setdefault("num_classes", None)
-        return TrainConfig.from_dict(record["config"]), dataset
+        values = dict(record["config"])
+        # Runs written before `conditional` existed, or before its default became "when the
+        # data has labels", were unconditional; a run's record is never left undecided.
+        if values.get("conditional") is None:
+            values["conditional"] = False
+        return TrainConfig.from_dict(values), dataset
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "
                         "Restore it, or pass the --output_dir of a training run.") from None

@@ -8,8 +8,10 @@ logging is not set up yet when they are written). On a CPU machine they read lik
 
 `import_tensorflow()` imports TensorFlow (and lets it look for GPUs) with the process's
 standard error passed through a filter thread: the lines listed in `NOISE` are dropped, every
-other line is written on as it arrives, so an error during the import (or a crash) still
-shows. Set `GAN_TF_SHOW_TF_LOGS=1` to see everything. TensorFlow-free at import.
+other line is written on as it arrives, so an error during the import still shows. A hard
+crash (an abort or a segmentation fault inside TensorFlow) can lose the last lines still in
+the pipe: to debug one, set `GAN_TF_SHOW_TF_LOGS=1`, which turns the filter off.
+TensorFlow-free at import.
 """
 
 import contextlib
@@ -47,7 +49,8 @@ def is_noise(line):
 def filtered_stderr():
     """Drops `NOISE` lines written to file descriptor 2 (by C++ or Python) inside the block."""
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:  # None under pythonw or `2>&-`
+            sys.stderr.flush()
         original = os.dup(2)
     except (OSError, ValueError):  # no real stderr (an embedding host): nothing to filter
         yield
@@ -68,12 +71,14 @@ def filtered_stderr():
         yield
     finally:
         try:
-            sys.stderr.flush()
+            if sys.stderr is not None:
+                sys.stderr.flush()
         except (OSError, ValueError):
             pass
         os.dup2(original, 2)  # closes the pipe's last write end: the thread reads to the end
         thread.join(timeout=5)
-        os.close(original)
+        if not thread.is_alive():  # else the thread still writes to it: leave it open
+            os.close(original)
 
 
 def import_tensorflow():

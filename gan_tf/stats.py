@@ -80,9 +80,10 @@ def wilson_interval(successes, trials):
 def clustered_bootstrap_interval(groups, repeats=2000, seed=0):
     """A 95% bootstrap interval of the overall rate of 1s in `groups` (lists of 0/1 outcomes).
 
-    Two-level resampling, as HYPE (Zhou et al., 2019) reports its scores: each repeat draws
-    the groups (raters) with replacement, then each drawn group's outcomes with replacement,
-    and takes the pooled rate; the interval is the 2.5th and 97.5th percentiles. With one
+    Two-level resampling (HYPE, Zhou et al. 2019, also reports bootstrapped intervals): each
+    repeat draws the groups (raters) with replacement, then each drawn group's outcomes with
+    replacement, and takes the pooled rate; the interval is the 2.5th and 97.5th percentiles.
+    Images are not resampled as clusters across raters. With one
     group it is the ordinary bootstrap over its outcomes. Seeded, so reports are reproducible.
     """
     groups = [np.asarray(group, np.float64) for group in groups]

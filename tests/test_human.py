@@ -131,18 +131,38 @@ def test_the_page_shows_held_out_real_images_and_balanced_generated_ones(page, h
     assert first.size == (28, 28)
 
 
-def test_the_same_seed_shows_the_same_images_in_the_same_order(held_out_run, page):
+def test_the_seed_picks_the_images_but_not_their_order(held_out_run, page):
+    """With a seeded order, a rater could replay the shuffle from the public data and read
+    the truth off it; the order is random, the images are the seed's."""
     key, _, html = page
     again, folder = human.make_page(held_out_run, human.PageOptions(num_images=20, seed=3))
     try:
-        strip = [(item["truth"], item["index"], item["label"]) for item in key["items"]]
-        assert [(item["truth"], item["index"], item["label"])
-                for item in again["items"]] == strip
+        def shown(record):
+            return sorted((item["truth"], item["index"], item["label"])
+                          for item in record["items"])
+
+        assert shown(again) == shown(key)
+        assert [item["truth"] for item in again["items"]] != [
+            item["truth"] for item in key["items"]]  # 1 in 184,756 to fail by chance
         with open(os.path.join(folder, human.PAGE_FILE), encoding="utf-8") as stream:
-            assert page_data(stream.read())["images"] == page_data(html)["images"]
+            assert sorted(page_data(stream.read())["images"]) == sorted(
+                page_data(html)["images"])
         assert again["page_id"] != key["page_id"] and again["unlock_code"] != key["unlock_code"]
     finally:
         shutil.rmtree(folder)
+
+
+def test_every_image_has_the_same_size_in_the_page(page):
+    """Real digits compress far better than generated ones; padded, sizes tell nothing."""
+    from PIL import Image
+
+    _, _, html = page
+    images = page_data(html)["images"]
+    assert len({len(image) for image in images}) == 1
+    for image in images:
+        decoded = Image.open(io.BytesIO(base64.b64decode(image.split(",", 1)[1])))
+        decoded.load()  # the padding chunk is valid PNG: it decodes
+        assert decoded.size == (28, 28)
 
 
 def test_bad_page_options_are_refused():
@@ -234,8 +254,16 @@ def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_
     record = answers_record(key, lambda item: "real")
     first = write_json(tmp_path / "one.json", record)
     second = write_json(tmp_path / "copy.json", record)
-    with pytest.raises(human.UserError, match="same rater's answers: pass each file once"):
+    with pytest.raises(human.UserError, match="are the same file: pass each rater's answers"):
         human.score_answers(held_out_run, [first, second], tmp_path / "out")
+    # Two raters who answered alike (the same name even) are two files, both counted; a file
+    # saved with a byte-order mark (an editor's paste) reads.
+    twin = write_json(tmp_path / "twin.json", dict(record, started="2026-11-30T10:00:00Z"))
+    (tmp_path / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(
+        dict(record, started="2026-11-30T11:00:00Z")).encode())
+    report, _ = human.score_answers(held_out_run, [first, twin, str(tmp_path / "bom.json")],
+                                    tmp_path / "out")
+    assert report["raters"] == 3
     other = tiny_config(tmp_path / "other", epochs=1, max_examples=64)
     train_lib.train(other, verbose=0)
     with pytest.raises(human.UserError, match="has no human-evaluation page yet.*--human"):
@@ -252,10 +280,14 @@ def test_a_run_without_holdout_shows_training_images_and_warns(tmp_path, message
     assert key["real_images_from"] == "training" and not key["conditional"]
     assert any("no --holdout" in message for message in messages)
     assert all(item["label"] is None for item in key["items"] if item["truth"] == "generated")
+    # Scored, an unconditional page has no per-class rates (its generated images have none).
+    answers = write_json(tmp_path / "a.json", answers_record(key, lambda item: "real"))
+    report, _ = human.score_answers(config.output_dir, [answers], tmp_path / "out")
+    assert report["per_class"] == {} and report["error_rate"] == 0.5
     # More real images than the run has: refused with the number that fits, nothing written.
     before = sorted(os.listdir(human.human_dir(config.output_dir)))
     with pytest.raises(human.UserError, match=r"needs 100 real images but .* only 64 "
-                                              r"training images.*--human_images=64"):
+                                              r"training images.*--human_images=128 or fewer"):
         human.make_page(config.output_dir, human.PageOptions(num_images=200))
     assert sorted(os.listdir(human.human_dir(config.output_dir))) == before
 
@@ -287,7 +319,8 @@ def test_the_cli_makes_a_page_scores_answers_and_refuses_bad_flags(held_out_run,
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian: apt-get install "
                                              "chromium; .ci/run installs it)")
-def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_path):
+@pytest.mark.parametrize("hashing", ["webcrypto", "plain_js"])
+def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_path, hashing):
     playwright = pytest.importorskip("playwright.sync_api")
     from PIL import Image
 
@@ -301,6 +334,9 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(accept_downloads=True,
                                       viewport={"width": 900, "height": 900})
+        if hashing == "plain_js":  # as on a page served over plain HTTP: no crypto.subtle
+            context.add_init_script(
+                "Object.defineProperty(Crypto.prototype, 'subtle', {get: () => undefined});")
         tab = context.new_page()
         requests = []
         tab.on("request", lambda request: requests.append(request.url))
@@ -335,6 +371,14 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         tab.keyboard.press("g")
         tab.keyboard.press("b")
         assert tab.inner_text("#progress") == "Image 4 of 20"
+        # A held key answers once (its repeats are ignored), then is taken back.
+        tab.keyboard.down("r")
+        tab.keyboard.down("r")
+        tab.keyboard.down("r")
+        tab.keyboard.up("r")
+        assert tab.inner_text("#progress") == "Image 5 of 20"
+        tab.keyboard.press("b")
+        assert tab.inner_text("#progress") == "Image 4 of 20"
         # Closing and reopening the page keeps the progress.
         tab.reload()
         assert tab.inner_text("#progress") == "Image 4 of 20"
@@ -347,6 +391,10 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
                     tab.click("#download")
             else:
                 tab.click("#answer-" + intended[item])
+                if item == 3:  # Enter or Space after a click does not answer again
+                    tab.keyboard.press("Enter")
+                    tab.keyboard.press(" ")
+                    assert tab.inner_text("#progress") == "Image 5 of 20"
         answers_path = tmp_path / "downloaded.json"
         waiting.value.save_as(answers_path)
         assert waiting.value.suggested_filename == f"answers-{key['page_id']}-Ada.json"

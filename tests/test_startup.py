@@ -61,3 +61,11 @@ def test_importing_tensorflow_prints_nothing_unless_asked():
     loud = run_python(["-c", code], env={"TF_CPP_MIN_LOG_LEVEL": "1",
                                          startup.SHOW_ALL: "1"})
     assert any(startup.is_noise(line) for line in loud.stderr.splitlines()), loud.stderr
+
+
+def test_the_filter_works_when_python_has_no_stderr_object(monkeypatch, capfd):
+    """Under pythonw or `2>&-` sys.stderr is None; the filter must not crash on it."""
+    monkeypatch.setattr("sys.stderr", None)
+    with startup.filtered_stderr():
+        os.write(2, (NOISE_LINES[2] + "\nkept\n").encode())
+    assert capfd.readouterr().err == "kept\n"

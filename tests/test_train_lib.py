@@ -521,3 +521,19 @@ def test_a_run_trained_unconditionally_before_the_default_changed_resumes_unchan
     assert config.conditional is False
     with pytest.raises(UserError, match="conditional: saved False, now True"):
         train_lib.train(dataclasses.replace(first, conditional=True, epochs=3), verbose=0)
+
+
+def test_a_run_recorded_before_conditional_existed_resumes_unconditional(tmp_path):
+    from conftest import tiny_config
+
+    first = tiny_config(tmp_path, conditional=False, epochs=1, max_examples=64)
+    train_lib.train(first, verbose=0)
+    path = os.path.join(first.output_dir, "config.json")
+    with open(path, encoding="utf-8") as stream:
+        record = json.load(stream)
+    del record["config"]["conditional"]  # as written by an early version
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+    result = train_lib.train(dataclasses.replace(first, conditional=None, epochs=2), verbose=0)
+    assert (result.start_epoch, result.end_epoch) == (1, 2)
+    assert runs.read_run_config(first.output_dir)[0].conditional is False

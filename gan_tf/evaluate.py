@@ -157,7 +157,17 @@ def main_human():
                             "one. Pass --run_dir=RUN.")
         options = human.PageOptions(num_images=FLAGS.human_images, seed=FLAGS.seed,
                                     checkpoint=FLAGS.checkpoint)
-        options.validate()
+        if FLAGS.human:
+            options.validate()
+            ignored = [f"--{name}" for name in ("output", "dataset", "data_dir", "image_size")
+                       if FLAGS[name].value is not None]
+            if FLAGS.num_samples != FLAGS["num_samples"].default:
+                ignored.append("--num_samples")
+            if ignored:
+                raise UserError(f"--human takes its real images from the run's own data and "
+                                f"writes into RUN/evaluation/human, where --human_results "
+                                f"finds the key: {', '.join(ignored)} would do nothing. Drop "
+                                "them (--human_images sets the page's size).")
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
     cli.start_tensorflow()

@@ -309,6 +309,7 @@ def test_the_cli_makes_a_page_scores_answers_and_refuses_bad_flags(held_out_run,
     assert "error rate 50.0%" in result.stdout and "Report:" in result.stdout
     for flags, message in [(["--human", "--downstream"], "Choose one of"),
                            (["--human", "--human_images=7"], "human_images=7"),
+                           (["--human", "--output=/tmp/x"], "--output would do nothing"),
                            ([f"--human_results={tmp_path / 'missing.json'}"], "does not exist")]:
         result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={held_out_run}"] + flags)
         assert result.returncode in (1, 2) and message in result.stderr, result.stderr

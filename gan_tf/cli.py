@@ -106,6 +106,7 @@ def start_tensorflow():
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     logging.set_verbosity(logging.WARNING)
+    startup.filter_process_stderr()  # on for the whole command: TF prints noise later too
     startup.import_tensorflow()
 
 

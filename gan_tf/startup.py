@@ -33,6 +33,8 @@ NOISE = tuple(re.compile(pattern) for pattern in (
     r"computation placer already registered",
     r"TF-TRT Warning: Could not find TensorRT",
     r"Unable to load libcuda|cuda_dnn\.cc|cuda_blas\.cc|cuda_fft\.cc",
+    # Grappler giving up one rewrite of a training graph (it runs the graph unrewritten).
+    r"meta_optimizer\.cc.*remapper failed: INVALID_ARGUMENT: Mutation::Apply error",
     # The LiteRT converter and interpreter (`gan_tf.export_lib`).
     r"tf_tfl_flatbuffer_helpers\.cc.*Ignored (output_format|drop_control_dependency)",
     r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
@@ -81,15 +83,37 @@ def filtered_stderr():
             os.close(original)
 
 
+_process_filter = []  # the filter `filter_process_stderr` keeps on, once started
+
+
+def filter_process_stderr():
+    """Keeps the filter on until the process exits (the command-line programs call it).
+
+    TensorFlow's noise does not end with the import: Grappler's "remapper failed" is printed
+    when a training graph is first optimized. Every other line still passes as it arrives;
+    at exit the filter is drained and fd 2 restored, so a traceback printed on the way out
+    shows in full. Does nothing with `GAN_TF_SHOW_TF_LOGS=1`.
+    """
+    import atexit
+
+    if _process_filter or os.environ.get(SHOW_ALL, "") not in ("", "0"):
+        return
+    context = filtered_stderr()
+    context.__enter__()
+    _process_filter.append(context)
+    atexit.register(context.__exit__, None, None, None)
+
+
 def import_tensorflow():
     """Imports TensorFlow and lists its devices quietly (see the module docstring).
 
     Returns the `tensorflow` module. Later imports anywhere in the process are free and
     silent. With `GAN_TF_SHOW_TF_LOGS=1` nothing is filtered.
     """
-    if os.environ.get(SHOW_ALL, "") not in ("", "0"):
+    if os.environ.get(SHOW_ALL, "") not in ("", "0") or _process_filter:
         import tensorflow as tf
 
+        tf.config.list_physical_devices()
         return tf
     with filtered_stderr():
         import tensorflow as tf

@@ -69,3 +69,17 @@ def test_the_filter_works_when_python_has_no_stderr_object(monkeypatch, capfd):
     with startup.filtered_stderr():
         os.write(2, (NOISE_LINES[2] + "\nkept\n").encode())
     assert capfd.readouterr().err == "kept\n"
+
+
+@pytest.mark.slow
+def test_a_command_filters_noise_to_the_end_and_still_shows_its_traceback():
+    code = ("import os, sys; from gan_tf import cli; cli.start_tensorflow(); "
+            "os.write(2, b'E0000 00:00:1.1 5 meta_optimizer.cc:967] remapper failed: "
+            "INVALID_ARGUMENT: Mutation::Apply error: fanout x\\n'); "
+            "print('a real warning', file=sys.stderr); raise SystemExit('fatal: the end')")
+    result = run_python(["-c", code], env={"TF_CPP_MIN_LOG_LEVEL": "1"})
+    assert result.returncode == 1
+    assert result.stderr == "a real warning\nfatal: the end\n", result.stderr
+    code = "from gan_tf import cli; cli.start_tensorflow(); raise ValueError('boom')"
+    result = run_python(["-c", code], env={"TF_CPP_MIN_LOG_LEVEL": "1"})
+    assert result.stderr.startswith("Traceback") and "ValueError: boom" in result.stderr

@@ -316,10 +316,8 @@ def _savedmodel_of(model, checkpoint, scratch):
     if os.path.isfile(os.path.join(path, runs.CONFIG_FILE)):
         gan, config, epochs = runs.load_run(path, checkpoint)
         _, facts = runs.read_run_config(path)
-        metadata = {"dataset": config.dataset, "class_names": facts.get("class_names"),
-                    "conditional": config.conditional, "ema_decay": config.ema_decay,
-                    "epochs": epochs, "seed": config.seed, "holdout": config.holdout,
-                    "checkpoint": checkpoint}
+        metadata = runs.export_metadata(config, facts.get("class_names"),
+                                        facts.get("num_classes"), epochs, checkpoint)
         return export_generator(gan.sampling_generator(), scratch, metadata=metadata)
     if os.path.isfile(os.path.join(path, METADATA_FILE)):
         metadata = read_metadata(path)

@@ -313,6 +313,24 @@ def adopt_recorded_conditional(run_dir, config):
     return dataclasses.replace(config, conditional=saved.conditional)
 
 
+def export_metadata(config, class_names, num_classes, epochs=None, checkpoint=None):
+    """What an export records about its run (gan_tf.json): dataset, classes, EMA, epochs.
+
+    The one recipe for training's own export and `export_lib.export_model`'s re-export of a
+    run; `epochs` defaults to the config's, `checkpoint` is recorded when given.
+    """
+    record = {"dataset": config.dataset, "data_dir": config.data_dir,
+              "image_size": config.image_size, "max_examples": config.max_examples,
+              "holdout": config.holdout,
+              "class_names": None if class_names is None else list(class_names),
+              "dataset_num_classes": num_classes, "conditional": config.conditional,
+              "ema_decay": config.ema_decay,
+              "epochs": config.epochs if epochs is None else epochs, "seed": config.seed}
+    if checkpoint is not None:
+        record["checkpoint"] = checkpoint
+    return record
+
+
 def check_run_dir(run_dir, config):
     """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
     config_path = os.path.join(run_dir, CONFIG_FILE)

@@ -180,7 +180,8 @@ class _Run:
         from gan_tf import export_lib
 
         export_lib.export_generator(self.gan.sampling_generator(), self.export_path,
-                                metadata=_export_metadata(self.config, self.data))
+                                metadata=runs.export_metadata(
+                                    self.config, self.data.class_names, self.data.num_classes))
 
 
 def _train_locked(run):
@@ -451,16 +452,6 @@ def _sample_quality(config, data, judge, run_dir):
         judge, real, every_n_epochs=config.eval_every_n_epochs,
         num_samples=config.eval_num_samples, seed=config.seed,
         best_checkpoint_dir=os.path.join(run_dir, BEST_DIR))
-
-
-def _export_metadata(config, data):
-    """What the export records about its run: dataset, classes, EMA, epochs."""
-    return {"dataset": config.dataset, "data_dir": config.data_dir,
-            "image_size": config.image_size, "max_examples": config.max_examples,
-            "holdout": config.holdout,
-            "class_names": None if data.class_names is None else list(data.class_names),
-            "dataset_num_classes": data.num_classes, "conditional": config.conditional,
-            "ema_decay": config.ema_decay, "epochs": config.epochs, "seed": config.seed}
 
 
 def _conditional_classes(config, data):

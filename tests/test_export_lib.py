@@ -44,6 +44,16 @@ FRESH_PROCESS = textwrap.dedent("""
 """)
 
 
+
+def _fresh_process_report(script, path, tmp_path):
+    """Runs `script` on the export at `path` and `tmp_path/expected.npz` in a process that
+    cannot import gan_tf; returns the JSON it prints after "RESULT "."""
+    result = run_python(["-c", script, path, str(tmp_path / "expected.npz")],
+                        cwd=str(tmp_path), timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(next(line for line in result.stdout.splitlines()
+                           if line.startswith("RESULT "))[len("RESULT "):])
+
 @pytest.mark.parametrize("architecture, image_shape, distribution", [
     ("dcgan", (12, 12, 3), "normal"), ("mlp", (28, 28, 1), "normal"),
     ("mlp", (28, 28, 1), "uniform")])
@@ -59,11 +69,7 @@ def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, dist
     z = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
     np.savez(tmp_path / "expected.npz", z=z, serve=generator(z, training=False),
              generate=gan.generate(5, seed=11))
-    result = run_python(["-c", FRESH_PROCESS, path, str(tmp_path / "expected.npz")],
-                        cwd=str(tmp_path), timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(next(line for line in result.stdout.splitlines()
-                             if line.startswith("RESULT "))[len("RESULT "):])
+    report = _fresh_process_report(FRESH_PROCESS, path, tmp_path)
     assert {"serve", "generate"} <= set(report["signatures"])
     assert report["serve_shape"] == [3, *image_shape]
     assert report["generate_shape"] == [5, *image_shape]
@@ -142,11 +148,7 @@ def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
     np.savez(tmp_path / "expected.npz", z=z, labels=labels,
              serve=generator([tf.constant(z), tf.constant(labels)], training=False),
              generate=gan.generate(4, seed=11, labels=labels))
-    result = run_python(["-c", CONDITIONAL_FRESH_PROCESS, path, str(tmp_path / "expected.npz")],
-                        cwd=str(tmp_path), timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(next(line for line in result.stdout.splitlines()
-                             if line.startswith("RESULT "))[len("RESULT "):])
+    report = _fresh_process_report(CONDITIONAL_FRESH_PROCESS, path, tmp_path)
     assert {"serve", "generate"} <= set(report["signatures"])
     assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
     assert report["labels"] == labels.tolist()

@@ -406,6 +406,22 @@ class TrainConfig:
         }
 
 
+def check_export_request(format, quantization="none"):
+    """UserError for an unknown export format, or a quantization the format cannot take.
+
+    Here, TensorFlow-free, so `python -m gan_tf.export` refuses a bad flag before importing
+    TensorFlow; `gan_tf.export_lib.export_model` checks the same.
+    """
+    from gan_tf.names import EXPORT_FORMATS, EXPORT_QUANTIZATIONS
+
+    check_choice("format", format, EXPORT_FORMATS)
+    check_choice("quantization", quantization, EXPORT_QUANTIZATIONS)
+    if quantization != "none" and format != "litert":
+        raise UserError(f"Invalid combination: --quantization={quantization} with "
+                        f"--format={format}. Quantized variants are a LiteRT option; use "
+                        "--format=litert or drop --quantization.")
+
+
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

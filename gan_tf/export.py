@@ -56,20 +56,14 @@ def define_flags():
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
-    from gan_tf.names import EXPORT_FORMATS, EXPORT_QUANTIZATIONS
-    from gan_tf.errors import check_choice
+    from gan_tf.config import check_export_request
 
     FLAGS = flags.FLAGS
     try:
         if not FLAGS.model or not FLAGS.output:
             raise UserError(f"Pass --model=RUN_OR_EXPORT and --output=NEW_FOLDER (received "
                             f"model={FLAGS.model!r}, output={FLAGS.output!r}).")
-        check_choice("format", FLAGS.format, EXPORT_FORMATS)
-        check_choice("quantization", FLAGS.quantization, EXPORT_QUANTIZATIONS)
-        if FLAGS.quantization != "none" and FLAGS.format != "litert":
-            raise UserError(f"Invalid combination: --quantization={FLAGS.quantization} with "
-                            f"--format={FLAGS.format}. Quantized variants are a LiteRT "
-                            "option; use --format=litert or drop --quantization.")
+        check_export_request(FLAGS.format, FLAGS.quantization)
         if os.path.lexists(os.path.expanduser(FLAGS.output)):
             raise UserError(f"--output={FLAGS.output} already exists; nothing was "
                             "overwritten. Pass a new folder.")

@@ -36,6 +36,7 @@ import keras
 import tensorflow as tf
 
 from gan_tf import names, runs, startup
+from gan_tf.config import check_export_request
 from gan_tf.errors import UserError
 from gan_tf.files import make_temp_dir, staging_directory
 from gan_tf.gan import (call_generator, latent_dim_of, latent_distribution_of, num_classes_of,
@@ -198,17 +199,6 @@ CHECK_IMAGES = 32  # fixed latents (and labels) on which each export is compared
 SAVEDMODEL_FORMATS = ("savedmodel", "gan_tf generator SavedModel")  # the second: older exports
 
 
-def check_format(format, quantization="none"):
-    """UserError for an unknown format, or a quantization the format cannot take."""
-    from gan_tf.errors import check_choice
-
-    check_choice("format", format, FORMATS)
-    check_choice("quantization", quantization, QUANTIZATIONS)
-    if quantization != "none" and format != "litert":
-        raise UserError(f"Invalid combination: --quantization={quantization} with "
-                        f"--format={format}. Quantized variants are a LiteRT option; use "
-                        "--format=litert or drop --quantization.")
-
 
 def export_model(model, output, format="savedmodel", checkpoint="latest",
                  quantization="none"):
@@ -238,7 +228,7 @@ def export_model(model, output, format="savedmodel", checkpoint="latest",
         UserError: an unknown format, an output that exists, a model refused by the safety
             checks, a converter that is not installed (nothing is written).
     """
-    check_format(format, quantization)
+    check_export_request(format, quantization)
     output = os.path.abspath(os.path.expanduser(os.fspath(output)))
     if os.path.lexists(output):
         raise UserError(f"--output={output} already exists; nothing was overwritten. Pass a "

@@ -61,9 +61,10 @@ def main(argv):
         started = time.perf_counter()
         result = train_lib.train(config, verbose=0)
         total = time.perf_counter() - started
-        config, _ = runs.read_run_config(run_dir)  # as resolved (conditional or not)
-        images_trained = (len(digits) if config.max_examples is None else config.max_examples)
-        images_trained = images_trained // config.batch_size * config.batch_size * config.epochs
+        config, facts = runs.read_run_config(run_dir)  # as resolved (conditional or not)
+        # The images the GAN trained on (after --max_examples and --holdout), whole batches.
+        images_trained = (facts["num_examples"] // config.batch_size * config.batch_size
+                          * config.epochs)
         flops, per_image = training_flops(run_dir, images_trained)
         drawn.append(default_run.export_samples(result.export_path, config.conditional,
                                                 FLAGS.num_samples))

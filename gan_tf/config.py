@@ -12,7 +12,8 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_no
 # The shared names and defaults live in `gan_tf.names`; they stay importable from here.
 from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F401
                           ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS,
-                          DEFAULT_GENERATOR_ACTIVATIONS, DISCRIMINATOR_ACTIVATIONS,
+                          DATA_CACHES, DEFAULT_GENERATOR_ACTIVATIONS,
+                          DISCRIMINATOR_ACTIVATIONS,
                           EMBEDDED_DATASET, EXTRACTORS, FOLDER_PREFIX, GENERATOR_ACTIVATIONS,
                           LATENT_DISTRIBUTIONS, LOSSES, MIN_EVAL_SAMPLES, OPTIMIZERS,
                           PATH_PREFIXES, PRECISIONS, STRATEGIES, UPDATES)
@@ -52,6 +53,7 @@ RESUMABLE_CHANGES = frozenset(
         "eval_num_samples",
         "extractor",
         "inception_weights",
+        "data_cache",
     }
 )
 
@@ -82,6 +84,10 @@ class TrainConfig:
     holdout: float = _field(0.0, "reserve this fraction of each class (e.g. 0.2) as a test "
                                  "split that nothing in the run sees, for `python -m "
                                  "gan_tf.evaluate --downstream` (0: none)")
+    data_cache: str = _field("auto", "where an image folder's decoded pixels live: auto (in "
+                                     "memory when they fit in a quarter of the free memory, "
+                                     "else streamed) | memory | stream (decoded from disk "
+                                     "batch by batch while training; same batches)")
 
     # Networks.
     architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
@@ -182,6 +188,7 @@ class TrainConfig:
         check_choice("loss", self.loss, LOSSES)
         check_choice("augment", self.augment, AUGMENTATIONS)
         check_choice("extractor", self.extractor, EXTRACTORS)
+        check_choice("data_cache", self.data_cache, DATA_CACHES)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("strategy", self.strategy, STRATEGIES)
         check_choice("update", self.update, UPDATES)
@@ -198,6 +205,11 @@ class TrainConfig:
         check_non_negative_int("eval_every_n_epochs", self.eval_every_n_epochs,
                                "a non-negative integer (0 turns scoring off)")
         self._check_dataset()
+        if self.data_cache == "stream" and not self.dataset.startswith(FOLDER_PREFIX):
+            raise invalid("data_cache", self.data_cache,
+                          "auto or memory with --dataset=" + self.dataset.split(":", 1)[0]
+                          + ": only image folders (folder:PATH) are streamed from disk; "
+                          "other datasets are read into memory")
         for name in ("download", "conditional", "spectral_norm", "tensorboard"):
             if name == "conditional" and self.conditional is None:
                 continue  # the default: conditional when the dataset has labels

@@ -19,12 +19,13 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from gan_tf.names import ARRAY_EXTENSIONS, ARRAY_PREFIX, EMBEDDED_DATASET, FOLDER_PREFIX
-from gan_tf.errors import UserError, first_line
+from gan_tf import hardware, image_files
+from gan_tf.errors import UserError, check_choice, first_line, invalid
+from gan_tf.image_files import IMAGE_EXTENSIONS
+from gan_tf.names import (ARRAY_EXTENSIONS, ARRAY_PREFIX, DATA_CACHES, EMBEDDED_DATASET,
+                          FOLDER_PREFIX)
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 ARRAY_KEYS = ("images", "labels", "class_names")  # of an array:PATH .npz; images required
-MAX_NAMED = 5  # how many unreadable files of a folder its error message names
 # Float images within this much of [-1, 1] (half a pixel step) are accepted and clipped.
 _RANGE_TOLERANCE = 1 / 255
 # Hosts tensorflow-datasets downloads from; probed (3 s) before a download is attempted.
@@ -33,10 +34,10 @@ _DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
 
 @dataclasses.dataclass
 class ImageData:
-    """A whole dataset in memory."""
+    """A dataset: its pixels (in memory, or on disk as a `FileImages`), labels and classes."""
 
     name: str
-    images: np.ndarray  # uint8, (N, H, W, C)
+    images: np.ndarray  # uint8, (N, H, W, C); or a FileImages (streamed; see is_streamed)
     labels: Optional[np.ndarray] = None  # int32, (N,), or None for unlabelled data
     class_names: Optional[Sequence[str]] = None
 
@@ -53,8 +54,8 @@ class ImageData:
 
 
 def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_size=None,
-                max_examples=None, seed=0):
-    """Loads `dataset` into memory; raises `UserError` for anything unusable.
+                max_examples=None, seed=0, cache="auto"):
+    """Loads `dataset`; raises `UserError` for anything unusable.
 
     Args:
         dataset: `"embedded_mnist"` (5,000 real MNIST digits shipped with gan_tf), the name of
@@ -68,11 +69,16 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
         max_examples: keep a subset of this many images, class-balanced when labelled
             (see `subset`).
         seed: seed of the subset.
+        cache: where an image folder's decoded pixels live: `"memory"`, `"stream"` (decoded
+            batch by batch from disk while training; `images` is then a `FileImages`) or
+            `"auto"` (memory when they fit; see `load_folder`). Other sources are read into
+            memory.
     """
+    check_choice("data_cache", cache, DATA_CACHES)
     if dataset == EMBEDDED_DATASET:
         data = load_embedded_mnist()
     elif dataset.startswith(FOLDER_PREFIX):
-        data = load_folder(dataset[len(FOLDER_PREFIX):], image_size=image_size)
+        data = load_folder(dataset[len(FOLDER_PREFIX):], image_size=image_size, cache=cache)
     elif dataset.startswith(ARRAY_PREFIX):
         data = load_array(dataset[len(ARRAY_PREFIX):])
     else:
@@ -80,6 +86,8 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
     check_images(data.images, data.name)
     if max_examples is not None and max_examples < len(data):
         data = subset(data, max_examples, seed)
+    if is_streamed(data):
+        return data  # already at image_size: read_image resizes each file
     if image_size is not None and data.image_shape[:2] != (image_size, image_size):
         data = dataclasses.replace(data, images=resize_pixels(data.images, image_size).numpy())
     return data
@@ -91,10 +99,7 @@ def subset(data, count, seed=0):
     Classes are filled round-robin from a seeded permutation of each class, so 500 embedded
     digits are 50 of each; unlabelled data gives a seeded random subset.
     """
-    chosen = subset_indices(data.labels, len(data), count, seed)
-    return dataclasses.replace(
-        data, images=data.images[chosen],
-        labels=None if data.labels is None else data.labels[chosen])
+    return take(data, subset_indices(data.labels, len(data), count, seed))
 
 
 def subset_indices(labels, size, count, seed=0):
@@ -163,10 +168,16 @@ def split_indices(labels, size, holdout=0.0, max_examples=None, seed=0):
 
 
 def take(data, indices):
-    """The images (and labels) of `data` at `indices`."""
+    """The images (and labels) of `data` at `indices` (a streamed dataset stays streamed)."""
+    images = data.images
     return dataclasses.replace(
-        data, images=data.images[indices],
+        data, images=images.subset(indices) if is_streamed(data) else images[indices],
         labels=None if data.labels is None else data.labels[indices])
+
+
+def is_streamed(data):
+    """Whether `data`'s pixels stay on disk (a `FileImages`), decoded when used."""
+    return isinstance(data.images, image_files.FileImages)
 
 
 def load_embedded_mnist():
@@ -245,117 +256,91 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     return ImageData(name, images, labels, class_names)
 
 
-def load_folder(path, image_size=None):
-    """Loads every image under `path`; labels come from sub-folder names when all have one.
+def load_folder(path, image_size=None, cache="auto"):
+    """Reads the image folder `path`; labels come from sub-folder names when all have one.
 
     Images are turned upright (EXIF orientation), transparent pixels are composited onto
     black, 16-bit images are scaled to 8 bits, and all images become grayscale if all of
-    them are, else RGB. Hidden files (such as macOS `._name.png`) and files without an
-    image extension are skipped. An image file that cannot be read (corrupt, truncated,
-    empty) is never skipped: the whole folder is refused, naming the first `MAX_NAMED` bad
-    files and their count, so a dataset never shrinks without the user knowing.
-    """
-    from PIL import Image
+    them are, else RGB (`image_files.read_image`). Hidden files (such as macOS
+    `._name.png`) and files without an image extension are skipped.
 
+    Every file's header is read first (in parallel): a file that cannot be opened (corrupt,
+    empty, not an image) is never skipped; the whole folder is refused, naming the first
+    `image_files.MAX_NAMED` bad files and their count, so a dataset never shrinks without
+    the user knowing. Then the pixels are decoded into memory (`cache="memory"`), or left on disk and
+    decoded batch by batch while training (`"stream"`: `images` is a `FileImages`), or
+    whichever fits (`"auto"`: memory when the decoded pixels take at most a quarter of the
+    memory available now). A file whose header is fine but whose data is broken is refused
+    with its name: at load time in memory, and when its batch comes while streaming.
+    """
     root = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(root):
         raise UserError(f"Image folder not found: received --dataset=folder:{path}. Expected "
                         "an existing folder of image files (PNG, JPEG, BMP, GIF, WebP).")
-    files = sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(root)
-        for name in names
-        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
-    )
+    files = image_files.list_image_files(root)
     if not files:
         raise UserError(f"The image folder {root} holds no image files. Expected files ending "
                         f"in {', '.join(IMAGE_EXTENSIONS)}.")
-    image_errors, modes, bad = _image_errors(), {}, {}
-    for file in files:  # headers only: decide grayscale or RGB before decoding anything
-        try:
-            with Image.open(file) as image:
-                modes[file] = image.mode
-        except image_errors as error:
-            bad[file] = _image_problem(file, error)
-    gray = all(mode in _GRAY_MODES for mode in modes.values())
-    arrays = {}
-    for file in modes:
-        try:
-            arrays[file] = _read_image(file, gray, image_size)
-        except image_errors as error:  # a readable header over truncated or corrupt data
-            bad[file] = _image_problem(file, error)
+    headers, bad = image_files.read_headers(files)
     if bad:
-        named = "; ".join(f"{os.path.relpath(file, root)} ({bad[file]})"
-                          for file in sorted(bad)[:MAX_NAMED])
-        more = f"; and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
-        raise UserError(
-            f"{len(bad)} of the {len(files)} image files in {root} cannot be read: {named}"
-            f"{more}. Remove or replace them (gan_tf never skips unreadable files, so the "
-            "dataset is what the folder shows).")
-    arrays = [arrays[file] for file in files]
-    sizes = {array.shape[:2] for array in arrays}
-    if len(sizes) > 1:
-        examples = ", ".join(f"{os.path.relpath(f, root)} {a.shape[1]}x{a.shape[0]}"
-                             for f, a in list(zip(files, arrays))[:3])
-        raise UserError(f"The images in {root} have {len(sizes)} different sizes ({examples}, "
-                        "...). Pass --image_size=N to resize them all to N x N.")
-    images = np.stack(arrays)
-    if images.ndim == 3:
-        images = images[..., None]
+        raise image_files.unreadable_files_error(bad, len(files), root)
+    gray = image_files.is_gray(mode for mode, _ in headers.values())
+    if image_size is None:
+        sizes = {size for _, size in headers.values()}
+        if len(sizes) > 1:
+            examples = ", ".join(f"{os.path.relpath(f, root)} {headers[f][1][0]}x"
+                                 f"{headers[f][1][1]}" for f in files[:3])
+            raise UserError(f"The images in {root} have {len(sizes)} different sizes "
+                            f"({examples}, ...). Pass --image_size=N to resize them all to "
+                            "N x N.")
+        (width, height), = sizes
+    else:
+        width = height = image_size
+    images = image_files.FileImages(files, (height, width, 1 if gray else 3), image_size, root)
     relative = [os.path.relpath(file, root).split(os.sep) for file in files]
     labels = class_names = None
     if all(len(parts) == 2 for parts in relative):
         class_names = sorted({parts[0] for parts in relative})
         labels = np.array([class_names.index(parts[0]) for parts in relative], np.int32)
+    if not streams(cache, images.nbytes):
+        images = _decode_all(images)
     return ImageData(FOLDER_PREFIX + path, images, labels, class_names)
 
 
-def _image_errors():
-    """What PIL raises for a file it cannot read."""
-    from PIL import Image
-
-    # OSError: unidentified, truncated or broken data; SyntaxError: PIL's "broken PNG file";
-    # DecompressionBombError: a header claiming an absurd size.
-    return (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
-
-
-def _image_problem(file, error):
-    """A short reason why PIL could not read `file`."""
-    try:
-        if os.path.getsize(file) == 0:
-            return "an empty file, 0 bytes"
-    except OSError:
-        pass
-    from PIL import UnidentifiedImageError
-
-    if isinstance(error, UnidentifiedImageError):
-        return "not a readable image"
-    message = first_line(error, 120)
-    return message or type(error).__name__
+def streams(cache, nbytes):
+    """Whether a dataset of `nbytes` decoded pixels is streamed under `--data_cache=cache`."""
+    check_choice("data_cache", cache, DATA_CACHES)
+    if cache != "auto":
+        return cache == "stream"
+    return nbytes > memory_budget()
 
 
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+def memory_budget():
+    """Bytes of decoded pixels kept in memory by `--data_cache=auto`: a quarter of the memory
+    available now (training copies the pixels once more into TensorFlow, and needs room for
+    the networks, batches and the scores' real images)."""
+    available = hardware.available_memory()
+    return available // 4 if available else 2 ** 31
 
 
-def _read_image(file, gray, image_size):
-    """One image file -> uint8 array (H, W) if `gray` else (H, W, 3)."""
-    from PIL import Image, ImageOps
+def _decode_all(images):
+    """Every image of a `FileImages` in memory; refuses the folder if any cannot be read."""
+    errors = image_files.image_errors() + (image_files.UnreadableImage,)
+    out = np.empty(images.shape, np.uint8)
+    bad = {}
 
-    with Image.open(file) as opened:  # `load_folder` reports what this raises
-        image = ImageOps.exif_transpose(opened)
-        image.load()
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        values = np.asarray(image, dtype=np.float64)
-        scale = 257.0 if values.max(initial=0) > 255 else 1.0  # 16-bit -> 8-bit
-        image = Image.fromarray(np.clip(np.round(values / scale), 0, 255).astype(np.uint8))
-    if image.mode in ("RGBA", "LA", "PA") or (
-            image.mode == "P" and "transparency" in image.info):
-        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
-        image = Image.alpha_composite(background, image.convert("RGBA"))
-    image = image.convert("L" if gray else "RGB")
-    if image_size is not None:
-        image = image.resize((image_size, image_size), Image.Resampling.LANCZOS)
-    return np.asarray(image, dtype=np.uint8)
+    def one(index):
+        try:
+            out[index] = images.decode_one(index)
+        except errors as error:
+            file = images.files[index]
+            bad[file] = (error.reason if isinstance(error, image_files.UnreadableImage)
+                         else image_files.image_problem(file, error))
+
+    image_files.map_in_threads(one, list(range(len(images))))
+    if bad:
+        raise image_files.unreadable_files_error(bad, len(images), images.root)
+    return out
 
 
 def load_array(path):
@@ -558,8 +543,9 @@ def _array_labels(labels, class_names, count, file):
 def check_images(images, name="dataset"):
     """Raises `UserError` unless `images` is non-empty uint8 of shape (N, H, W, 1|3) whose
     pixels are not all 0 or 1 (binary masks or [0, 1] images stored as uint8 would train a
-    GAN on black images)."""
-    images = np.asarray(images)
+    GAN on black images; of a streamed `FileImages`, its first 64 images are looked at)."""
+    if not isinstance(images, image_files.FileImages):
+        images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or min(images.shape[1:3]) < 1:
         raise UserError(f"{name}: images have shape {images.shape}. Expected (N, height, width, "
                         "channels) with 1 (grayscale) or 3 (RGB) channels.")
@@ -568,7 +554,7 @@ def check_images(images, name="dataset"):
                         "[0, 255].")
     if images.shape[0] == 0:
         raise UserError(f"{name}: the dataset is empty.")
-    if images.max() <= 1:
+    if (images if isinstance(images, np.ndarray) else images[:64]).max() <= 1:
         raise UserError(
             f"{name}: every pixel is 0 or 1 (of 0-255). These look like binary masks or [0, "
             "1] images stored as uint8, which would train on black images. Scale them to "
@@ -590,12 +576,18 @@ def to_float(pixels):
     return tf.cast(pixels, tf.float32) / 127.5 - 1.0
 
 
-def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1):
+def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1, start_step=0):
     """Batches for epochs `[start_epoch, end_epoch)` of `data`, as one `tf.data.Dataset`.
 
     Each epoch is a permutation of the images drawn from (seed, epoch) alone, cut into
     `len(data) // batch_size` full batches (the remainder is left out for that epoch only).
     Elements are float32 images in [-1, 1], or `(images, labels)` for labelled data.
+    `start_step` skips the first batches of `start_epoch` (a run resumed in mid-epoch): only
+    their indices are skipped, so their images are neither gathered nor decoded.
+
+    In-memory pixels are gathered batch by batch; a streamed dataset (`FileImages`) decodes
+    each batch's files when the batch is made, on tf.data's private threads, several batches
+    ahead. Either way the batches are the same.
 
     Returns:
         `(dataset, steps_per_epoch)`.
@@ -605,7 +597,9 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1):
     check_batch_size(data, batch_size)
     count = len(data)
     steps_per_epoch = count // batch_size
-    images = tf.constant(data.images)
+    if not 0 <= start_step < steps_per_epoch:
+        raise invalid("start_step", start_step, f"a batch of the epoch, 0 to "
+                      f"{steps_per_epoch - 1}")
     labels = None if data.labels is None else tf.constant(data.labels, tf.int32)
 
     def epoch_batches(epoch):
@@ -616,14 +610,30 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1):
             batch_size, drop_remainder=True
         )
 
+    if is_streamed(data):
+        files = data.images
+
+        def pixels_of(indices):
+            pixels = tf.numpy_function(files.decode_batch, [indices], tf.uint8,
+                                       stateful=False)
+            return tf.ensure_shape(pixels, (batch_size,) + files.image_shape)
+        ahead = 4  # decoding takes longer than a gather and varies from file to file
+    else:
+        images = tf.constant(data.images)
+
+        def pixels_of(indices):
+            return tf.gather(images, indices)
+        ahead = 2
+
     def gather(indices):
-        batch = to_float(tf.gather(images, indices))
+        batch = to_float(pixels_of(indices))
         return batch if labels is None else (batch, tf.gather(labels, indices))
 
     # Its own threads: train() runs TensorFlow's ops on one inter-op thread (bit-identical
     # runs), which tf.data would otherwise share with the training step.
     threads = max(2, os.cpu_count() or 2)
     dataset = tf.data.Dataset.range(start_epoch, end_epoch).flat_map(epoch_batches)
+    dataset = dataset.skip(start_step)
     dataset = dataset.map(gather, num_parallel_calls=threads, deterministic=True)
     options = tf.data.Options()
     options.threading.private_threadpool_size = threads
@@ -633,7 +643,7 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1):
     # to the length of the fit call itself (measured: 20 s fit calls took 20.5 s or 10.2 s).
     # A gather from memory needs no tuning: one batch per thread, two batches ahead.
     options.autotune.enabled = False
-    return dataset.prefetch(2).with_options(options), steps_per_epoch
+    return dataset.prefetch(ahead).with_options(options), steps_per_epoch
 
 
 def network_reachable(timeout=3.0):

@@ -49,7 +49,10 @@ def dataset_fingerprint(data):
     """A short hash of a dataset's pixels, labels and shape: the key of everything cached."""
     digest = hashlib.sha256()
     digest.update(repr((data.images.shape, str(data.images.dtype))).encode())
-    digest.update(np.ascontiguousarray(data.images).tobytes())
+    if isinstance(data.images, np.ndarray):
+        digest.update(np.ascontiguousarray(data.images).tobytes())
+    else:  # a streamed folder: its files' names, sizes and times, without decoding them
+        digest.update(data.images.fingerprint().encode())
     if data.labels is not None:
         digest.update(np.ascontiguousarray(data.labels, np.int64).tobytes())
     return digest.hexdigest()[:16]
@@ -194,6 +197,8 @@ class DomainClassifier(Extractor):
 
 
 MIN_IMAGES_PER_CLASS = 10
+# The domain classifier of a streamed (larger than memory) folder trains on at most this many.
+MAX_STREAMED_CLASSIFIER_IMAGES = 20_000
 
 
 def classifier_problem(data):
@@ -216,6 +221,15 @@ def train_classifier(data, epochs=8, seed=0, batch_size=64):
 
     from gan_tf.data import to_float
 
+    if not isinstance(data.images, np.ndarray):
+        # A streamed folder does not fit in memory: a class-balanced part of it does, as
+        # float32 pixels within the memory budget of in-memory data.
+        from gan_tf.data import memory_budget, subset
+
+        fits = memory_budget() // (4 * int(np.prod(data.image_shape)))
+        count = max(100, min(MAX_STREAMED_CLASSIFIER_IMAGES, fits))
+        if len(data) > count:
+            data = subset(data, count, seed)
     train, held_out = held_out_split(data.labels, len(data), seed=seed)
     keras.utils.set_random_seed(seed)
     model = _classifier_model(data.image_shape, data.num_classes)
@@ -223,7 +237,7 @@ def train_classifier(data, epochs=8, seed=0, batch_size=64):
     trainer.compile(keras.optimizers.Adam(1e-3),
                     keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                     metrics=["accuracy"])
-    images = np.asarray(to_float(data.images))
+    images = np.asarray(to_float(np.asarray(data.images)))
     dataset = tf.data.Dataset.from_tensor_slices((images[train], data.labels[train]))
     dataset = dataset.shuffle(len(train), seed=seed).batch(batch_size).prefetch(2)
     trainer.fit(dataset, epochs=epochs, verbose=0, shuffle=False)

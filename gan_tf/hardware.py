@@ -60,3 +60,35 @@ def precision_warning(precision, on_accelerator, flags, environ=None):
             "2.4x to 5x slower than float32. Use --precision=float32 here; bfloat16 pays "
             "off on CPUs with AVX-512 BF16 (AMD Zen 4 and later, Intel Cooper Lake and "
             "Sapphire Rapids and later), TPUs and recent GPUs.")
+
+
+def available_memory(meminfo_path="/proc/meminfo"):
+    """Bytes of memory available to new allocations now (Linux `MemAvailable`, also capped
+    by a cgroup limit where one is set), or None where it cannot be read."""
+    available = None
+    try:
+        with open(meminfo_path, encoding="utf-8", errors="replace") as stream:
+            for line in stream:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        return None
+    limit = _cgroup_memory_left()
+    if available is not None and limit is not None:
+        available = min(available, limit)
+    return available
+
+
+def _cgroup_memory_left(folder="/sys/fs/cgroup"):
+    """Bytes below this process's cgroup v2 memory limit, or None without a limit."""
+    try:
+        with open(os.path.join(folder, "memory.max"), encoding="utf-8") as stream:
+            limit = stream.read().strip()
+        if limit == "max":
+            return None
+        with open(os.path.join(folder, "memory.current"), encoding="utf-8") as stream:
+            used = int(stream.read().strip())
+        return max(0, int(limit) - used)
+    except (OSError, ValueError):
+        return None

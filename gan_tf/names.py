@@ -27,6 +27,8 @@ EMBEDDED_DATASET = "embedded_mnist"
 FOLDER_PREFIX = "folder:"
 ARRAY_PREFIX = "array:"
 ARRAY_EXTENSIONS = (".npz", ".npy")
+# --data_cache: decoded pixels in memory when they fit (auto), always, or never (stream).
+DATA_CACHES = ("auto", "memory", "stream")
 # Datasets given by a path: the prefix, then the path (made absolute by `TrainConfig`).
 PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
 EXPORT_FORMATS = ("savedmodel", "litert", "onnx")  # python -m gan_tf.export --format

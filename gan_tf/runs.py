@@ -120,7 +120,7 @@ def load_run_data(config, download=None):
     everything = data_lib.load_images(
         config.dataset, data_dir=config.data_dir,
         download=config.download if download is None else download,
-        image_size=config.image_size)
+        image_size=config.image_size, cache=config.data_cache)
     if config.holdout and everything.labels is None:
         raise UserError(f"--holdout={config.holdout} needs a labelled dataset, but "
                         f"{everything.name} has no labels: the held-out split tests a "

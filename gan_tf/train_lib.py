@@ -243,6 +243,11 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
                        run.verbose)
     except OSError as error:
         raise _write_failed(error, checkpoint) from None
+    except Exception as error:  # noqa: BLE001 - only an unreadable streamed image is handled
+        failure = _unreadable_image(run.data, error)
+        if failure is None:
+            raise
+        raise _stopped_on_unreadable_image(failure, checkpoint) from None
     finally:
         checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
@@ -333,9 +338,9 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
     steps_per_epoch = len(data) // config.batch_size
     history = {}
     if start_step:
-        dataset = _batches(data, config, start_epoch, start_epoch + 1)
+        dataset = _batches(data, config, start_epoch, start_epoch + 1, start_step)
         partial = [_part_of_run(callback, config.epochs) for callback in callbacks]
-        record = gan.fit(dataset.skip(start_step), epochs=start_epoch + 1,
+        record = gan.fit(dataset, epochs=start_epoch + 1,
                          initial_epoch=start_epoch, steps_per_epoch=steps_per_epoch - start_step,
                          callbacks=partial, verbose=verbose, shuffle=False)
         history = dict(record.history)
@@ -353,7 +358,7 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
     return history
 
 
-def _batches(data, config, start_epoch, end_epoch):
+def _batches(data, config, start_epoch, end_epoch, start_step=0):
     """`make_dataset`'s global batches, which a strategy splits across replicas and workers.
 
     Every worker builds the same batches; sharding by DATA gives each replica its slice of
@@ -362,7 +367,7 @@ def _batches(data, config, start_epoch, end_epoch):
     import tensorflow as tf
 
     dataset, _ = data_lib.make_dataset(data, config.batch_size, config.seed, start_epoch,
-                                       end_epoch)
+                                       end_epoch, start_step=start_step)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
@@ -418,6 +423,36 @@ def _write_failed(error, checkpoint):
             else "no checkpoint was written yet")
     return UserError(f"Could not write {what}: {reason}. Training stopped; {kept}. Free disk "
                      "space (or fix permissions) and rerun the same command to resume.")
+
+
+def _unreadable_image(data, error):
+    """The `UnreadableImage` behind `error` when a streamed file failed to decode, else None.
+
+    The decoding runs inside tf.data, which hands the failure to `fit` as a TensorFlow error;
+    the `FileImages` keeps the original (file and reason)."""
+    import tensorflow as tf
+
+    if not (data_lib.is_streamed(data) and isinstance(error, tf.errors.OpError)):
+        return None
+    return data.images.failure
+
+
+def _stopped_on_unreadable_image(failure, checkpoint):
+    """Saves the training done so far and returns the `UserError` that names the file."""
+    epoch, step = checkpoint.position
+    try:
+        path = checkpoint.save(epoch, step)
+        where = f"epoch {epoch + 1}, batch {step}" if step else f"the end of epoch {epoch}"
+        kept = f"saved {os.path.basename(path)} at {where}"
+    except Exception as error:  # noqa: BLE001 - the older checkpoints are intact
+        paths = checkpoint.checkpoint_paths()
+        kept = (f"could not save ({type(error).__name__}); {os.path.basename(paths[0])} is "
+                "intact" if paths else "no checkpoint was written")
+    return UserError(
+        f"Training stopped: cannot read the image file {failure.file} ({failure.reason}); "
+        f"{kept}. Replace the file with a readable image of the same name and rerun the same "
+        "command to resume (removing it changes the dataset: that needs a new "
+        "--output_dir).")
 
 
 def _check_judge(config, data):

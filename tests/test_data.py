@@ -455,3 +455,89 @@ def test_a_conditional_run_trains_on_an_array_file(make_tiny_config, tmp_path):
     assert saved["dataset"] == {"name": f"array:{tmp_path / 'data.npz'}", "num_examples": 64,
                                 "image_shape": [8, 8, 1], "num_classes": 2,
                                 "class_names": ["even", "odd"]}
+
+
+# === Streamed folders: the same batches as in memory, decoded only when needed ===
+
+def test_a_streamed_folder_gives_the_batches_of_the_folder_in_memory(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", count=40, size=(6, 5), mode="RGB",
+                              classes=("a", "b", "c"))
+    memory = data.load_images(f"folder:{root}", cache="memory")
+    streamed = data.load_images(f"folder:{root}", cache="stream")
+    assert data.is_streamed(streamed) and not data.is_streamed(memory)
+    for start_epoch, start_step in ((0, 0), (1, 3)):
+        expected, steps = data.make_dataset(memory, 16, seed=5, start_epoch=start_epoch,
+                                            end_epoch=3, start_step=start_step)
+        got, steps_streamed = data.make_dataset(streamed, 16, seed=5, start_epoch=start_epoch,
+                                                end_epoch=3, start_step=start_step)
+        assert steps == steps_streamed == 7
+        expected, got = _batches(expected), _batches(got)
+        assert len(got) == len(expected) == 7 * (3 - start_epoch) - start_step
+        for (x, y), (x2, y2) in zip(expected, got):
+            np.testing.assert_array_equal(x, x2)
+            np.testing.assert_array_equal(y, y2)
+
+
+def test_resuming_mid_epoch_decodes_none_of_the_skipped_images(tmp_path):
+    root = write_image_folder(tmp_path / "imgs", count=32, size=(4, 4), classes=("a", "b"))
+    streamed = data.load_images(f"folder:{root}", cache="stream")
+    labelled = data.ImageData("indices", np.zeros((64, 1, 1, 1), np.uint8) + 9,
+                              np.arange(64, dtype=np.int32), [str(i) for i in range(64)])
+    # The order of epoch 1, read from the labels of an in-memory twin: 8 batches of 8.
+    order = np.concatenate([y for _, y in _batches(data.make_dataset(
+        labelled, 8, seed=2, start_epoch=1, end_epoch=2)[0])])
+    decoded = []
+    original = streamed.images.decode_one
+    streamed.images.decode_one = lambda index: decoded.append(index) or original(index)
+    batches = _batches(data.make_dataset(streamed, 8, seed=2, start_epoch=1, end_epoch=2,
+                                         start_step=5)[0])
+    assert len(batches) == 3
+    assert sorted(decoded) == sorted(order[40:].tolist())  # batches 6-8 only
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), streamed.labels[
+        order[40:]])
+    with pytest.raises(UserError, match="start_step"):
+        data.make_dataset(streamed, 8, seed=2, start_step=8)
+
+
+def test_auto_streams_what_does_not_fit_and_subsets_stay_streamed(tmp_path, monkeypatch):
+    root = write_image_folder(tmp_path / "imgs", count=30, size=(6, 6), classes=("a", "b"))
+    assert not data.is_streamed(data.load_images(f"folder:{root}"))
+    monkeypatch.setattr(data, "memory_budget", lambda: 60 * 36 - 1)  # one byte too few
+    streamed = data.load_images(f"folder:{root}", max_examples=20, seed=1)
+    assert data.is_streamed(streamed) and len(streamed) == 20
+    np.testing.assert_array_equal(np.bincount(streamed.labels), [10, 10])
+    in_memory = data.load_images(f"folder:{root}", max_examples=20, seed=1, cache="memory")
+    np.testing.assert_array_equal(np.asarray(streamed.images), in_memory.images)
+    np.testing.assert_array_equal(streamed.labels, in_memory.labels)
+    monkeypatch.setattr(data, "memory_budget", lambda: 60 * 36)
+    assert not data.is_streamed(data.load_images(f"folder:{root}"))
+    with pytest.raises(UserError, match="data_cache"):
+        data.load_images(f"folder:{root}", cache="disk")
+
+
+def test_available_memory_reads_meminfo_and_a_cgroup_limit(tmp_path, monkeypatch):
+    from gan_tf import hardware
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:    1000 kB\n")
+    monkeypatch.setattr(hardware, "_cgroup_memory_left", lambda: None)
+    assert hardware.available_memory(str(meminfo)) == 1024000
+    monkeypatch.setattr(hardware, "_cgroup_memory_left", lambda: 5000)
+    assert hardware.available_memory(str(meminfo)) == 5000
+    assert hardware.available_memory(str(tmp_path / "missing")) is None
+    monkeypatch.undo()
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (cgroup / "memory.max").write_text("3000000\n")
+    (cgroup / "memory.current").write_text("1000000\n")
+    assert hardware._cgroup_memory_left(str(cgroup)) == 2000000
+    (cgroup / "memory.max").write_text("max\n")
+    assert hardware._cgroup_memory_left(str(cgroup)) is None
+    assert hardware.available_memory() > 0  # this machine (Linux)
+
+
+def test_streaming_only_takes_image_folders(make_tiny_config):
+    with pytest.raises(UserError, match=r"data_cache.*only image folders"):
+        make_tiny_config(data_cache="stream")
+    with pytest.raises(UserError, match="data_cache"):
+        make_tiny_config(data_cache="sometimes")

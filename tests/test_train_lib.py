@@ -537,3 +537,54 @@ def test_a_run_recorded_before_conditional_existed_resumes_unconditional(tmp_pat
     result = train_lib.train(dataclasses.replace(first, conditional=None, epochs=2), verbose=0)
     assert (result.start_epoch, result.end_epoch) == (1, 2)
     assert runs.read_run_config(first.output_dir)[0].conditional is False
+
+
+def _first_batch_holding(data_lib, count, batch_size, seed, wanted):
+    """`(batch, index)`: the first batch of epoch 0 (after the first) holding an image index
+    in `wanted`, from the labels of an in-memory twin whose labels are the indices."""
+    twin = data_lib.ImageData("indices", np.full((count, 1, 1, 1), 9, np.uint8),
+                              np.arange(count, dtype=np.int32), [str(i) for i in range(count)])
+    dataset, _ = data_lib.make_dataset(twin, batch_size, seed)
+    for batch, (_, labels) in enumerate(dataset):
+        hits = [int(i) for i in labels.numpy() if int(i) in wanted]
+        if batch and hits:
+            return batch, hits[0]
+    raise AssertionError("no such batch")
+
+
+@pytest.mark.slow
+def test_a_streamed_folder_stops_on_a_broken_file_keeps_its_training_and_resumes(
+        make_tiny_config, tmp_path):
+    from gan_tf import data as data_lib
+    from gan_tf import image_files
+
+    root = write_image_folder(tmp_path / "imgs", count=320, size=(8, 8), classes=("a", "b"))
+    files = image_files.list_image_files(root)
+    options = dict(dataset=f"folder:{root}", max_examples=None, batch_size=64, epochs=2)
+    straight = make_tiny_config(output_dir=str(tmp_path / "straight"), data_cache="memory",
+                                **options)
+    train_lib.train(straight, verbose=0)
+    # Break a file that neither the load-time pixel check (the first 64 files) nor the health
+    # monitor (512 chosen images) decodes before training, in a middle batch of the first
+    # epoch: its header stays readable, its pixels do not.
+    labels = np.repeat([0, 1], 320)
+    health = set(data_lib.subset_indices(labels, 640, 512, straight.seed).tolist())
+    batch, index = _first_batch_holding(data_lib, len(files), 64, straight.seed,
+                                        set(range(64, len(files))) - health)
+    good = open(files[index], "rb").read()
+    with open(files[index], "wb") as stream:
+        stream.write(good[:60])
+    streamed = make_tiny_config(output_dir=str(tmp_path / "streamed"), data_cache="stream",
+                                **options)
+    with pytest.raises(UserError) as stopped:
+        train_lib.train(streamed, verbose=0)
+    message = str(stopped.value)
+    assert message.startswith(f"Training stopped: cannot read the image file {files[index]}")
+    assert f"saved ckpt-1 at epoch 1, batch {batch}" in message and "same name" in message
+    assert checkpoint_values(tmp_path / "streamed")["step/.ATTRIBUTES/VARIABLE_VALUE"] == batch
+    with open(files[index], "wb") as stream:
+        stream.write(good)
+    result = train_lib.train(streamed, verbose=0)
+    assert (result.start_epoch, result.end_epoch) == (0, 2)
+    # Streamed, stopped in mid-epoch and resumed: the weights of the in-memory run, bit for bit.
+    assert_same_checkpoints(tmp_path / "straight", tmp_path / "streamed", save_counter=False)

@@ -1,0 +1,288 @@
+"""Image files: listing a folder, reading headers and decoding pixels, in parallel threads.
+
+`load_folder` (in `gan_tf.data`) decides from the headers alone what a folder holds (how
+many images, grayscale or RGB, their size) and then either decodes every file into memory or,
+when the decoded pixels would not fit, hands out a `FileImages`: an array-like of shape
+`(N, H, W, C)` that decodes only the images it is indexed with. `make_dataset` streams a
+`FileImages` through `tf.data`, decoding each batch when it is needed.
+
+Every image is decoded by one function, `read_image` (PIL: EXIF orientation, alpha onto
+black, 16-bit scaled to 8 bits, grayscale or RGB, optional Lanczos resize), so a folder
+gives the same pixels in memory and streamed. PIL releases Python's lock while it
+decompresses, so threads decode in parallel.
+"""
+
+import concurrent.futures
+import hashlib
+import os
+
+import numpy as np
+
+from gan_tf.errors import UserError, first_line
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+MAX_NAMED = 5  # how many unreadable files of a folder an error message names
+_EXIF_IN_HEADER = ("JPEG", "MPO", "WEBP", "TIFF")
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+# Files per task handed to a decoding thread: big enough that a thread's Python overhead is
+# small against the decoding, small enough that both threads get work on small sets.
+_CHUNK = 256
+
+
+def decoding_threads():
+    """How many threads decode images: the CPUs this process may use (at least 2)."""
+    try:
+        return max(2, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(2, os.cpu_count() or 2)
+
+
+def list_image_files(root):
+    """Sorted paths of the image files under `root` (hidden files and others skipped)."""
+    return sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(root)
+        for name in names
+        if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+    )
+
+
+def image_errors():
+    """What PIL raises for a file it cannot read."""
+    from PIL import Image
+
+    # OSError: unidentified, truncated or broken data; SyntaxError: PIL's "broken PNG file";
+    # DecompressionBombError: a header claiming an absurd size.
+    return (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
+def image_problem(file, error):
+    """A short reason why PIL could not read `file`."""
+    try:
+        if os.path.getsize(file) == 0:
+            return "an empty file, 0 bytes"
+    except OSError:
+        pass
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return "not a readable image"
+    message = first_line(error, 120)
+    return message or type(error).__name__
+
+
+def _header(file):
+    """`(mode, (width, height) upright)` of one file from its header, or raises."""
+    from PIL import Image
+
+    with Image.open(file) as image:
+        width, height = image.size
+        # EXIF Orientation, where the header holds it (a PNG's getexif() decodes the image to
+        # look for an eXIf chunk after the pixels: not done here).
+        orientation = (image.getexif().get(0x0112, 1) if image.format in _EXIF_IN_HEADER
+                       else 1)
+        if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: read_image transposes it
+            width, height = height, width
+        return image.mode, (width, height)
+
+
+def map_in_threads(function, items, threads=None):
+    """`[function(item) for item in items]`, in chunks on a thread pool, in order."""
+    chunks = [items[start:start + _CHUNK] for start in range(0, len(items), _CHUNK)]
+    if len(chunks) <= 1:
+        return [function(item) for item in items]
+    with concurrent.futures.ThreadPoolExecutor(threads or decoding_threads()) as pool:
+        parts = pool.map(lambda chunk: [function(item) for item in chunk], chunks)
+        return [result for part in parts for result in part]
+
+
+def read_headers(files):
+    """`(headers, bad)`: `{file: (mode, (width, height))}` and `{file: reason}`, in parallel.
+
+    Only headers are read (PIL opens lazily), so this is fast even for large folders.
+    """
+    errors = image_errors()
+
+    def one(file):
+        try:
+            return file, _header(file), None
+        except errors as error:
+            return file, None, image_problem(file, error)
+
+    headers, bad = {}, {}
+    for file, header, problem in map_in_threads(one, files):
+        if problem is None:
+            headers[file] = header
+        else:
+            bad[file] = problem
+    return headers, bad
+
+
+def unreadable_files_error(bad, count, root):
+    """The `UserError` for a folder with unreadable files (`bad`: `{file: reason}`)."""
+    named = "; ".join(f"{os.path.relpath(file, root)} ({bad[file]})"
+                      for file in sorted(bad)[:MAX_NAMED])
+    more = f"; and {len(bad) - MAX_NAMED} more" if len(bad) > MAX_NAMED else ""
+    return UserError(
+        f"{len(bad)} of the {count} image files in {root} cannot be read: {named}{more}. "
+        "Remove or replace them (gan_tf never skips unreadable files, so the dataset is what "
+        "the folder shows).")
+
+
+def is_gray(modes):
+    """Whether a folder whose images have these PIL modes is read as grayscale."""
+    return all(mode in _GRAY_MODES for mode in modes)
+
+
+def read_image(file, gray, image_size=None):
+    """One image file -> uint8 array (H, W) if `gray` else (H, W, 3).
+
+    `image_size` resizes to `image_size x image_size` with Lanczos, or to `(height, width)`.
+    """
+    from PIL import Image, ImageOps
+
+    with Image.open(file) as opened:  # callers report what this raises
+        image = ImageOps.exif_transpose(opened)
+        image.load()
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64)
+        scale = 257.0 if values.max(initial=0) > 255 else 1.0  # 16-bit -> 8-bit
+        image = Image.fromarray(np.clip(np.round(values / scale), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info):
+        background = Image.new("RGBA", image.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    image = image.convert("L" if gray else "RGB")
+    if image_size is not None:
+        height, width = ((image_size, image_size) if isinstance(image_size, int)
+                         else image_size)
+        if image.size != (width, height):
+            image = image.resize((width, height), Image.Resampling.LANCZOS)
+    return np.asarray(image, dtype=np.uint8)
+
+
+class UnreadableImage(UserError):
+    """An image file of a streamed folder that could not be decoded (its header was fine)."""
+
+    def __init__(self, file, reason):
+        super().__init__(f"Cannot read the image file {file} ({reason}). Replace it with a "
+                         "readable image of the same name (or remove it and start a new run: "
+                         "the dataset would change).")
+        self.file = file
+        self.reason = reason
+
+
+class FileImages:
+    """The pixels of image files, decoded when they are indexed: a uint8 array-like.
+
+    It has an array's `shape` `(N, H, W, C)`, `dtype` (uint8), `ndim` and `len`; indexing
+    with an integer, a slice, an index array or a boolean mask decodes just those files (in
+    parallel) and returns a numpy array. `np.asarray(file_images)` decodes them all.
+
+    Args:
+        files: the image files, in dataset order.
+        shape: `(height, width, channels)` of every decoded image (channels 1 or 3).
+        image_size: what `read_image` resizes to (None: the files' own size).
+        root: the folder, for messages.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, files, shape, image_size=None, root=None):
+        self.files = tuple(files)
+        self.image_shape = tuple(int(d) for d in shape)
+        self.image_size = image_size
+        self.root = root
+        self.failure = None  # the UnreadableImage of the last failed decode, for messages
+
+    @property
+    def shape(self):
+        return (len(self.files),) + self.image_shape
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self):
+        return len(self.files)
+
+    def __repr__(self):
+        return f"FileImages({len(self.files)} files, shape={self.shape}, root={self.root!r})"
+
+    def _indices(self, key):
+        if isinstance(key, slice):
+            return np.arange(len(self.files))[key]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (len(self.files),):
+                raise IndexError(f"a boolean mask of shape {key.shape} for {len(self)} images")
+            return np.flatnonzero(key)
+        if key.ndim != 1 or not np.issubdtype(key.dtype, np.integer):
+            raise IndexError(f"FileImages takes an integer, a slice, a 1-d integer array or a "
+                             f"boolean mask, not {key!r}")
+        return key
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self.decode([int(key)])[0]
+        if isinstance(key, tuple):
+            raise IndexError("FileImages takes one index (images), not a tuple")
+        return self.decode(self._indices(key))
+
+    def __array__(self, dtype=None, copy=None):
+        pixels = self.decode(np.arange(len(self.files)))
+        return pixels if dtype is None else pixels.astype(dtype)
+
+    def subset(self, indices):
+        """The `FileImages` of the files at `indices` (nothing is decoded)."""
+        return FileImages([self.files[int(i)] for i in self._indices(indices)],
+                          self.image_shape, self.image_size, self.root)
+
+    def decode_one(self, index):
+        """The pixels `(H, W, C)` of image `index`; raises `UnreadableImage`."""
+        file = self.files[index]
+        try:
+            pixels = read_image(file, self.image_shape[-1] == 1, self.image_size)
+        except image_errors() as error:
+            self.failure = UnreadableImage(file, image_problem(file, error))
+            raise self.failure from None
+        if pixels.ndim == 2:
+            pixels = pixels[..., None]
+        if pixels.shape != self.image_shape:
+            size = f"{pixels.shape[1]}x{pixels.shape[0]}"
+            self.failure = UnreadableImage(
+                file, f"its pixels are {size}, not {self.image_shape[1]}x{self.image_shape[0]} "
+                "as its header and the other images said")
+            raise self.failure
+        return pixels
+
+    def decode(self, indices, threads=None):
+        """The pixels `(len(indices), H, W, C)` of the images at `indices`, decoded in
+        parallel when there are many."""
+        indices = [int(i) for i in np.asarray(indices).reshape(-1)]
+        out = np.empty((len(indices),) + self.image_shape, np.uint8)
+
+        def one(position_index):
+            position, index = position_index
+            out[position] = self.decode_one(index)
+
+        map_in_threads(one, list(enumerate(indices)), threads)
+        return out
+
+    def decode_batch(self, indices):
+        """`decode` for `tf.data`: one batch in the calling thread (tf.data runs batches in
+        parallel)."""
+        out = np.empty((len(indices),) + self.image_shape, np.uint8)
+        for position, index in enumerate(indices):
+            out[position] = self.decode_one(int(index))
+        return out
+
+    def fingerprint(self):
+        """A hash of the files' relative paths, sizes and modification times (no decoding)."""
+        digest = hashlib.sha256(repr((self.image_shape, self.image_size)).encode())
+        for file in self.files:
+            stat = os.stat(file)
+            name = os.path.relpath(file, self.root) if self.root else file
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()

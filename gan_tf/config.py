@@ -84,10 +84,11 @@ class TrainConfig:
     holdout: float = _field(0.0, "reserve this fraction of each class (e.g. 0.2) as a test "
                                  "split that nothing in the run sees, for `python -m "
                                  "gan_tf.evaluate --downstream` (0: none)")
-    data_cache: str = _field("auto", "where an image folder's decoded pixels live: auto (in "
-                                     "memory when they fit in a quarter of the free memory, "
-                                     "else streamed) | memory | stream (decoded from disk "
-                                     "batch by batch while training; same batches)")
+    data_cache: str = _field("auto", "where the decoded pixels of an image folder or a "
+                                     "tensorflow-datasets dataset live: auto (in memory when "
+                                     "they fit in a quarter of the free memory, else "
+                                     "streamed) | memory | stream (decoded from disk batch "
+                                     "by batch while training; the same batches)")
 
     # Networks.
     architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
@@ -205,11 +206,13 @@ class TrainConfig:
         check_non_negative_int("eval_every_n_epochs", self.eval_every_n_epochs,
                                "a non-negative integer (0 turns scoring off)")
         self._check_dataset()
-        if self.data_cache == "stream" and not self.dataset.startswith(FOLDER_PREFIX):
+        if self.data_cache == "stream" and (self.dataset == EMBEDDED_DATASET
+                                            or self.dataset.startswith(ARRAY_PREFIX)):
             raise invalid("data_cache", self.data_cache,
                           "auto or memory with --dataset=" + self.dataset.split(":", 1)[0]
-                          + ": only image folders (folder:PATH) are streamed from disk; "
-                          "other datasets are read into memory")
+                          + ": image folders (folder:PATH) and tensorflow-datasets datasets "
+                          "are streamed from disk; the embedded digits and array files are "
+                          "read into memory")
         for name in ("download", "conditional", "spectral_norm", "tensorboard"):
             if name == "conditional" and self.conditional is None:
                 continue  # the default: conditional when the dataset has labels

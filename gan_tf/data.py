@@ -82,7 +82,8 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
     elif dataset.startswith(ARRAY_PREFIX):
         data = load_array(dataset[len(ARRAY_PREFIX):])
     else:
-        data = load_tfds(dataset, data_dir=data_dir, download=download, image_size=image_size)
+        data = load_tfds(dataset, data_dir=data_dir, download=download, image_size=image_size,
+                         cache=cache)
     check_images(data.images, data.name)
     if max_examples is not None and max_examples < len(data):
         data = subset(data, max_examples, seed)
@@ -176,8 +177,8 @@ def take(data, indices):
 
 
 def is_streamed(data):
-    """Whether `data`'s pixels stay on disk (a `FileImages`), decoded when used."""
-    return isinstance(data.images, image_files.FileImages)
+    """Whether `data`'s pixels stay on disk (a `LazyImages`), decoded when used."""
+    return isinstance(data.images, image_files.LazyImages)
 
 
 def load_embedded_mnist():
@@ -188,8 +189,14 @@ def load_embedded_mnist():
     return ImageData(EMBEDDED_DATASET, images, labels, [str(d) for d in range(10)])
 
 
-def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"):
-    """Loads the `split` of a tensorflow-datasets image dataset into memory."""
+def load_tfds(name, data_dir=None, download=True, image_size=None, split="train",
+              cache="auto"):
+    """Loads the `split` of a tensorflow-datasets image dataset.
+
+    Into memory when its decoded pixels fit (`cache="auto"`, see `load_folder`) or when
+    `cache="memory"`; else streamed (`images` is a `TfdsImages`), which needs the split
+    prepared in a random-access format (array_record or parquet).
+    """
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -239,6 +246,28 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
         raise UserError(f"Dataset {name!r} has no {split!r} split; it has "
                         f"{sorted(builder.info.splits)}.")
 
+    count = builder.info.splits[split].num_examples if builder.info.splits else 0
+    shape = ((image_size, image_size, image_shape[-1]) if image_size is not None
+             else tuple(image_shape))
+    if count and None not in shape:
+        nbytes = count * int(np.prod(shape))
+        streamed = _streamed_tfds(builder, name, split, image_key, label_key, shape,
+                                  image_size)
+        if streamed is None and streams(cache, nbytes):
+            budget = memory_budget()
+            raise UserError(
+                f"Dataset {name!r} split {split!r} is {nbytes / 2**30:.1f} GiB of decoded "
+                f"pixels, more than gan_tf keeps in memory ({budget / 2**30:.1f} GiB, a "
+                "quarter of the memory available), and it is prepared as "
+                f"{builder.info.file_format.value} files, which cannot be read in random "
+                f"order. Prepare it for streaming with `tfds build {name} --data_dir=DIR "
+                "--file_format=array_record` and pass --data_dir=DIR, or pass "
+                "--data_cache=memory to read it into memory anyway.")
+        if streamed is not None:  # random access: read through its data source either way
+            if streams(cache, nbytes):
+                return streamed
+            return dataclasses.replace(streamed, images=np.asarray(streamed.images))
+
     def extract(example):
         image = example[image_key]
         if image_size is not None:
@@ -253,6 +282,27 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts]) if label_key else None
     class_names = builder.info.features[label_key].names if label_key else None
+    return ImageData(name, images, labels, class_names)
+
+
+def _streamed_tfds(builder, name, split, image_key, label_key, shape, image_size):
+    """The split as `ImageData` of `TfdsImages` (pixels on disk), or None when its files
+    cannot be read in random order (tfrecord)."""
+    import tensorflow_datasets as tfds
+
+    try:
+        source = builder.as_data_source(split, decoders={image_key: tfds.decode.SkipDecoding()})
+    except NotImplementedError:
+        return None
+    labels = class_names = None
+    if label_key:
+        labels = np.empty(len(source), np.int32)
+        for start in range(0, len(source), 4096):  # reads the records, decodes no image
+            rows = source.__getitems__(range(start, min(start + 4096, len(source))))
+            labels[start:start + len(rows)] = [row[label_key] for row in rows]
+        class_names = builder.info.features[label_key].names
+    images = image_files.TfdsImages(builder, split, image_key, np.arange(len(source)), shape,
+                                    image_size)
     return ImageData(name, images, labels, class_names)
 
 
@@ -544,7 +594,7 @@ def check_images(images, name="dataset"):
     """Raises `UserError` unless `images` is non-empty uint8 of shape (N, H, W, 1|3) whose
     pixels are not all 0 or 1 (binary masks or [0, 1] images stored as uint8 would train a
     GAN on black images; of a streamed `FileImages`, its first 64 images are looked at)."""
-    if not isinstance(images, image_files.FileImages):
+    if not isinstance(images, image_files.LazyImages):
         images = np.asarray(images)
     if images.ndim != 4 or images.shape[-1] not in (1, 3) or min(images.shape[1:3]) < 1:
         raise UserError(f"{name}: images have shape {images.shape}. Expected (N, height, width, "
@@ -611,13 +661,8 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1, start_step=
         )
 
     if is_streamed(data):
-        files = data.images
-
-        def pixels_of(indices):
-            pixels = tf.numpy_function(files.decode_batch, [indices], tf.uint8,
-                                       stateful=False)
-            return tf.ensure_shape(pixels, (batch_size,) + files.image_shape)
-        ahead = 4  # decoding takes longer than a gather and varies from file to file
+        pixels_of = data.images.batch_pixels
+        ahead = 4  # decoding takes longer than a gather and varies from image to image
     else:
         images = tf.constant(data.images)
 
@@ -626,7 +671,7 @@ def make_dataset(data, batch_size, seed, start_epoch=0, end_epoch=1, start_step=
         ahead = 2
 
     def gather(indices):
-        batch = to_float(pixels_of(indices))
+        batch = to_float(tf.ensure_shape(pixels_of(indices), (batch_size,) + data.image_shape))
         return batch if labels is None else (batch, tf.gather(labels, indices))
 
     # Its own threads: train() runs TensorFlow's ops on one inter-op thread (bit-identical

@@ -1,12 +1,13 @@
-"""Image files: listing a folder, reading headers and decoding pixels, in parallel threads.
+"""Images decoded when they are used: image files of a folder, and the `LazyImages` base.
 
 `load_folder` (in `gan_tf.data`) decides from the headers alone what a folder holds (how
 many images, grayscale or RGB, their size) and then either decodes every file into memory or,
 when the decoded pixels would not fit, hands out a `FileImages`: an array-like of shape
-`(N, H, W, C)` that decodes only the images it is indexed with. `make_dataset` streams a
-`FileImages` through `tf.data`, decoding each batch when it is needed.
+`(N, H, W, C)` that decodes only the images it is indexed with. `make_dataset` streams any
+`LazyImages` (files here, a tensorflow-datasets split in `gan_tf.data`) through `tf.data`,
+decoding each batch when it is needed.
 
-Every image is decoded by one function, `read_image` (PIL: EXIF orientation, alpha onto
+Every image file is decoded by one function, `read_image` (PIL: EXIF orientation, alpha onto
 black, 16-bit scaled to 8 bits, grayscale or RGB, optional Lanczos resize), so a folder
 gives the same pixels in memory and streamed. PIL releases Python's lock while it
 decompresses, so threads decode in parallel.
@@ -172,12 +173,77 @@ class UnreadableImage(UserError):
         self.reason = reason
 
 
-class FileImages:
-    """The pixels of image files, decoded when they are indexed: a uint8 array-like.
+class LazyImages:
+    """Pixels decoded when they are indexed: a uint8 array-like `(N, H, W, C)`.
 
-    It has an array's `shape` `(N, H, W, C)`, `dtype` (uint8), `ndim` and `len`; indexing
-    with an integer, a slice, an index array or a boolean mask decodes just those files (in
-    parallel) and returns a numpy array. `np.asarray(file_images)` decodes them all.
+    It has an array's `shape`, `dtype` (uint8), `ndim`, `nbytes` and `len`; indexing with an
+    integer, a slice, an index array or a boolean mask decodes just those images and returns
+    a numpy array; `np.asarray(images)` decodes them all. `make_dataset` builds training
+    batches from `batch_pixels` inside tf.data. Subclasses say where the pixels come from.
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, count, image_shape):
+        self._count = int(count)
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.failure = None  # the UnreadableImage of the last failed decode, for messages
+
+    @property
+    def shape(self):
+        return (self._count,) + self.image_shape
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self):
+        return self._count
+
+    def _indices(self, key):
+        if isinstance(key, slice):
+            return np.arange(self._count)[key]
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (self._count,):
+                raise IndexError(f"a boolean mask of shape {key.shape} for {len(self)} images")
+            return np.flatnonzero(key)
+        if key.ndim != 1 or not np.issubdtype(key.dtype, np.integer):
+            raise IndexError(f"{type(self).__name__} takes an integer, a slice, a 1-d integer "
+                             f"array or a boolean mask, not {key!r}")
+        return key
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            return self.decode([int(key)])[0]
+        if isinstance(key, tuple):
+            raise IndexError(f"{type(self).__name__} takes one index (images), not a tuple")
+        return self.decode(self._indices(key))
+
+    def __array__(self, dtype=None, copy=None):
+        pixels = self.decode(np.arange(self._count))
+        return pixels if dtype is None else pixels.astype(dtype)
+
+    def subset(self, indices):
+        """The images at `indices`, still undecoded."""
+        raise NotImplementedError
+
+    def decode(self, indices, threads=None):
+        """The pixels `(len(indices), H, W, C)` of the images at `indices`."""
+        raise NotImplementedError
+
+    def batch_pixels(self, indices):
+        """TensorFlow ops: int64 `indices` (batch,) -> uint8 pixels, for tf.data's map."""
+        raise NotImplementedError
+
+    def fingerprint(self):
+        """A hash naming these images without decoding them (a cache key)."""
+        raise NotImplementedError
+
+
+class FileImages(LazyImages):
+    """The pixels of image files, decoded (by `read_image`) when they are indexed.
 
     Args:
         files: the image files, in dataset order.
@@ -186,53 +252,14 @@ class FileImages:
         root: the folder, for messages.
     """
 
-    dtype = np.dtype(np.uint8)
-    ndim = 4
-
     def __init__(self, files, shape, image_size=None, root=None):
+        super().__init__(len(files), shape)
         self.files = tuple(files)
-        self.image_shape = tuple(int(d) for d in shape)
         self.image_size = image_size
         self.root = root
-        self.failure = None  # the UnreadableImage of the last failed decode, for messages
-
-    @property
-    def shape(self):
-        return (len(self.files),) + self.image_shape
-
-    @property
-    def nbytes(self):
-        return int(np.prod(self.shape, dtype=np.int64))
-
-    def __len__(self):
-        return len(self.files)
 
     def __repr__(self):
         return f"FileImages({len(self.files)} files, shape={self.shape}, root={self.root!r})"
-
-    def _indices(self, key):
-        if isinstance(key, slice):
-            return np.arange(len(self.files))[key]
-        key = np.asarray(key)
-        if key.dtype == bool:
-            if key.shape != (len(self.files),):
-                raise IndexError(f"a boolean mask of shape {key.shape} for {len(self)} images")
-            return np.flatnonzero(key)
-        if key.ndim != 1 or not np.issubdtype(key.dtype, np.integer):
-            raise IndexError(f"FileImages takes an integer, a slice, a 1-d integer array or a "
-                             f"boolean mask, not {key!r}")
-        return key
-
-    def __getitem__(self, key):
-        if isinstance(key, (int, np.integer)):
-            return self.decode([int(key)])[0]
-        if isinstance(key, tuple):
-            raise IndexError("FileImages takes one index (images), not a tuple")
-        return self.decode(self._indices(key))
-
-    def __array__(self, dtype=None, copy=None):
-        pixels = self.decode(np.arange(len(self.files)))
-        return pixels if dtype is None else pixels.astype(dtype)
 
     def subset(self, indices):
         """The `FileImages` of the files at `indices` (nothing is decoded)."""
@@ -278,6 +305,12 @@ class FileImages:
             out[position] = self.decode_one(int(index))
         return out
 
+    def batch_pixels(self, indices):
+        import tensorflow as tf
+
+        pixels = tf.numpy_function(self.decode_batch, [indices], tf.uint8, stateful=False)
+        return tf.ensure_shape(pixels, (None,) + self.image_shape)
+
     def fingerprint(self):
         """A hash of the files' relative paths, sizes and modification times (no decoding)."""
         digest = hashlib.sha256(repr((self.image_shape, self.image_size)).encode())
@@ -285,4 +318,93 @@ class FileImages:
             stat = os.stat(file)
             name = os.path.relpath(file, self.root) if self.root else file
             digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+
+class TfdsImages(LazyImages):
+    """The images of a tensorflow-datasets split prepared in a random-access format
+    (array_record), decoded when they are indexed.
+
+    Records are read by tensorflow-datasets' data source (one per thread) and decoded by the
+    dataset's own image feature with TensorFlow, then resized like `load_tfds` does in
+    memory, so both give the same pixels.
+
+    Args:
+        builder: the prepared `tfds` builder.
+        split: the split's name.
+        image_key: the image feature's name.
+        rows: the records of the split these images are, in order.
+        shape: `(height, width, channels)` of every decoded image.
+        image_size: the square size images are resized to (None: their own size).
+    """
+
+    def __init__(self, builder, split, image_key, rows, shape, image_size=None):
+        import threading
+
+        super().__init__(len(rows), shape)
+        self.builder, self.split, self.image_key = builder, split, image_key
+        self.rows = np.asarray(rows, np.int64)
+        self.image_size = image_size
+        self._local = threading.local()
+        self._decode_function = None
+
+    def __repr__(self):
+        return (f"TfdsImages({self.builder.name} {self.split!r}, {len(self)} images, "
+                f"shape={self.shape})")
+
+    def _source(self):
+        source = getattr(self._local, "source", None)
+        if source is None:
+            import tensorflow_datasets as tfds
+
+            source = self.builder.as_data_source(
+                self.split, decoders={self.image_key: tfds.decode.SkipDecoding()})
+            self._local.source = source
+        return source
+
+    def encoded(self, indices):
+        """The encoded bytes (PNG, JPEG, ...) of the images at `indices`, as an object array."""
+        rows = self._source().__getitems__([int(self.rows[i]) for i in indices])
+        out = np.empty(len(rows), object)
+        out[:] = [row[self.image_key] for row in rows]
+        return out
+
+    def batch_pixels(self, indices):
+        import tensorflow as tf
+
+        from gan_tf.data import resize_pixels
+
+        feature = self.builder.info.features[self.image_key]
+        encoded = tf.numpy_function(self.encoded, [indices], tf.string, stateful=False)
+
+        def one(raw):
+            image = feature.decode_example(raw)
+            return image if self.image_size is None else resize_pixels(image, self.image_size)
+
+        return tf.map_fn(one, tf.reshape(encoded, [-1]),
+                         fn_output_signature=tf.TensorSpec(self.image_shape, tf.uint8))
+
+    def decode(self, indices, threads=None):
+        import tensorflow as tf
+
+        if self._decode_function is None:
+            self._decode_function = tf.function(
+                self.batch_pixels, input_signature=[tf.TensorSpec([None], tf.int64)])
+        indices = np.asarray(indices, np.int64).reshape(-1)
+        out = np.empty((len(indices),) + self.image_shape, np.uint8)
+        for start in range(0, len(indices), 1024):
+            chunk = indices[start:start + 1024]
+            out[start:start + len(chunk)] = self._decode_function(tf.constant(chunk)).numpy()
+        return out
+
+    def subset(self, indices):
+        return TfdsImages(self.builder, self.split, self.image_key,
+                          self.rows[self._indices(indices)], self.image_shape, self.image_size)
+
+    def fingerprint(self):
+        """A hash of the dataset's name, version, folder, split and records."""
+        digest = hashlib.sha256(repr((self.builder.name, str(self.builder.version),
+                                      str(self.builder.data_dir), self.split,
+                                      self.image_shape, self.image_size)).encode())
+        digest.update(self.rows.tobytes())
         return digest.hexdigest()

@@ -1,6 +1,7 @@
 """Shared fixtures: quiet TensorFlow, fixed seeds, tiny configs and image folders."""
 
 import contextlib
+import functools
 import logging
 import os
 import subprocess
@@ -237,3 +238,43 @@ def wait_for_marker(marker, processes, seconds=180):
     finally:
         for descriptor in exits:
             os.close(descriptor)
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_colour_tfds_class():
+    """Registers (once) a small labelled colour tensorflow-datasets builder (PNG records)."""
+    import tempfile
+
+    import tensorflow_datasets as tfds
+    from etils import epath
+
+    class GanTfTestTinyColour(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+        pkg_dir_path = epath.Path(tempfile.mkdtemp(prefix="gan_tf_tfds_"))
+
+        def _info(self):
+            return self.dataset_info_from_configs(
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(10, 6, 3)),
+                    "label": tfds.features.ClassLabel(names=["red", "green", "blue"])}),
+                supervised_keys=("image", "label"))
+
+        def _split_generators(self, dl_manager):
+            return {"train": self._generate_examples()}
+
+        def _generate_examples(self):
+            rng = np.random.default_rng(0)
+            for index in range(90):
+                image = rng.integers(0, 60, (10, 6, 3), dtype=np.uint8)
+                image[..., index % 3] += 150
+                yield index, {"image": image, "label": index % 3}
+
+    return GanTfTestTinyColour
+
+
+def prepare_tiny_colour_tfds(root, file_format="array_record"):
+    """Prepares the tiny colour tfds dataset (90 images 10x6x3, 3 classes) under `root`;
+    returns its name."""
+    builder = _tiny_colour_tfds_class()(data_dir=str(root), file_format=file_format)
+    builder.download_and_prepare()
+    return builder.name

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import write_image_folder
+from conftest import prepare_tiny_colour_tfds, write_image_folder
 from gan_tf import data
 from gan_tf.errors import UserError
 
@@ -536,8 +536,45 @@ def test_available_memory_reads_meminfo_and_a_cgroup_limit(tmp_path, monkeypatch
     assert hardware.available_memory() > 0  # this machine (Linux)
 
 
-def test_streaming_only_takes_image_folders(make_tiny_config):
-    with pytest.raises(UserError, match=r"data_cache.*only image folders"):
+def test_streaming_takes_image_folders_and_tfds_datasets(make_tiny_config):
+    with pytest.raises(UserError, match=r"data_cache.*embedded digits and array files"):
         make_tiny_config(data_cache="stream")
     with pytest.raises(UserError, match="data_cache"):
         make_tiny_config(data_cache="sometimes")
+
+
+def test_a_streamed_tfds_split_gives_the_pixels_and_batches_of_memory(tmp_path):
+    name = prepare_tiny_colour_tfds(tmp_path / "tfds", "array_record")
+    options = dict(data_dir=str(tmp_path / "tfds"), download=False)
+    for size in (None, 8):
+        memory = data.load_images(name, cache="memory", image_size=size, **options)
+        streamed = data.load_images(name, cache="stream", image_size=size, **options)
+        assert data.is_streamed(streamed) and not data.is_streamed(memory)
+        assert streamed.images.shape == memory.images.shape == (90,) + (
+            (10, 6, 3) if size is None else (8, 8, 3))
+        np.testing.assert_array_equal(streamed.labels, memory.labels)
+        assert streamed.class_names == memory.class_names == ["red", "green", "blue"]
+        np.testing.assert_array_equal(streamed.images[[5, 0, 89]], memory.images[[5, 0, 89]])
+    expected = _batches(data.make_dataset(memory, 16, seed=3, end_epoch=2, start_step=2)[0])
+    got = _batches(data.make_dataset(streamed, 16, seed=3, end_epoch=2, start_step=2)[0])
+    assert len(got) == len(expected) == 8
+    for (x, y), (x2, y2) in zip(expected, got):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    part = data.load_images(name, cache="stream", max_examples=30, seed=2, **options)
+    assert data.is_streamed(part) and np.bincount(part.labels).tolist() == [10, 10, 10]
+    np.testing.assert_array_equal(
+        np.asarray(part.images),
+        data.load_images(name, cache="memory", max_examples=30, seed=2, **options).images)
+
+
+def test_a_tfds_split_too_big_for_memory_in_tfrecords_says_how_to_stream_it(tmp_path,
+                                                                             monkeypatch):
+    name = prepare_tiny_colour_tfds(tmp_path / "tfds", "tfrecord")
+    options = dict(data_dir=str(tmp_path / "tfds"), download=False)
+    monkeypatch.setattr(data, "memory_budget", lambda: 1000)
+    with pytest.raises(UserError, match=r"prepared as tfrecord files.*tfds build "
+                       + name + r" --data_dir=DIR --file_format=array_record.*"
+                       r"--data_cache=memory"):
+        data.load_images(name, **options)
+    assert not data.is_streamed(data.load_images(name, cache="memory", **options))

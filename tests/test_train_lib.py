@@ -588,3 +588,16 @@ def test_a_streamed_folder_stops_on_a_broken_file_keeps_its_training_and_resumes
     assert (result.start_epoch, result.end_epoch) == (0, 2)
     # Streamed, stopped in mid-epoch and resumed: the weights of the in-memory run, bit for bit.
     assert_same_checkpoints(tmp_path / "straight", tmp_path / "streamed", save_counter=False)
+
+
+def test_a_streamed_tfds_dataset_trains_like_the_same_dataset_in_memory(make_tiny_config,
+                                                                        tmp_path):
+    from conftest import prepare_tiny_colour_tfds
+
+    name = prepare_tiny_colour_tfds(tmp_path / "tfds")
+    options = dict(dataset=name, data_dir=str(tmp_path / "tfds"), max_examples=None,
+                   batch_size=16, epochs=1, download=False, conditional=True)
+    for cache in ("memory", "stream"):
+        train_lib.train(make_tiny_config(output_dir=str(tmp_path / cache), data_cache=cache,
+                                         **options), verbose=0)
+    assert_same_checkpoints(tmp_path / "memory", tmp_path / "stream")

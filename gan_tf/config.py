@@ -6,6 +6,7 @@ import os
 import re
 from typing import Optional
 
+from gan_tf import names as shared_names
 from gan_tf.errors import (UserError, check_choice, check_non_negative, check_non_negative_int,
                            check_positive_int, check_seed, invalid)
 
@@ -53,9 +54,59 @@ RESUMABLE_CHANGES = frozenset(
         "eval_num_samples",
         "extractor",
         "inception_weights",
+        "inception_sha256",
         "data_cache",
     }
 )
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_KERAS_WEIGHTS = (".h5", ".keras")
+_REFERENCE_FILES = (".pb", ".tgz", ".tar.gz")
+
+
+def inception_flags_error(extractor, inception_weights=None, inception_sha256=None):
+    """The `UserError` for --inception_weights / --inception_sha256 that do not fit
+    --extractor, or None. Shared by `TrainConfig` and the evaluate command; TensorFlow-free.
+
+    Args:
+        extractor: one of `EXTRACTORS`.
+        inception_weights: the path given for the Inception network, or None.
+        inception_sha256: the SHA-256 the user trusts for the reference graph, or None.
+    """
+    if inception_weights and extractor not in ("inception", "keras_inception"):
+        return UserError(
+            f"Invalid combination: --inception_weights with --extractor={extractor}. Add "
+            "--extractor=inception (the reference FID graph) or --extractor=keras_inception "
+            "(Keras weights), or drop --inception_weights.")
+    if inception_sha256 is not None:
+        if extractor != "inception":
+            return UserError(
+                f"Invalid combination: --inception_sha256 with --extractor={extractor}: it "
+                "checks the reference FID graph of --extractor=inception only. Drop it.")
+        if not isinstance(inception_sha256, str) or not _SHA256.fullmatch(
+                inception_sha256.strip().lower()):
+            return invalid("inception_sha256", inception_sha256, "64 hexadecimal digits, as "
+                           f"`sha256sum {shared_names.REFERENCE_INCEPTION_FILE}` prints them")
+        pinned = shared_names.REFERENCE_INCEPTION_SHA256
+        if pinned and inception_sha256.strip().lower() != pinned:
+            return invalid("inception_sha256", inception_sha256, f"the reference graph's "
+                           f"SHA-256, which gan_tf pins as {pinned} (drop the flag)")
+    lower = (inception_weights or "").lower()
+    if extractor == "inception" and lower.endswith(_KERAS_WEIGHTS):
+        return UserError(
+            f"Invalid combination: --extractor=inception with --inception_weights="
+            f"{inception_weights}, a Keras weights file: the reference FID graph is "
+            f"{shared_names.REFERENCE_INCEPTION_FILE} (or its archive). Pass that, or use "
+            "--extractor=keras_inception for Keras InceptionV3 weights (scores named FD/KD, "
+            "not comparable with papers).")
+    if extractor == "keras_inception" and lower.endswith(_REFERENCE_FILES):
+        return UserError(
+            f"Invalid combination: --extractor=keras_inception with --inception_weights="
+            f"{inception_weights}, which looks like the reference FID graph: keras_inception "
+            "reads Keras InceptionV3 .h5 weights. Use --extractor=inception for the reference "
+            "graph (FID/KID/IS).")
+    return None
 
 
 def _field(default, help_text):
@@ -164,14 +215,25 @@ class TrainConfig:
     tensorboard: bool = _field(False, "also write TensorBoard scalars and sample images")
 
     # Sample quality during training.
-    eval_every_n_epochs: int = _field(5, "score samples (FD, KID, class coverage) every N "
+    eval_every_n_epochs: int = _field(5, "score samples (FD/KD, or FID/KID with "
+                                         "--extractor=inception; class coverage) every N "
                                          "epochs and keep the best checkpoint by FD (0: off)")
     eval_num_samples: int = _field(1000, "samples per score during training")
     extractor: str = _field("classifier", "features for the scores: classifier (trained on "
-                                          "the labelled dataset, offline) | inception")
-    inception_weights: Optional[str] = _field(None, "InceptionV3 .h5 weights for "
-                                                    "--extractor=inception (default: Keras "
-                                                    "cache)")
+                                          "the labelled dataset, offline; FD/KD) | inception "
+                                          "(the reference FID graph on disk; FID/KID/IS, "
+                                          "comparable with papers) | keras_inception (Keras "
+                                          "InceptionV3 ImageNet weights; FD/KD, not "
+                                          "comparable with papers)")
+    inception_weights: Optional[str] = _field(None, "--extractor=inception: "
+                                                    "classify_image_graph_def.pb or "
+                                                    "inception-2015-12-05.tgz (default: "
+                                                    "CACHE/classify_image_graph_def.pb); "
+                                                    "--extractor=keras_inception: an "
+                                                    "InceptionV3 .h5 (default: Keras cache)")
+    inception_sha256: Optional[str] = _field(None, "the SHA-256 you trust for "
+                                                   "--extractor=inception's graph file, needed "
+                                                   "while gan_tf pins none (see README, FID)")
 
     def __post_init__(self):
         # A relative image folder or array file is made absolute, so the run (and `evaluate`,
@@ -330,10 +392,10 @@ class TrainConfig:
                 "Invalid combination: --eval_every_n_epochs=0 turns scoring off, so "
                 "--extractor and --eval_num_samples would do nothing. Drop them or set "
                 "--eval_every_n_epochs.")
-        if self.inception_weights and self.extractor != "inception":
-            raise UserError(
-                f"Invalid combination: --inception_weights with --extractor={self.extractor}. "
-                "Add --extractor=inception or drop --inception_weights.")
+        problem = inception_flags_error(self.extractor, self.inception_weights,
+                                        self.inception_sha256)
+        if problem:
+            raise problem
         self._check_optimizer_combinations()
         if self.augment != "ada":
             for name in ("ada_target", "ada_ramp_images"):

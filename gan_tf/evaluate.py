@@ -2,7 +2,8 @@ r"""Scores a generator: `python -m gan_tf.evaluate --run_dir=runs/embedded_mnist
 
 Draws samples from a training run (or `--model=EXPORT`, or `--model=GENERATOR.keras
 --dataset=NAME`, a Keras file opened in safe mode after a check of its contents), computes Frechet
-distance, KID, classifier/Inception score, precision/recall, density/coverage, class
+distance, kernel distance, classifier/Inception score (named FID, KID and IS only with
+--extractor=inception, the reference FID graph), precision/recall, density/coverage, class
 coverage and a memorization check against the real data, prints them with the number of
 samples each used, and writes `report.json` and plots (score curves over epochs, per-class
 histogram, nearest-neighbour pairs) to `--output` (default RUN/evaluation/).
@@ -29,6 +30,7 @@ from absl import flags
 
 from gan_tf.names import EXTRACTORS, MIN_EVAL_SAMPLES
 from gan_tf import cli, downstream, runs
+from gan_tf.config import inception_flags_error
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError, check_choice, check_positive_int, check_seed, invalid
 
@@ -41,8 +43,15 @@ flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory")
 flags.DEFINE_integer("image_size", None, "resize real images to this size (as in training)")
 flags.DEFINE_integer("num_samples", 2000, "samples to draw and score")
 flags.DEFINE_string("extractor", "classifier", "classifier (trained on the labelled dataset, "
-                    "offline) | inception (ImageNet weights on disk)")
-flags.DEFINE_string("inception_weights", None, "InceptionV3 .h5 weights (default: Keras cache)")
+                    "offline; FD/KD) | inception (the reference FID graph on disk; FID/KID/IS, "
+                    "comparable with papers) | keras_inception (Keras InceptionV3 ImageNet "
+                    "weights; FD/KD, not comparable with papers)")
+flags.DEFINE_string("inception_weights", None, "--extractor=inception: "
+                    "classify_image_graph_def.pb or inception-2015-12-05.tgz (default: "
+                    "CACHE/classify_image_graph_def.pb); --extractor=keras_inception: an "
+                    "InceptionV3 .h5 (default: Keras cache)")
+flags.DEFINE_string("inception_sha256", None, "the SHA-256 you trust for --extractor="
+                    "inception's graph file, needed while gan_tf pins none (see README, FID)")
 flags.DEFINE_string("output", None, "report folder (default RUN/evaluation)")
 flags.DEFINE_integer("seed", 0, "seed of the samples")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
@@ -85,7 +94,7 @@ FLAGS = flags.FLAGS
 
 
 def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=None,
-                output=None):
+                output=None, inception_sha256=None):
     """Flag errors found before TensorFlow is imported (UserError)."""
     if bool(run_dir) == bool(model):
         raise UserError("Pass exactly one of --run_dir=RUN and --model=EXPORT_OR_RUN "
@@ -95,9 +104,9 @@ def check_flags(run_dir, model, num_samples, extractor, seed, inception_weights=
         raise invalid("num_samples", num_samples, f"at least {MIN_EVAL_SAMPLES} samples")
     check_choice("extractor", extractor, EXTRACTORS)
     check_seed(seed)
-    if inception_weights and extractor != "inception":
-        raise UserError("Invalid combination: --inception_weights without "
-                        "--extractor=inception. Add --extractor=inception or drop it.")
+    problem = inception_flags_error(extractor, inception_weights, inception_sha256)
+    if problem:
+        raise problem
     path = run_dir or model
     if not output and not os.path.isfile(os.path.join(path, runs.CONFIG_FILE)) and \
             os.path.isfile(os.path.join(path, runs.EXPORT_METADATA_FILE)):
@@ -214,7 +223,7 @@ def main(argv):
         return main_downstream()
     try:
         check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed,
-                    FLAGS.inception_weights, FLAGS.output)
+                    FLAGS.inception_weights, FLAGS.output, FLAGS.inception_sha256)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
     cli.start_tensorflow()
@@ -225,7 +234,8 @@ def main(argv):
             FLAGS.run_dir or FLAGS.model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
             image_size=FLAGS.image_size, output_dir=FLAGS.output, extractor=FLAGS.extractor,
             num_samples=FLAGS.num_samples, seed=FLAGS.seed, cache=FLAGS.cache_dir,
-            inception_weights=FLAGS.inception_weights, checkpoint=FLAGS.checkpoint)
+            inception_weights=FLAGS.inception_weights, checkpoint=FLAGS.checkpoint,
+            inception_sha256=FLAGS.inception_sha256)
     except UserError as error:
         return cli.error(error, EXIT_ERROR)
     for line in evaluate_lib.summary_lines(report):

@@ -15,12 +15,16 @@ import os
 import numpy as np
 
 from gan_tf import features as features_lib
-from gan_tf import metrics, progress, runs
+from gan_tf import metrics, names, progress, runs
 from gan_tf.errors import check_positive_int
 from gan_tf.features import real_features  # noqa: F401 (its public name here too)
 from gan_tf.files import atomic_write_text
 
 REPORT_FILE = "report.json"
+# The report's key of the class-probability score of each extractor: "inception_score" only
+# for the reference graph, so no reader takes another network's for the published IS.
+SCORE_KEYS = {"inception": "inception_score", "keras_inception": "keras_inception_score",
+              "classifier": "classifier_score"}
 
 
 def score_samples(extractor, real, fake_images, requested_labels=None, training=None,
@@ -45,7 +49,7 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
     fake_features, fake_probabilities = extractor.features_and_probabilities(fake_images)
     real_array = real["features"]
     counts = {"num_fake": int(len(fake_features)), "num_real": int(len(real_array))}
-    fd_name = "FID" if extractor.name == "inception" else f"FD ({extractor.name} features)"
+    metric_names = extractor.metric_names  # "FID"/"KID"/"IS" only for the reference graph
     labelled = extractor.num_classes is not None and real.get("labels") is not None \
         and extractor.name == "classifier"
     classes = (num_classes or extractor.num_classes) if labelled else None
@@ -54,20 +58,22 @@ def score_samples(extractor, real, fake_images, requested_labels=None, training=
                                requested_labels, seed=seed)
     kid_mean, kid_std = core["kid"]
     report = {
-        "frechet_distance": {"name": fd_name, "value": core["fd"], **counts},
-        "kid": {"mean": kid_mean, "std": kid_std, "num_subsets": metrics.KID_SUBSETS,
-                "subset_size": core["kid_subset_size"], **counts},
+        "metric_names": metric_names,
+        "frechet_distance": {"name": metric_names["fd"], "value": core["fd"], **counts},
+        "kid": {"name": metric_names["kid"], "mean": kid_mean, "std": kid_std,
+                "num_subsets": metrics.KID_SUBSETS, "subset_size": core["kid_subset_size"],
+                **counts},
         "precision_recall": {**metrics.precision_recall(real_array, fake_features, k=3),
                              "k": 3, **counts},
         "density_coverage": {**metrics.density_coverage(real_array, fake_features, k=5),
                              "k": 5, **counts},
     }
     if fake_probabilities is not None:
-        score_name = "inception_score" if extractor.name == "inception" else "classifier_score"
+        score_name = SCORE_KEYS.get(extractor.name, f"{extractor.name}_score")
         splits = 10 if len(fake_probabilities) >= 100 else 1
         mean, std = metrics.inception_score(fake_probabilities, num_splits=splits, seed=seed)
-        report[score_name] = {"mean": mean, "std": std, "num_splits": splits,
-                              "num_fake": counts["num_fake"]}
+        report[score_name] = {"name": metric_names["is"], "mean": mean, "std": std,
+                              "num_splits": splits, "num_fake": counts["num_fake"]}
         if real.get("probabilities") is not None:
             real_splits = 10 if len(real["probabilities"]) >= 100 else 1
             real_mean, _ = metrics.inception_score(real["probabilities"],
@@ -163,7 +169,8 @@ def verdicts(report):
 
 @progress.showing
 def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples=2000, seed=0,
-             cache=None, inception_weights=None, metrics_path=None, training_indices=None):
+             cache=None, inception_weights=None, metrics_path=None, training_indices=None,
+             inception_sha256=None, training_extractor=None):
     """Scores `sampler`'s samples against `data`; writes `report.json` and plots.
 
     Args:
@@ -171,14 +178,21 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         data: the real `ImageData` of the generator's dataset (all of it: the judge trains on
             it and the scores compare with up to 10,000 of its images).
         output_dir: where to write report.json and the plots (None: write nothing).
-        extractor: "classifier" (offline default) or "inception".
+        extractor: "classifier" (offline default), "inception" (the reference FID graph:
+            scores named FID/KID/IS) or "keras_inception" (Keras InceptionV3 weights).
         num_samples: samples to draw and score.
         seed: seed of the samples and of KID's subsets.
         cache: cache directory (default `$GAN_TF_CACHE` or ~/.cache/gan_tf).
-        inception_weights: path of InceptionV3 weights for extractor="inception".
+        inception_weights: extractor="inception": classify_image_graph_def.pb or its .tgz
+            (default: in the cache directory); "keras_inception": an InceptionV3 .h5.
         metrics_path: a run's metrics.jsonl: its evaluation scores are plotted over epochs.
         training_indices: which images of `data` the generator trained on (default: all);
             the others are the held-out real images of the memorization check.
+        inception_sha256: the SHA-256 to require of the reference graph (default: the one
+            gan_tf pins, `gan_tf.names.REFERENCE_INCEPTION_SHA256`).
+        training_extractor: the extractor that scored the run during training (its
+            metrics.jsonl `fd`/`kid`), which names the curves of scores.png. Defaults to
+            `extractor`.
 
     Returns:
         The report dict.
@@ -191,7 +205,8 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
                         f"holds {tuple(data.image_shape)} images. Pass the dataset (and "
                         "--image_size) the model was trained on.")
     judge = features_lib.get_extractor(extractor, data, cache=cache,
-                                       inception_weights=inception_weights)
+                                       inception_weights=inception_weights,
+                                       inception_sha256=inception_sha256)
     real = real_features(judge, data, cache=cache)
     everything = np.arange(len(data))
     trained = everything if training_indices is None else np.asarray(training_indices)
@@ -224,7 +239,8 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
         atomic_write_text(os.path.join(output_dir, REPORT_FILE),
                           json.dumps(report, indent=2) + "\n")
         _write_plots(report, fake, data, real, output_dir, metrics_path,
-                     class_names=data.class_names)
+                     class_names=data.class_names,
+                     training_names=names.METRIC_NAMES.get(training_extractor or extractor))
     return report
 
 
@@ -239,7 +255,8 @@ def _part_features(judge, data, indices, cache, split):
     return values
 
 
-def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names=None):
+def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names=None,
+                 training_names=None):
     from gan_tf import images as images_lib
     from gan_tf import plots
 
@@ -263,12 +280,13 @@ def _write_plots(report, fake, data, real, output_dir, metrics_path, class_names
 
         records = [r for r in read_jsonl(metrics_path) if r.get("fd") is not None]
         if records:
-            plots.plot_scores(records, os.path.join(output_dir, "scores.png"))
+            plots.plot_scores(records, os.path.join(output_dir, "scores.png"),
+                              metric_names=training_names)
 
 
 def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_dir=None,
                    extractor="classifier", num_samples=2000, seed=0, cache=None,
-                   inception_weights=None, checkpoint="latest"):
+                   inception_weights=None, checkpoint="latest", inception_sha256=None):
     """Evaluates a training run directory or an exported generator against its dataset.
 
     Args:
@@ -293,9 +311,10 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
 
     sampler = samplers.load_sampler(model, checkpoint)
     path = sampler.description["path"]
-    metrics_path = None
+    metrics_path = training_extractor = None
     if sampler.description["kind"] == "run":
         config, _ = runs.read_run_config(path)
+        training_extractor = config.extractor
         trained = {"dataset": config.dataset, "data_dir": config.data_dir,
                    "image_size": config.image_size, "max_examples": config.max_examples,
                    "holdout": config.holdout, "seed": config.seed}
@@ -343,7 +362,8 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     report = evaluate(sampler, data, output_dir=output_dir, extractor=extractor,
                       num_samples=num_samples, seed=seed, cache=cache,
                       inception_weights=inception_weights, metrics_path=metrics_path,
-                      training_indices=training_indices)
+                      training_indices=training_indices, inception_sha256=inception_sha256,
+                      training_extractor=training_extractor)
     return report, os.path.abspath(output_dir)
 
 
@@ -353,21 +373,27 @@ def summary_lines(report):
     extractor = report["extractor"]
     judge = extractor["name"] + (f" (held-out accuracy {extractor['accuracy']:.4f})"
                                  if extractor.get("accuracy") is not None else "")
+    if extractor.get("sha256"):
+        judge += f" (the reference FID graph, SHA-256 {extractor['sha256']})"
+    elif fd["name"] != names.METRIC_NAMES["inception"]["fd"]:
+        judge += (" (not the reference FID network: these scores are not comparable with "
+                  "published FID/KID/IS)")
     lines = [f"Judge: {judge}",
              f"{fd['name']}: {fd['value']:.4g} ({fd['num_fake']} samples vs {fd['num_real']} "
              "real" + (f"; real vs real, {fd['real_vs_real_counts'][0]} vs "
                        f"{fd['real_vs_real_counts'][1]}: {fd['real_vs_real_value']:.4g}"
                        if "real_vs_real_value" in fd else "") + ")"]
     kid = report["kid"]
-    lines.append(f"KID: {kid['mean']:.4g} +- {kid['std']:.2g} ({kid['num_subsets']} subsets of "
-                 f"{kid['subset_size']})")
-    for key in ("inception_score", "classifier_score"):
+    lines.append(f"{kid.get('name', 'KID')}: {kid['mean']:.4g} +- {kid['std']:.2g} "
+                 f"({kid['num_subsets']} subsets of {kid['subset_size']})")
+    for key in dict.fromkeys(SCORE_KEYS.values()):
         if key in report:
             score = report[key]
             real = (f"; real data {score['real_data_value']:.4g}"
                     if "real_data_value" in score else "")
-            lines.append(f"{key.replace('_', ' ').capitalize()}: {score['mean']:.4g} +- "
-                         f"{score['std']:.2g} ({score['num_fake']} samples{real})")
+            name = score.get("name") or key.replace("_", " ").capitalize()
+            lines.append(f"{name}: {score['mean']:.4g} +- {score['std']:.2g} "
+                         f"({score['num_fake']} samples, {score['num_splits']} splits{real})")
     pr, dc = report["precision_recall"], report["density_coverage"]
     lines.append(f"Precision {pr['precision']:.3f}, recall {pr['recall']:.3f} (k={pr['k']}); "
                  f"density {dc['density']:.3f}, coverage {dc['coverage']:.3f} (k={dc['k']}); "

@@ -2,20 +2,25 @@
 
 An extractor turns images in [-1, 1] into feature vectors (for FD, KID, precision/recall,
 density/coverage, nearest neighbours) and, where it can, class probabilities (for the
-classifier / Inception score and class coverage).
+classifier / Inception score and class coverage). Its `metric_names` say what its scores are
+called everywhere they appear: only the reference graph's are "FID", "KID" and "IS".
 
 - `DomainClassifier` (the offline default): a small CNN that gan_tf trains on the dataset's
   own labelled images (90%, class-balanced) and tests on the other 10%; its held-out
   accuracy goes beside every score computed with it, because a weak judge makes weak
   scores. Its penultimate layer gives the features. Trained once per dataset: it is cached
   under the cache directory by a fingerprint of the dataset's pixels and labels.
-- `InceptionExtractor`: keras.applications.InceptionV3 with ImageNet weights read from disk
-  (the Keras cache, or a path), on images resized to 299x299 with antialiasing (Parmar et
-  al., "On Aliased Resizing and Surprising Subtleties in GAN Evaluation", 2022, showed naive
-  resizing shifts FID by several points). Its 2,048-d pool features make FID/KID comparable
-  with published numbers only when the weights are the standard ImageNet ones. Nothing here
-  downloads: without the weights file it says where to put it.
+- `ReferenceInception` (`--extractor=inception`): the frozen Inception graph of 2015-12-05
+  (`classify_image_graph_def.pb` from `inception-2015-12-05.tgz`) that the FID authors' code
+  (TTUR), the original Inception Score code and clean-fid's legacy_tensorflow mode use, fed
+  exactly as they feed it: 8-bit pixels as float32 in [0, 255] at the images' own size, into
+  the graph's `ExpandDims:0`, resized inside the graph by its own `ResizeBilinear`. Its 2,048-d
+  `pool_3` features give FID/KID comparable with papers. Its SHA-256 is checked before use.
+- `KerasInceptionExtractor` (`--extractor=keras_inception`): keras.applications.InceptionV3
+  with ImageNet weights read from disk, on images resized to 299x299 with antialiasing. Other
+  weights than the reference graph's: its FD/KD are not comparable with published FIDs.
 
+Nothing here downloads: without a file it says where to get it and where to put it.
 The cache directory is `$GAN_TF_CACHE`, else `~/.cache/gan_tf`.
 """
 
@@ -91,11 +96,20 @@ class Extractor:
         return self._run(images, batch_size)
 
     def describe(self):
-        return {"name": self.name, "num_classes": self.num_classes, "accuracy": self.accuracy}
+        return {"name": self.name, "num_classes": self.num_classes, "accuracy": self.accuracy,
+                "metric_names": self.metric_names}
 
     def key(self):
         """Identifies the extractor's feature space (for caches and comparable scores)."""
         return self.name
+
+    @property
+    def metric_names(self):
+        """What its scores are called: `{"fd": ..., "kid": ..., "is": ...}` (see
+        `gan_tf.names.METRIC_NAMES`); "FID"/"KID"/"IS" only for the reference graph."""
+        return dict(names.METRIC_NAMES.get(self.name, {
+            "fd": f"FD ({self.name} features)", "kid": f"KD ({self.name} features)",
+            "is": f"{self.name} score"}))
 
     def _run(self, images, batch_size):
         import tensorflow as tf
@@ -175,8 +189,8 @@ class DomainClassifier(Extractor):
 
         problem = classifier_problem(data)
         if problem:
-            raise UserError(f"{problem} Use --extractor=inception (ImageNet weights on disk) "
-                            "for such data.")
+            raise UserError(f"{problem} Use --extractor=inception (the reference FID graph "
+                            "on disk) for such data.")
         folder = os.path.join(cache_dir(cache), "classifiers",
                               f"{dataset_fingerprint(data)}-v{CLASSIFIER_VERSION}")
         model_path = os.path.join(folder, "classifier.keras")
@@ -255,11 +269,197 @@ def _save_classifier(model, accuracy, data, folder):
             os.rename(staging, folder)
 
 
-class InceptionExtractor(Extractor):
-    """Inception-v3 pool features (2,048-d) and, with the top, ImageNet class probabilities.
+class ReferenceInception(Extractor):
+    """The reference FID network: the frozen Inception graph of 2015-12-05, fed as TTUR feeds it.
 
-    Images are made RGB (grey tiled) and resized to 299x299 with antialiased bicubic
-    interpolation, then fed in [-1, 1] (Inception-v3's own input range).
+    `classify_image_graph_def.pb` (from `inception-2015-12-05.tgz`, see
+    `gan_tf.names.REFERENCE_INCEPTION_URL`) is read from disk, its SHA-256 checked against the
+    reference one before anything else reads it, and imported into a TensorFlow 2 function
+    with its input `ExpandDims:0` replaced by a batch of any size (what TTUR's shape patch of
+    the graph's batch dimension achieves in TensorFlow 1). Images go in as the reference code
+    feeds them: 8-bit pixels (`gan_tf.images.to_uint8`, as a PNG of the sample would hold them)
+    as float32 in [0, 255], grey tiled to RGB, at their own size; the graph resizes them to
+    299x299 with its own `ResizeBilinear` and scales them by `(x - 128) / 128`.
+
+    Features: `pool_3` (2,048-d). Probabilities: `softmax(pool_3 @ W)` over the graph's 1,008
+    classes, with `W` the weights of `softmax/logits/MatMul` and no bias, as the original
+    Inception Score code computes them (openai/improved-gan, `inception_score/model.py`).
+
+    Example:
+    ```python
+    judge = ReferenceInception("~/.cache/gan_tf/classify_image_graph_def.pb",
+                               expected_sha256="<the checksum you trust>")
+    features = judge.features(gan.generate(1000))  # (1000, 2048)
+    ```
+
+    Args:
+        path: `classify_image_graph_def.pb`, or `inception-2015-12-05.tgz` holding it. None:
+            `<cache>/classify_image_graph_def.pb`.
+        expected_sha256: the checksum to require. Defaults to
+            `gan_tf.names.REFERENCE_INCEPTION_SHA256`; while that is None (not pinned), it
+            must be given.
+        cache: the cache directory of the default path (default `$GAN_TF_CACHE` or
+            ~/.cache/gan_tf).
+    """
+
+    name = "inception"
+    batch_size = 16  # 299x299 activations inside the graph: about 3 GB of memory at 16
+    INPUT = "ExpandDims:0"
+    FEATURES = "pool_3:0"
+    LOGITS_MATMUL = "softmax/logits/MatMul"
+
+    def __init__(self, path=None, expected_sha256=None, cache=None):
+        import tensorflow as tf
+
+        self.path = os.path.abspath(os.path.expanduser(
+            path or os.path.join(cache_dir(cache), names.REFERENCE_INCEPTION_FILE)))
+        data = read_reference_graph(self.path)
+        self.sha256 = check_reference_graph(data, self.path, expected_sha256)
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(data)
+        except Exception:  # protobuf's DecodeError, whose module varies with its version
+            raise UserError(f"{self.path} is not a TensorFlow GraphDef. Pass "
+                            f"{names.REFERENCE_INCEPTION_FILE} from "
+                            f"{names.REFERENCE_INCEPTION_URL}.") from None
+        self._function, self.num_classes, self.num_features = _import_reference(graph_def,
+                                                                                self.path)
+
+    def describe(self):
+        return {**super().describe(), "weights": self.path, "sha256": self.sha256,
+                "num_features": self.num_features,
+                "preprocessing": "to_uint8, float32 [0, 255], grey tiled to RGB, into "
+                                 "ExpandDims:0 at native size (in-graph ResizeBilinear to "
+                                 "299, (x - 128) / 128)"}
+
+    def key(self):
+        return "inception-reference-" + self.sha256[:12]
+
+    def _call(self, batch):
+        import tensorflow as tf
+
+        return self._function(tf.convert_to_tensor(reference_pixels(batch)))
+
+
+def reference_pixels(images):
+    """Images in [-1, 1] -> what the reference FID code feeds: float32 RGB pixels in [0, 255].
+
+    Quantized to 8 bits first (`gan_tf.images.to_uint8`: the PNG a sample would be saved as,
+    which TTUR reads back), grey tiled to 3 channels; the size is left as it is.
+    """
+    from gan_tf.images import to_uint8
+
+    pixels = to_uint8(np.asarray(images, np.float32))
+    if pixels.ndim != 4 or pixels.shape[-1] not in (1, 3):
+        raise invalid("images", f"an array of shape {pixels.shape}",
+                      "images (N, H, W, C) with 1 or 3 channels")
+    if pixels.shape[-1] == 1:
+        pixels = np.repeat(pixels, 3, axis=-1)
+    return pixels.astype(np.float32)
+
+
+def read_reference_graph(path):
+    """The bytes of `classify_image_graph_def.pb` at `path` (the file, or inside the .tgz)."""
+    import tarfile
+
+    where = (f"Get {names.REFERENCE_INCEPTION_URL} (from a machine with network access), "
+             f"extract {names.REFERENCE_INCEPTION_FILE} and put it at "
+             f"{os.path.join(cache_dir(), names.REFERENCE_INCEPTION_FILE)} or pass "
+             "--inception_weights=PATH (the .pb, or the .tgz itself).")
+    if not os.path.isfile(path):
+        raise UserError(f"The reference FID network is not at {path}. {where}")
+    if path.lower().endswith((".tgz", ".tar.gz")):
+        try:
+            with tarfile.open(path, "r:gz") as archive:
+                member = next((m for m in archive.getmembers() if os.path.basename(m.name)
+                               == names.REFERENCE_INCEPTION_FILE and m.isfile()), None)
+                if member is None:
+                    raise UserError(f"{path} holds no {names.REFERENCE_INCEPTION_FILE}. {where}")
+                return archive.extractfile(member).read()
+        except (OSError, tarfile.TarError, EOFError) as error:
+            raise UserError(f"Cannot read {path} as a .tgz archive ({error}). {where}") from None
+    with open(path, "rb") as stream:
+        return stream.read()
+
+
+def check_reference_graph(data, path, expected_sha256=None):
+    """Checks the graph's bytes against the reference SHA-256; returns their SHA-256.
+
+    Args:
+        data: the bytes of the graph file.
+        path: where they came from (for the message).
+        expected_sha256: the checksum to require; defaults to
+            `gan_tf.names.REFERENCE_INCEPTION_SHA256`.
+
+    Raises:
+        UserError: a one-line message naming the received checksum, the expected one and
+            where to get the file; or, while gan_tf pins no checksum and none is given, the
+            file's checksum and how to state the one you trust.
+    """
+    actual = hashlib.sha256(data).hexdigest()
+    pinned = names.REFERENCE_INCEPTION_SHA256
+    expected = (expected_sha256 or pinned or "").strip().lower() or None
+    source = (f"{names.REFERENCE_INCEPTION_FILE} from {names.REFERENCE_INCEPTION_URL}")
+    if expected is None:
+        if len(data) != names.REFERENCE_INCEPTION_SIZE:
+            raise UserError(
+                f"{path} is not the reference FID network: {len(data):,} bytes, where "
+                f"{names.REFERENCE_INCEPTION_FILE} has {names.REFERENCE_INCEPTION_SIZE:,}. "
+                f"Use {source}.")
+        raise UserError(
+            f"gan_tf pins no SHA-256 for {names.REFERENCE_INCEPTION_FILE} (none is "
+            f"published; see the README, 'FID that matches the papers'). {path} has SHA-256 "
+            f"{actual}: if a copy you trust has the same, pass --inception_sha256={actual}.")
+    if actual != expected:
+        raise UserError(
+            f"{path} is not the reference FID network: its SHA-256 is {actual}, expected "
+            f"{expected}. Use {source}.")
+    return actual
+
+
+def _import_reference(graph_def, path):
+    """`(function, num_classes, num_features)`: the graph as a TF2 function from float32
+    `(N, H, W, 3)` pixels in [0, 255] to `(pool_3 features (N, d), probabilities (N, C))`."""
+    import tensorflow as tf
+
+    nodes = {node.name for node in graph_def.node}
+    missing = [name.split(":")[0] for name in (ReferenceInception.INPUT,
+                                               ReferenceInception.FEATURES,
+                                               ReferenceInception.LOGITS_MATMUL)
+               if name.split(":")[0] not in nodes]
+    if missing:
+        raise UserError(f"{path} is not the reference FID network: it has no "
+                        f"{', '.join(missing)}. Use {names.REFERENCE_INCEPTION_FILE} from "
+                        f"{names.REFERENCE_INCEPTION_URL}.")
+
+    def imported(pixels):
+        # The batch replaces ExpandDims:0 (a batch of one decoded JPEG in the file), so every
+        # shape below it is inferred for a batch of any size.
+        tf.compat.v1.import_graph_def(graph_def, input_map={ReferenceInception.INPUT: pixels},
+                                      name="reference")
+        graph = tf.compat.v1.get_default_graph()
+        pool = graph.get_tensor_by_name("reference/" + ReferenceInception.FEATURES)
+        weights = graph.get_operation_by_name(
+            "reference/" + ReferenceInception.LOGITS_MATMUL).inputs[1]
+        features = tf.reshape(pool, [-1, pool.shape[-1]])
+        return features, tf.nn.softmax(tf.matmul(features, weights))
+
+    wrapped = tf.compat.v1.wrap_function(
+        imported, [tf.TensorSpec([None, None, None, 3], tf.float32, name="pixels")])
+    # Only what lies between the pixels and the outputs: the graph's JPEG decoder goes.
+    function = wrapped.prune(wrapped.inputs, wrapped.outputs)
+    features, probabilities = wrapped.outputs
+    return function, int(probabilities.shape[-1]), int(features.shape[-1])
+
+
+class KerasInceptionExtractor(Extractor):
+    """Keras InceptionV3 pool features (2,048-d) and, with the top, ImageNet probabilities.
+
+    Not the reference FID network: keras.applications' ImageNet weights differ from the
+    2015-12-05 graph's, so its scores are named "FD (Keras InceptionV3 features)" and the like,
+    not FID (use `ReferenceInception` for those). Images are made RGB (grey tiled) and resized
+    to 299x299 with antialiased bicubic interpolation, then fed in [-1, 1] (Inception-v3's own
+    input range).
 
     Args:
         weights: a weights file (.h5 with or without the top), None to look in the Keras
@@ -267,7 +467,7 @@ class InceptionExtractor(Extractor):
             scores then mean nothing).
     """
 
-    name = "inception"
+    name = "keras_inception"
     batch_size = 16  # 299x299 activations: about 3 GB of memory at 16, 9 GB at 64
 
     def __init__(self, weights=None):
@@ -279,7 +479,7 @@ class InceptionExtractor(Extractor):
             if path is None:
                 folder = os.path.join(os.path.expanduser("~"), ".keras", "models")
                 raise UserError(
-                    "No Inception-v3 weights on disk. Put ImageNet weights in "
+                    "No Keras Inception-v3 weights on disk. Put ImageNet weights in "
                     f"{folder}/{KERAS_INCEPTION_FILES[0]} (or the _notop file), or pass "
                     "--inception_weights=PATH; or use --extractor=classifier (offline "
                     "default).")
@@ -304,13 +504,18 @@ class InceptionExtractor(Extractor):
             self.num_classes = None
         self.weights = path or "random"
 
+    @property
+    def metric_names(self):
+        kind = "keras_inception_random" if self.weights == "random" else "keras_inception"
+        return dict(names.METRIC_NAMES[kind])
+
     def describe(self):
         return {**super().describe(), "weights": self.weights}
 
     def key(self):
         if self.weights == "random":
-            return "inception-random"
-        return "inception-" + os.path.basename(self.weights).split(".")[0][-12:]
+            return "keras_inception-random"
+        return "keras_inception-" + os.path.basename(self.weights).split(".")[0][-12:]
 
     def _call(self, batch):
         outputs = self.model(resize_for_inception(batch), training=False)
@@ -320,7 +525,8 @@ class InceptionExtractor(Extractor):
 
 
 def resize_for_inception(images):
-    """Images in [-1, 1] -> RGB 299x299, antialiased bicubic, clipped to [-1, 1]."""
+    """Images in [-1, 1] -> RGB 299x299, antialiased bicubic, clipped to [-1, 1] (Keras
+    InceptionV3 only; the reference graph resizes inside itself)."""
     import tensorflow as tf
 
     images = tf.convert_to_tensor(images, tf.float32)
@@ -334,7 +540,7 @@ def resize_for_inception(images):
 
 
 def find_inception_weights():
-    """The InceptionV3 weights file in the Keras cache, or None."""
+    """The Keras InceptionV3 weights file in the Keras cache, or None."""
     folder = os.path.join(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")), "models")
     for name in KERAS_INCEPTION_FILES:
         path = os.path.join(os.path.expanduser(folder), name)
@@ -343,14 +549,18 @@ def find_inception_weights():
     return None
 
 
-def get_extractor(name, data=None, cache=None, inception_weights=None):
-    """The extractor called `name` ("classifier" for `data`, or "inception")."""
+def get_extractor(name, data=None, cache=None, inception_weights=None, inception_sha256=None):
+    """The extractor called `name`: "classifier" (for `data`), "inception" (the reference
+    graph, checked against `inception_sha256` or the pinned checksum) or "keras_inception"."""
     if name == "classifier":
         if data is None:
             raise UserError("The classifier extractor needs the dataset it judges.")
         return DomainClassifier.for_dataset(data, cache=cache)
     if name == "inception":
-        return InceptionExtractor(inception_weights)
+        return ReferenceInception(inception_weights, expected_sha256=inception_sha256,
+                                  cache=cache)
+    if name == "keras_inception":
+        return KerasInceptionExtractor(inception_weights)
     raise invalid("extractor", name, f"one of {EXTRACTORS}")
 
 

@@ -2,9 +2,10 @@
 
 Every function takes features or class probabilities that a feature extractor has already
 computed: `(num_samples, num_features)` arrays, numpy or TensorFlow tensors, converted with
-`np.asarray` and computed in float64. Which extractor is up to the caller: Inception-v3 pool
-features make FID/KID comparable with published numbers, a domain classifier (e.g. an MNIST
-classifier's penultimate layer) is what makes sense for other data. Numbers are comparable only
+`np.asarray` and computed in float64. Which extractor is up to the caller: the reference
+Inception graph's pool features (`gan_tf.features.ReferenceInception`) make FID/KID comparable
+with published numbers, a domain classifier (e.g. an MNIST classifier's penultimate layer) is
+what makes sense for other data. Numbers are comparable only
 between runs that use the same extractor and the same numbers of samples (FID is biased by
 the sample count: fewer samples give a larger value).
 
@@ -97,12 +98,13 @@ def frechet_distance_from_statistics(mu1, sigma1, mu2, sigma2):
 
 
 def frechet_distance(real_features, fake_features):
-    """FID: the Frechet distance between Gaussians fitted to two feature sets.
+    """FD: the Frechet distance between Gaussians fitted to two feature sets (FID on the
+    reference Inception graph's features).
 
     `||mu_r - mu_f||^2 + tr(S_r) + tr(S_f) - 2 tr((S_r S_f)^(1/2))` with the means and
     covariances of `feature_statistics` (Heusel et al., 2017). It is the Frechet Inception
-    Distance when the features are Inception-v3 pool features; lower is better, 0 for
-    identical statistics. Biased upwards for small sample counts: compare values computed
+    Distance when the features are the reference Inception graph's pool features; lower is
+    better, 0 for identical statistics. Biased upwards for small sample counts: compare values computed
     from the same number of samples (10,000 or more for published numbers).
 
     Args:

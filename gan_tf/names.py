@@ -7,7 +7,10 @@ ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 UPDATES = ("alternating", "simultaneous")
-EXTRACTORS = ("classifier", "inception")
+# The judges of sample quality (--extractor): the domain classifier (offline default), the
+# reference FID Inception graph (scores named FID/KID/IS, comparable with papers) and Keras's
+# InceptionV3 ImageNet weights (scores named FD/KD, not comparable with papers).
+EXTRACTORS = ("classifier", "inception", "keras_inception")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -33,3 +36,32 @@ DATA_CACHES = ("auto", "memory", "stream")
 PATH_PREFIXES = (FOLDER_PREFIX, ARRAY_PREFIX)
 EXPORT_FORMATS = ("savedmodel", "litert", "onnx")  # python -m gan_tf.export --format
 EXPORT_QUANTIZATIONS = ("none", "dynamic_range", "float16")  # --format=litert only
+
+# === The reference FID network (--extractor=inception) ===
+# The frozen Inception graph of 2015-12-05 that the FID authors' code (bioinf-jku/TTUR),
+# openai/improved-gan's Inception Score and clean-fid's legacy_tensorflow mode use. gan_tf never
+# downloads it: the user puts the file (or the archive) on disk.
+REFERENCE_INCEPTION_URL = ("http://download.tensorflow.org/models/image/imagenet/"
+                           "inception-2015-12-05.tgz")
+REFERENCE_INCEPTION_FILE = "classify_image_graph_def.pb"  # the member of that archive
+# Its size as a public listing of the archive gives it (the archive: 88,931,400 bytes).
+REFERENCE_INCEPTION_SIZE = 95_673_916
+# The SHA-256 of classify_image_graph_def.pb. None: no published checksum was found (the archive
+# and the code that reads it publish none; see BUILD_NOTES, "FID that matches the papers"), so
+# until someone pins it here from a trusted copy, the user states the checksum they trust with
+# --inception_sha256. This is the one place to pin it.
+REFERENCE_INCEPTION_SHA256 = None
+# What each judge's scores are called in logs, report.json, report text and plots. Only the
+# reference graph's are "FID", "KID" and "IS": a Frechet distance in another feature space is
+# not comparable with published FIDs.
+METRIC_NAMES = {
+    "inception": {"fd": "FID", "kid": "KID", "is": "IS"},
+    "keras_inception": {"fd": "FD (Keras InceptionV3 features)",
+                        "kid": "KD (Keras InceptionV3 features)",
+                        "is": "Inception-v3 score (Keras weights)"},
+    "keras_inception_random": {"fd": "FD (random InceptionV3 features)",
+                               "kid": "KD (random InceptionV3 features)",
+                               "is": "Inception-v3 score (random weights)"},
+    "classifier": {"fd": "FD (classifier features)", "kid": "KD (classifier features)",
+                   "is": "Classifier score"},
+}

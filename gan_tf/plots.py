@@ -78,15 +78,24 @@ def plot_class_histogram(fake_counts, real_counts, path, class_names=None):
     _save(figure, path)
 
 
-def plot_scores(records, path):
-    """FD, KID and class coverage over epochs, from metrics.jsonl records that have them."""
+def plot_scores(records, path, metric_names=None):
+    """FD, KD (FID, KID) and class coverage over epochs, from metrics.jsonl records that have them.
+
+    Args:
+        records: metrics.jsonl records (their `fd`, `kid` and `class_coverage`).
+        path: the PNG to write.
+        metric_names: what the judge's scores are called (`Extractor.metric_names`, e.g.
+            "FID" only for the reference graph); None titles the panels "FD" and "KD".
+    """
+    names = {"fd": "FD", "kid": "KD", "class_coverage": "classes covered",
+             **{key: value for key, value in (metric_names or {}).items() if key != "is"}}
     keys = [key for key in ("fd", "kid", "class_coverage") if any(key in r for r in records)]
     figure = _figure(figsize=(4 * len(keys), 3.2))
     axes = figure.subplots(1, len(keys), squeeze=False)
     for axis, key in zip(axes[0], keys):
         points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
         axis.plot([p[0] for p in points], [p[1] for p in points], marker=".")
-        axis.set(xlabel="epoch", title=key)
+        axis.set(xlabel="epoch", title=names[key])
         axis.grid(alpha=0.3)
     _save(figure, path)
 

@@ -456,18 +456,21 @@ def _stopped_on_unreadable_image(failure, checkpoint):
 
 
 def _check_judge(config, data):
-    """What will judge samples during training: "classifier", an Inception extractor, or
-    None (scoring off). Raises UserError now for what would fail later (no weights)."""
+    """What will judge samples during training: "classifier", an Inception extractor (the
+    reference FID graph or Keras weights), or None (scoring off). Raises UserError now for
+    what would fail later (no file, a wrong checksum)."""
     if not config.eval_every_n_epochs:
         return None
     from gan_tf import features as features_lib
 
-    if config.extractor == "inception":
-        return features_lib.InceptionExtractor(config.inception_weights)
+    if config.extractor != "classifier":
+        return features_lib.get_extractor(config.extractor,
+                                          inception_weights=config.inception_weights,
+                                          inception_sha256=config.inception_sha256)
     problem = features_lib.classifier_problem(data)
     if problem:
         _logger.info(f"No sample-quality scores during training: {problem} Pass "
-                     "--extractor=inception (with ImageNet weights on disk) to score it, or "
+                     "--extractor=inception (the reference FID graph on disk) to score it, or "
                      "--eval_every_n_epochs=0 to silence this.")
         return None
     return "classifier"

@@ -331,7 +331,9 @@ def test_classifier_needs_enough_images_of_each_class(digits):
     assert features.classifier_problem(digits) is None
     few = data_lib.subset(digits, 50)  # 5 per class
     assert "at least 10 images of each class" in features.classifier_problem(few)
-    assert features.InceptionExtractor.batch_size <= 16  # 299x299 activations are large
+    # 299x299 activations are large
+    assert features.KerasInceptionExtractor.batch_size <= 16
+    assert features.ReferenceInception.batch_size <= 16
 
 
 @pytest.mark.slow
@@ -347,7 +349,11 @@ def test_evaluate_cli_refuses_bad_requests_before_any_work(make_tiny_config, tmp
         (["--model=" + export_dir], 2, "pass --output=DIR"),
         (["--run_dir=" + config.output_dir, "--num_samples=3"], 2, "at least 50 samples"),
         (["--run_dir=" + config.output_dir, "--inception_weights=/x.h5"], 2,
-         "--inception_weights without --extractor=inception"),
+         "--inception_weights with --extractor=classifier"),
+        (["--run_dir=" + config.output_dir, "--extractor=inception",
+          "--inception_weights=/x.h5"], 2, "--extractor=keras_inception for Keras"),
+        (["--run_dir=" + config.output_dir, "--extractor=inception",
+          "--inception_sha256=abc"], 2, "64 hexadecimal digits"),
         (["--run_dir=" + config.output_dir, f"--output={tmp_path / 'a_file'}"], 1,
          "Cannot write the report"),
     ]

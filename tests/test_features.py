@@ -1,4 +1,5 @@
-"""Feature extractors: the domain classifier (trained, cached) and Inception-v3 plumbing."""
+"""Feature extractors: the domain classifier (trained, cached) and Keras Inception-v3 plumbing
+(the reference FID graph: test_reference_inception.py)."""
 
 import dataclasses
 import os
@@ -63,13 +64,16 @@ def test_domain_classifier_needs_labels(digits, tmp_path):
         features.DomainClassifier.for_dataset(unlabelled, cache=tmp_path)
 
 
-def test_inception_plumbing_with_random_weights():
-    extractor = features.InceptionExtractor("random")
+def test_keras_inception_plumbing_with_random_weights():
+    extractor = features.KerasInceptionExtractor("random")
     images = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
     feature_array, probabilities = extractor.features_and_probabilities(images, batch_size=2)
     assert feature_array.shape == (3, 2048) and probabilities.shape == (3, 1000)
     np.testing.assert_allclose(probabilities.sum(-1), 1, atol=1e-4)
     assert extractor.describe()["weights"] == "random"
+    # Neither the reference graph nor ImageNet weights: its scores are not called FID.
+    assert extractor.name == "keras_inception"
+    assert extractor.metric_names["fd"] == "FD (random InceptionV3 features)"
 
 
 def test_inception_resize_is_rgb_299_and_keeps_flat_images_flat():
@@ -89,13 +93,13 @@ def test_inception_resize_is_rgb_299_and_keeps_flat_images_flat():
         features.resize_for_inception(np.zeros((1, 28, 28, 2), np.float32))
 
 
-def test_inception_without_weights_says_where_to_put_them(tmp_path, monkeypatch):
+def test_keras_inception_without_weights_says_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(UserError, match="No Inception-v3 weights on disk"):
-        features.InceptionExtractor()
+    with pytest.raises(UserError, match="No Keras Inception-v3 weights on disk"):
+        features.KerasInceptionExtractor()
     with pytest.raises(UserError, match="inception_weights"):
-        features.InceptionExtractor(str(tmp_path / "missing.h5"))
+        features.KerasInceptionExtractor(str(tmp_path / "missing.h5"))
     assert features.find_inception_weights() is None
     folder = tmp_path / "keras" / "models"
     folder.mkdir(parents=True)
@@ -104,15 +108,16 @@ def test_inception_without_weights_says_where_to_put_them(tmp_path, monkeypatch)
 
 
 @pytest.mark.slow
-def test_inception_loads_a_notop_weights_file(tmp_path):
+def test_keras_inception_loads_a_notop_weights_file(tmp_path):
     import keras
 
     base = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
                                           input_shape=(299, 299, 3))
     path = str(tmp_path / "inception_v3_notop.weights.h5")
     base.save_weights(path)
-    extractor = features.InceptionExtractor(path)
+    extractor = features.KerasInceptionExtractor(path)
     assert extractor.num_classes is None and extractor.weights == path
+    assert extractor.metric_names["fd"] == "FD (Keras InceptionV3 features)"
     images = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     feature_array, probabilities = extractor.features_and_probabilities(images)
     assert probabilities is None

@@ -149,7 +149,13 @@ INVALID = {
     "eval_num_samples": ["0", "49", "-1000", "100001"],
     "extractor": ["clip", ""],
     "inception_weights": ["", " ", "/weights/inception.h5",
-                          ["--extractor=inception", "--inception_weights="]],
+                          ["--extractor=inception", "--inception_weights="],
+                          ["--extractor=inception", "--inception_weights=/w/inception.h5"],
+                          ["--extractor=keras_inception",
+                           "--inception_weights=/w/classify_image_graph_def.pb"]],
+    "inception_sha256": ["", "abc",
+                         ["--extractor=keras_inception", "--inception_sha256=" + "0" * 64],
+                         ["--extractor=inception", "--inception_sha256=" + "g" * 64]],
 }
 GENERIC_INVALID = {
     int: ["", "abc", "1.5", "1e3", "0x"],

@@ -485,9 +485,16 @@ def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writ
     assert "fd" not in lines[0] and "fd" in lines[1]  # epoch 2 is the last one
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("HOME", str(tmp_path))
-    config = make_tiny_config(extractor="inception", eval_every_n_epochs=1,
+    config = make_tiny_config(extractor="keras_inception", eval_every_n_epochs=1,
                               output_dir=str(tmp_path / "inception"))
-    with pytest.raises(UserError, match="No Inception-v3 weights on disk"):
+    with pytest.raises(UserError, match="No Keras Inception-v3 weights on disk"):
+        train_lib.train(config, verbose=0)
+    assert not os.path.exists(config.output_dir)
+    monkeypatch.setenv("GAN_TF_CACHE", str(tmp_path / "cache"))
+    config = make_tiny_config(extractor="inception", eval_every_n_epochs=1,
+                              output_dir=str(tmp_path / "reference"))
+    with pytest.raises(UserError, match="The reference FID network is not at .*"
+                                        "inception-2015-12-05.tgz"):
         train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)
 

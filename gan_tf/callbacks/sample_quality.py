@@ -1,4 +1,5 @@
-"""`SampleQuality`: FD/KID and class coverage during training, and the best checkpoint."""
+"""`SampleQuality`: FD/KD (FID/KID with the reference graph) and class coverage during training,
+and the best checkpoint."""
 
 import json
 import os
@@ -22,9 +23,12 @@ class SampleQuality(keras.callbacks.Callback):
     Every `every_n_epochs` epochs and after the last epoch it draws `num_samples` samples
     (always from the same seed, so epochs are compared on the same latents), computes their
     Frechet distance and KID to `real["features"]` (and, when the extractor is a classifier
-    of the dataset's classes, class coverage) and adds them to the epoch's logs as `fd`, `kid`, `class_coverage` (and
-    `requested_class_accuracy` for a conditional GAN), so `MetricsLog`, TensorBoard and
-    `History` record them. Put it before those callbacks in the list.
+    of the dataset's classes, class coverage) and adds them to the epoch's logs as `fd`, `kid`,
+    `class_coverage` (and `requested_class_accuracy` for a conditional GAN), so `MetricsLog`,
+    TensorBoard and `History` record them. Put it before those callbacks in the list. The keys
+    stay `fd` and `kid` whatever the judge; what they are called (the extractor's
+    `metric_names`: "FID"/"KID" only for the reference Inception graph, "FD (classifier
+    features)" and the like otherwise) is in its log lines and in `best.json`.
 
     It warns, naming the epoch, when FD rises past `degradation` x its best, or when the
     samples cover `coverage_drop` or more classes fewer than the most they covered at an
@@ -104,6 +108,15 @@ class SampleQuality(keras.callbacks.Callback):
         key = getattr(self.extractor, "key", None)
         return key() if callable(key) else getattr(self.extractor, "name", "extractor")
 
+    def _metric_names(self):
+        """What the judge's scores are called ("FID" only for the reference graph)."""
+        names = dict(getattr(self.extractor, "metric_names", None) or {})
+        names.setdefault("fd", "FD")
+        names.setdefault("kid", "KD")
+        names["class_coverage"] = "classes covered"
+        names["requested_class_accuracy"] = "class asked for, seen"
+        return names
+
     def _samples(self):
         generate = getattr(self.model, "generate", None)
         num_classes = getattr(self.model, "num_classes", None)
@@ -146,7 +159,8 @@ class SampleQuality(keras.callbacks.Callback):
         scores = self.evaluate()
         if logs is not None:
             logs.update(scores)
-        summary = ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
+        labels = self._metric_names()
+        summary = ", ".join(f"{labels.get(k, k)} {v:.4g}" for k, v in scores.items())
         accuracy = getattr(self.extractor, "accuracy", None)
         judge = self.extractor.name + (f", held-out accuracy {accuracy:.4f}"
                                        if accuracy is not None else "")
@@ -163,13 +177,15 @@ class SampleQuality(keras.callbacks.Callback):
             if most is None or coverage > most[0]:
                 self.most_covered = (coverage, epoch)
         if best is not None and scores["fd"] > self.degradation * best["fd"]:
-            self._warn(f"Warning: samples degrading at epoch {epoch}: FD {scores['fd']:.4g} is "
+            self._warn(f"Warning: samples degrading at epoch {epoch}: {labels['fd']} "
+                       f"{scores['fd']:.4g} is "
                        f"{scores['fd'] / best['fd']:.1f}x its best ({best['fd']:.4g} at epoch "
                        f"{best['epoch']})."
                        + (f" The best checkpoint is in {self.best_checkpoint_dir}."
                           if self.best_checkpoint_dir else ""))
         if best is None or scores["fd"] < best["fd"]:
             self.best = {"epoch": epoch, **scores, "judge": self._judge(),
+                         "metric_names": labels,
                          "judge_accuracy": accuracy, "num_samples": self.num_samples,
                          "most_covered": self.most_covered}
             self._save_best()

@@ -11,6 +11,7 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_no
                            check_positive_int, check_seed, invalid)
 
 # The shared names and defaults live in `gan_tf.names`; they stay importable from here.
+from gan_tf.image_files import canonical_image_size, image_height_width
 from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F401
                           ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS,
                           DATA_CACHES, DEFAULT_GENERATOR_ACTIVATIONS,
@@ -129,8 +130,9 @@ class TrainConfig:
                           "uint8 [0, 255] or float [-1, 1])")
     data_dir: Optional[str] = _field(None, "tensorflow-datasets data directory")
     download: bool = _field(True, "let tensorflow-datasets download a missing dataset")
-    image_size: Optional[int] = _field(None, "resize images to this square size (at most "
-                                             f"{MAX_IMAGE_SIZE})")
+    image_size: Optional[str] = _field(None, "resize images to N x N (e.g. 64) or to "
+                                             "WIDTHxHEIGHT (e.g. 128x96), each at most "
+                                             f"{MAX_IMAGE_SIZE}")
     max_examples: Optional[int] = _field(None, "train on a class-balanced subset of this size")
     holdout: float = _field(0.0, "reserve this fraction of each class (e.g. 0.2) as a test "
                                  "split that nothing in the run sees, for `python -m "
@@ -243,6 +245,9 @@ class TrainConfig:
                     and self.dataset[len(prefix):].strip()):
                 path = os.path.expanduser(self.dataset[len(prefix):])
                 self.dataset = prefix + os.path.abspath(path)
+        # --image_size=64 and 64x64 are one size, recorded as 64 (as runs always recorded
+        # it); a non-square size as "WIDTHxHEIGHT". Refused here when it is neither.
+        self.image_size = canonical_image_size(self.image_size)
         self.validate()
 
     def validate(self):
@@ -304,15 +309,15 @@ class TrainConfig:
         if self.eval_num_samples < MIN_EVAL_SAMPLES:
             raise invalid("eval_num_samples", self.eval_num_samples,
                           f"at least {MIN_EVAL_SAMPLES} samples (1000 by default)")
-        for name in ("image_size", "max_examples"):
-            if getattr(self, name) is not None:
-                check_positive_int(name, getattr(self, name))
+        if self.max_examples is not None:
+            check_positive_int("max_examples", self.max_examples)
         if not _is_number(self.holdout) or not 0 <= self.holdout <= MAX_HOLDOUT:
             raise invalid("holdout", self.holdout, f"a fraction from 0 (none) to {MAX_HOLDOUT}, "
                           "e.g. 0.2 to test on a fifth of each class")
-        if self.image_size is not None and self.image_size > MAX_IMAGE_SIZE:
+        size = image_height_width(self.image_size)  # refuses what is not N or WxH
+        if size is not None and max(size) > MAX_IMAGE_SIZE:
             raise invalid("image_size", self.image_size,
-                          f"a size in pixels from 1 to {MAX_IMAGE_SIZE}, e.g. 28, 32 or 64")
+                          f"sizes in pixels from 1 to {MAX_IMAGE_SIZE}, e.g. 28, 64 or 128x96")
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 < value < 1:

@@ -65,7 +65,8 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
             or a `.npy` of images; see `load_array`).
         data_dir: tensorflow-datasets data directory. Defaults to tfds's own.
         download: whether tensorflow-datasets may download a dataset that is not prepared.
-        image_size: resize every image to `image_size x image_size` (antialiased).
+        image_size: resize every image to `image_size x image_size`, or to `"WIDTHxHEIGHT"`
+            (antialiased; see `image_files.image_height_width`).
         max_examples: keep a subset of this many images, class-balanced when labelled
             (see `subset`).
         seed: seed of the subset.
@@ -89,7 +90,8 @@ def load_images(dataset=EMBEDDED_DATASET, data_dir=None, download=True, image_si
         data = subset(data, max_examples, seed)
     if is_streamed(data):
         return data  # already at image_size: read_image resizes each file
-    if image_size is not None and data.image_shape[:2] != (image_size, image_size):
+    if image_size is not None and data.image_shape[:2] != image_files.image_height_width(
+            image_size):
         data = dataclasses.replace(data, images=resize_pixels(data.images, image_size).numpy())
     return data
 
@@ -247,8 +249,8 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
                         f"{sorted(builder.info.splits)}.")
 
     count = builder.info.splits[split].num_examples if builder.info.splits else 0
-    shape = ((image_size, image_size, image_shape[-1]) if image_size is not None
-             else tuple(image_shape))
+    shape = (image_files.image_height_width(image_size) + (image_shape[-1],)
+             if image_size is not None else tuple(image_shape))
     if count and None not in shape:
         nbytes = count * int(np.prod(shape))
         streamed = _streamed_tfds(builder, name, split, image_key, label_key, shape,
@@ -345,8 +347,9 @@ def load_folder(path, image_size=None, cache="auto"):
                             "N x N.")
         (width, height), = sizes
     else:
-        width = height = image_size
-    images = image_files.FileImages(files, (height, width, 1 if gray else 3), image_size, root)
+        height, width = image_files.image_height_width(image_size)
+    images = image_files.FileImages(files, (height, width, 1 if gray else 3),
+                                    image_size and (height, width), root)
     relative = [os.path.relpath(file, root).split(os.sep) for file in files]
     labels = class_names = None
     if all(len(parts) == 2 for parts in relative):
@@ -701,10 +704,12 @@ def network_reachable(timeout=3.0):
 
 
 def resize_pixels(pixels, image_size):
-    """uint8 pixels (..., H, W, C) -> uint8 (..., image_size, image_size, C), antialiased."""
+    """uint8 pixels (..., H, W, C) -> uint8 (..., height, width, C) of `image_size` (N for
+    N x N, or "WIDTHxHEIGHT"), antialiased."""
     import tensorflow as tf
 
-    resized = tf.image.resize(pixels, (image_size, image_size), antialias=True)
+    resized = tf.image.resize(pixels, image_files.image_height_width(image_size),
+                              antialias=True)
     return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 

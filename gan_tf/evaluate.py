@@ -33,6 +33,7 @@ from gan_tf import cli, downstream, runs
 from gan_tf.config import inception_flags_error
 from gan_tf.cli import EXIT_BAD_FLAGS, EXIT_ERROR
 from gan_tf.errors import UserError, check_choice, check_positive_int, check_seed, invalid
+from gan_tf.image_files import canonical_image_size
 
 
 flags.DEFINE_string("run_dir", None, "a training run directory to evaluate")
@@ -40,7 +41,8 @@ flags.DEFINE_string("model", None, "or: an exported generator folder, a run dire
                     "generator saved as a .keras file (with --dataset and --output)")
 flags.DEFINE_string("dataset", None, "the real data (default: the run's dataset)")
 flags.DEFINE_string("data_dir", None, "tensorflow-datasets data directory")
-flags.DEFINE_integer("image_size", None, "resize real images to this size (as in training)")
+flags.DEFINE_string("image_size", None, "resize real images to N x N or WIDTHxHEIGHT (as in "
+                    "training; default: the run's)")
 flags.DEFINE_integer("num_samples", 2000, "samples to draw and score")
 flags.DEFINE_string("extractor", "classifier", "classifier (trained on the labelled dataset, "
                     "offline; FD/KD) | inception (the reference FID graph on disk; FID/KID/IS, "
@@ -224,6 +226,7 @@ def main(argv):
     try:
         check_flags(FLAGS.run_dir, FLAGS.model, FLAGS.num_samples, FLAGS.extractor, FLAGS.seed,
                     FLAGS.inception_weights, FLAGS.output, FLAGS.inception_sha256)
+        image_size = canonical_image_size(FLAGS.image_size)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)
     cli.start_tensorflow()
@@ -232,7 +235,7 @@ def main(argv):
     try:
         report, output_dir = evaluate_lib.evaluate_model(
             FLAGS.run_dir or FLAGS.model, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-            image_size=FLAGS.image_size, output_dir=FLAGS.output, extractor=FLAGS.extractor,
+            image_size=image_size, output_dir=FLAGS.output, extractor=FLAGS.extractor,
             num_samples=FLAGS.num_samples, seed=FLAGS.seed, cache=FLAGS.cache_dir,
             inception_weights=FLAGS.inception_weights, checkpoint=FLAGS.checkpoint,
             inception_sha256=FLAGS.inception_sha256)

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from gan_tf.errors import UserError, first_line
+from gan_tf.errors import UserError, first_line, invalid
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_NAMED = 5  # how many unreadable files of a folder an error message names
@@ -28,6 +28,37 @@ _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 # Files per task handed to a decoding thread: big enough that a thread's Python overhead is
 # small against the decoding, small enough that both threads get work on small sets.
 _CHUNK = 256
+
+
+def image_height_width(image_size):
+    """`--image_size` -> `(height, width)`: N (square) or "WIDTHxHEIGHT"; None stays None.
+
+    Raises `UserError` for anything else (sizes must be positive integers).
+    """
+    if image_size is None:
+        return None
+    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
+        parts = [int(image_size)] * 2
+    else:
+        text = str(image_size).strip().lower()
+        pieces = text.split("x")
+        if len(pieces) not in (1, 2) or not all(p.isdigit() for p in pieces):
+            raise invalid("image_size", image_size, "N (resize to N x N, e.g. 64) or "
+                          "WIDTHxHEIGHT (e.g. 128x96)")
+        parts = [int(p) for p in pieces] * (2 if len(pieces) == 1 else 1)
+    if min(parts) < 1:
+        raise invalid("image_size", image_size, "sizes of at least 1 pixel, e.g. 64 or 128x96")
+    width, height = parts
+    return height, width
+
+
+def canonical_image_size(image_size):
+    """`--image_size` as recorded: an int N for N x N, "WIDTHxHEIGHT" otherwise, or None."""
+    size = image_height_width(image_size)
+    if size is None:
+        return None
+    height, width = size
+    return width if width == height else f"{width}x{height}"
 
 
 def decoding_threads():
@@ -138,7 +169,7 @@ def is_gray(modes):
 def read_image(file, gray, image_size=None):
     """One image file -> uint8 array (H, W) if `gray` else (H, W, 3).
 
-    `image_size` resizes to `image_size x image_size` with Lanczos, or to `(height, width)`.
+    `image_size` resizes with Lanczos to `image_size x image_size`, or to `(height, width)`.
     """
     from PIL import Image, ImageOps
 
@@ -156,7 +187,7 @@ def read_image(file, gray, image_size=None):
     image = image.convert("L" if gray else "RGB")
     if image_size is not None:
         height, width = ((image_size, image_size) if isinstance(image_size, int)
-                         else image_size)
+                         else tuple(image_size))
         if image.size != (width, height):
             image = image.resize((width, height), Image.Resampling.LANCZOS)
     return np.asarray(image, dtype=np.uint8)
@@ -335,7 +366,8 @@ class TfdsImages(LazyImages):
         image_key: the image feature's name.
         rows: the records of the split these images are, in order.
         shape: `(height, width, channels)` of every decoded image.
-        image_size: the square size images are resized to (None: their own size).
+        image_size: what images are resized to, as `load_tfds` takes it (None: their own
+            size).
     """
 
     def __init__(self, builder, split, image_key, rows, shape, image_size=None):

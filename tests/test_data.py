@@ -578,3 +578,31 @@ def test_a_tfds_split_too_big_for_memory_in_tfrecords_says_how_to_stream_it(tmp_
                        r"--data_cache=memory"):
         data.load_images(name, **options)
     assert not data.is_streamed(data.load_images(name, cache="memory", **options))
+
+
+def test_image_size_takes_width_x_height_for_every_source(tmp_path):
+    root = write_image_folder(tmp_path / "mixed", count=3, size=(12, 10), mode="RGB",
+                              classes=("a", "b"))
+    write_image_folder(tmp_path / "mixed" / "c", count=2, size=(20, 9), mode="RGB", classes=())
+    for cache in ("memory", "stream"):
+        loaded = data.load_images(f"folder:{root}", image_size="16x12", cache=cache)
+        assert loaded.images.shape == (8, 12, 16, 3)  # WIDTHxHEIGHT -> (height, width)
+        assert np.asarray(loaded.images).shape == (8, 12, 16, 3)
+    np.testing.assert_array_equal(
+        np.asarray(data.load_images(f"folder:{root}", image_size="16x12", cache="stream").images),
+        data.load_images(f"folder:{root}", image_size="16x12", cache="memory").images)
+    np.savez(tmp_path / "d.npz", images=_digits())
+    assert data.load_images(f"array:{tmp_path / 'd.npz'}", image_size="6x4").images.shape == (
+        64, 4, 6, 1)
+    name = prepare_tiny_colour_tfds(tmp_path / "tfds")
+    for cache in ("memory", "stream"):
+        tfds_data = data.load_images(name, data_dir=str(tmp_path / "tfds"), download=False,
+                                     image_size="5x7", cache=cache)
+        assert np.asarray(tfds_data.images).shape == (90, 7, 5, 3)
+    from gan_tf.image_files import canonical_image_size, image_height_width
+
+    assert image_height_width("128x96") == (96, 128) and image_height_width(64) == (64, 64)
+    assert canonical_image_size("64x64") == 64 and canonical_image_size("128X96") == "128x96"
+    for bad in ("64x", "x64", "1x2x3", "0x5", "big", 0, True, 2.5):
+        with pytest.raises(UserError, match="image_size"):
+            image_height_width(bad)

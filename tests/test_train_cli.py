@@ -97,9 +97,12 @@ INVALID = {
     "data_dir": ["", "  ", "/prepared/tfds",  # the default dataset reads no tfds folder
                  ["--dataset=folder:/x", "--data_dir=/prepared/tfds"]],
     "download": ["yes please"],
-    "image_size": ["0", "-28", "1025", "100000"],
+    "image_size": ["0", "-28", "1025", "100000", "64x", "64x48x3", "0x64", "1025x8", "big",
+                   "6 4"],
     "max_examples": ["0", "-1"],
     "holdout": ["0.7", "-0.1", "1"],
+    "data_cache": ["disk", "Stream", "", "stream", ["--dataset=array:/x/images.npz",
+                                                    "--data_cache=stream"]],
     "architecture": ["resnet", "MLP"],
     "latent_dim": ["0", "-100", "4097", "1000000"],
     "dcgan_filters": ["0", "-64", "1025", "64000"],

@@ -231,9 +231,13 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
         runs.write_holdout(run.run_dir, run.run_data)
     callbacks = _callbacks(run, checkpoint, quality)
     steps_per_epoch = len(run.data) // config.batch_size
+    streamed = ""
+    if data_lib.is_streamed(run.data):
+        streamed = (" (streamed from disk)" if config.data_cache == "stream" else
+                    " (streamed from disk: the decoded pixels would not fit in memory)")
     _logger.info(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
-                 f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}, epochs "
-                 f"{start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
+                 f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}"
+                 f"{streamed}, epochs {start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
                  f"{config.batch_size}"
             + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
             * bool(start_step) + f". Run: {run.run_dir}")

@@ -14,7 +14,7 @@ from gan_tf.errors import (UserError, check_choice, check_non_negative, check_no
 from gan_tf.image_files import canonical_image_size, image_height_width
 from gan_tf.names import (ADA_RAMP_IMAGES, ADA_TARGET, ARCHITECTURES,  # noqa: F401
                           ARRAY_EXTENSIONS, ARRAY_PREFIX, AUGMENTATIONS,
-                          DATA_CACHES, DEFAULT_GENERATOR_ACTIVATIONS,
+                          DATA_CACHES, DEFAULT_GENERATOR_ACTIVATIONS, DEFAULT_SPECTRAL_NORM,
                           DISCRIMINATOR_ACTIVATIONS,
                           EMBEDDED_DATASET, EXTRACTORS, FOLDER_PREFIX, GENERATOR_ACTIVATIONS,
                           LATENT_DISTRIBUTIONS, LOSSES, MIN_EVAL_SAMPLES, OPTIMIZERS,
@@ -145,19 +145,26 @@ class TrainConfig:
 
     # Networks.
     architecture: str = _field("dcgan", "mlp (fully connected, Goodfellow et al. 2014) | "
-                                        "dcgan (convolutional)")
+                                        "dcgan (convolutional) | resnet (residual blocks, "
+                                        "SNGAN/BigGAN; spectral norm on D by default)")
     latent_dim: int = _field(100, "size of the generator's input noise z")
     latent_distribution: str = _field(
         "normal", "normal (z ~ N(0, 1)) | uniform (z ~ U[-1, 1]): the noise G is trained on; "
         "sampling, the grids, generate and the export follow it")
-    dcgan_filters: int = _field(64, "DCGAN width: filters of D's first convolution")
+    dcgan_filters: int = _field(64, "width of the convolutional networks: dcgan: filters of "
+                                    "D's first convolution; resnet: channels of the "
+                                    "full-resolution blocks, doubled at each halving (up to "
+                                    "16x)")
+    attention_resolution: int = _field(
+        0, "resnet: a self-attention block (SAGAN) in G and D on the feature maps of this "
+        "height, e.g. 16 for 32x32 images (0: none)")
     conditional: Optional[bool] = _field(
         None, "class-conditional G(z, label) and projection D(x, label). Default: on when the "
         "dataset has labels (embedded_mnist, class folders, a .npz with labels), so samples "
         "come labelled; --noconditional for an unconditional GAN")
     generator_activation: Optional[str] = _field(
         None, "relu | leaky_relu | prelu after G's hidden layers (default: the architecture's "
-        "own, relu for dcgan, leaky_relu for mlp)")
+        "own, relu for dcgan and resnet, leaky_relu for mlp)")
     discriminator_activation: str = _field(
         "leaky_relu", "leaky_relu | prelu (a learned slope per channel or unit) after D's "
         "hidden layers")
@@ -174,7 +181,9 @@ class TrainConfig:
         "alternating", "alternating (a D step, then a G step on fresh latents) | simultaneous "
         "(one generator pass feeds both updates, as in the TensorFlow DCGAN tutorial: about a "
         "third less work per step, a slightly different game)")
-    spectral_norm: bool = _field(False, "spectral normalization on D's layers")
+    spectral_norm: Optional[bool] = _field(
+        None, "spectral normalization on D's layers. Default: on for resnet, off for mlp and "
+        "dcgan; --nospectral_norm turns it off for resnet")
     augment: str = _field("none", "none | diffaugment (colour, translation, cutout before D) | "
                           "ada (the same transforms, each applied with an adaptive probability)")
     ada_target: Optional[float] = _field(None, f"--augment=ada: target of E[sign(D(real))] "
@@ -248,6 +257,11 @@ class TrainConfig:
         # --image_size=64 and 64x64 are one size, recorded as 64 (as runs always recorded
         # it); a non-square size as "WIDTHxHEIGHT". Refused here when it is neither.
         self.image_size = canonical_image_size(self.image_size)
+        # Left out, spectral normalization is the architecture's default; the record (and
+        # config.json) holds what the run uses, so runs from before the default depended
+        # on the architecture resume unchanged.
+        if self.spectral_norm is None and isinstance(self.architecture, str):
+            self.spectral_norm = DEFAULT_SPECTRAL_NORM.get(self.architecture, False)
         self.validate()
 
     def validate(self):
@@ -272,6 +286,8 @@ class TrainConfig:
                 check_choice(name, getattr(self, name), OPTIMIZERS)
         check_non_negative_int("eval_every_n_epochs", self.eval_every_n_epochs,
                                "a non-negative integer (0 turns scoring off)")
+        check_non_negative_int("attention_resolution", self.attention_resolution,
+                               "0 (no self-attention) or a feature-map height such as 16")
         self._check_dataset()
         if self.data_cache == "stream" and (self.dataset == EMBEDDED_DATASET
                                             or self.dataset.startswith(ARRAY_PREFIX)):
@@ -390,6 +406,11 @@ class TrainConfig:
                 f"Invalid combination: --dcgan_filters={self.dcgan_filters} with "
                 "--architecture=mlp; the MLP has no convolutions. Drop --dcgan_filters or use "
                 "--architecture=dcgan.")
+        if self.attention_resolution and self.architecture != "resnet":
+            raise UserError(
+                f"Invalid combination: --attention_resolution={self.attention_resolution} with "
+                f"--architecture={self.architecture}; only the resnet has self-attention. Drop "
+                "--attention_resolution or use --architecture=resnet.")
         if not self.eval_every_n_epochs and (self.extractor != _default("extractor")
                                              or self.eval_num_samples
                                              != _default("eval_num_samples")):

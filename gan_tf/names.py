@@ -3,7 +3,7 @@ prefixes, ADA's defaults. No TensorFlow and no other gan_tf import, so the model
 code and the command-line config can all read them without importing one another.
 """
 
-ARCHITECTURES = ("mlp", "dcgan")
+ARCHITECTURES = ("mlp", "dcgan", "resnet")
 LOSSES = ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")
 AUGMENTATIONS = ("none", "diffaugment", "ada")
 UPDATES = ("alternating", "simultaneous")
@@ -21,8 +21,12 @@ LATENT_DISTRIBUTIONS = ("normal", "uniform")
 DISCRIMINATOR_ACTIVATIONS = ("leaky_relu", "prelu")
 GENERATOR_ACTIVATIONS = ("relu", "leaky_relu", "prelu")
 # Each architecture's own generator activation (Radford et al.'s ReLU; the design note's
-# LeakyReLU for the MLP), what `--generator_activation` left out means.
-DEFAULT_GENERATOR_ACTIVATIONS = {"mlp": "leaky_relu", "dcgan": "relu"}
+# LeakyReLU for the MLP; SNGAN's ReLU for the residual one), what `--generator_activation`
+# left out means.
+DEFAULT_GENERATOR_ACTIVATIONS = {"mlp": "leaky_relu", "dcgan": "relu", "resnet": "relu"}
+# Whether D is spectrally normalized when `--spectral_norm` is left out: on for the residual
+# networks (SNGAN, BigGAN), off for the others (as before the residual ones existed).
+DEFAULT_SPECTRAL_NORM = {"mlp": False, "dcgan": False, "resnet": True}
 MIN_EVAL_SAMPLES = 50  # fewer and the neighbour-based scores (k up to 5) mean little
 ADA_TARGET = 0.6  # Karras et al. 2020: the target of E[sign(D(x_real))]
 ADA_RAMP_IMAGES = 100_000  # images over which ADA's p can move from 0 to 1

@@ -201,11 +201,13 @@ def build_gan(config, image_shape, num_classes=None):
             config.architecture, config.latent_dim, image_shape, config.dcgan_filters,
             num_classes=num_classes, activation=config.generator_activation,
             negative_slope=config.negative_slope,
-            latent_distribution=config.latent_distribution)
+            latent_distribution=config.latent_distribution,
+            attention_resolution=config.attention_resolution)
         discriminator = networks.make_discriminator(
             config.architecture, image_shape, config.dcgan_filters, config.spectral_norm,
             num_classes=num_classes, activation=config.discriminator_activation,
-            negative_slope=config.negative_slope)
+            negative_slope=config.negative_slope,
+            attention_resolution=config.attention_resolution)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     gan = GAN(generator, discriminator, seed=config.seed)

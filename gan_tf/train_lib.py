@@ -523,6 +523,8 @@ def _objective(config):
         parts.append(f"{config.discriminator_steps} D steps per G step")
     if config.spectral_norm:
         parts.append("spectral norm on D")
+    if config.attention_resolution:
+        parts.append(f"self-attention at {config.attention_resolution} px")
     if config.ema_decay is not None:
         parts.append(f"EMA of G {config.ema_decay:g}")
     if config.augment != "none":

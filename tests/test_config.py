@@ -26,7 +26,7 @@ def test_every_field_has_help_text():
     ("epochs", 0, "epochs=0"),
     ("batch_size", -4, "batch_size=-4"),
     ("loss", "wasserstein_typo", "'minimax', 'non_saturating'"),
-    ("architecture", "resnet", "'mlp', 'dcgan'"),
+    ("architecture", "vit", "'mlp', 'dcgan', 'resnet'"),
     ("generator_learning_rate", 0.0, "between 0 and 1"),
     ("beta_1", 1.0, "[0, 1)"),
     ("seed", -1, "seed=-1"),
@@ -112,6 +112,7 @@ def test_config_and_losses_agree_on_names():
     (dict(ada_target=0.7), "--ada_target=0.7 with --augment=none"),
     (dict(augment="diffaugment", ada_ramp_images=10), "only acts with --augment=ada"),
     (dict(architecture="mlp", dcgan_filters=8), "the MLP has no convolutions"),
+    (dict(architecture="dcgan", attention_resolution=16), "only the resnet has self-attention"),
     (dict(eval_every_n_epochs=0, extractor="inception"), "turns scoring off"),
     (dict(eval_every_n_epochs=0, eval_num_samples=200), "turns scoring off"),
     (dict(inception_weights="/x.h5"), "--extractor=inception"),
@@ -139,6 +140,8 @@ def test_combinations_that_make_no_sense_are_refused(values, message):
 @pytest.mark.parametrize("values", [
     dict(loss="wasserstein", gradient_penalty=10.0),
     dict(loss="wasserstein", spectral_norm=True),
+    dict(loss="wasserstein", architecture="resnet"),  # spectral norm on D by default
+    dict(architecture="resnet", attention_resolution=14, dcgan_filters=32, loss="hinge"),
     dict(augment="ada", ada_target=0.7, ada_ramp_images=10),
     dict(conditional=True, augment="ada", ema_decay=0.999, r1_penalty=10.0, loss="hinge"),
     dict(optimizer="rmsprop", rho=0.95, momentum=0.5),
@@ -217,3 +220,30 @@ def test_the_new_flags_are_refused_at_parsing(argv, message):
 
     with pytest.raises(UserError, match=message):
         cli.parse_config(TrainConfig, ["train"] + argv)
+
+
+@pytest.mark.parametrize("values, expected", [
+    (dict(), False), (dict(architecture="mlp"), False), (dict(architecture="resnet"), True),
+    (dict(architecture="resnet", spectral_norm=False), False),
+    (dict(architecture="dcgan", spectral_norm=True), True),
+])
+def test_spectral_norm_left_out_is_the_architectures_default_and_is_recorded(values, expected):
+    config = TrainConfig(**values)
+    assert config.spectral_norm is expected
+    assert json.loads(config.to_json())["spectral_norm"] is expected
+    assert TrainConfig.from_json(config.to_json()) == config
+    # A run recorded before the default depended on the architecture (an explicit False)
+    # has no difference from the same command today.
+    recorded = dict(config.to_dict(), spectral_norm=False)
+    if not expected:
+        assert TrainConfig.from_dict(recorded).differences(TrainConfig(**values)) == {}
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--architecture=resnet"], True), (["--architecture=resnet", "--nospectral_norm"], False),
+    ([], False), (["--spectral_norm"], True),
+])
+def test_the_spectral_norm_flag_keeps_its_meaning(argv, expected):
+    from gan_tf import cli
+
+    assert cli.parse_config(TrainConfig, ["train"] + argv).spectral_norm is expected

@@ -56,7 +56,7 @@ def _fresh_process_report(script, path, tmp_path):
 
 @pytest.mark.parametrize("architecture, image_shape, distribution", [
     ("dcgan", (12, 12, 3), "normal"), ("mlp", (28, 28, 1), "normal"),
-    ("mlp", (28, 28, 1), "uniform")])
+    ("mlp", (28, 28, 1), "uniform"), ("resnet", (12, 12, 3), "uniform")])
 @pytest.mark.slow
 def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, distribution,
                                                  tmp_path):

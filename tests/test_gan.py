@@ -172,9 +172,13 @@ def test_generator_without_input_layer_needs_latent_dim():
     assert gan.generate(3).shape == (3, 12, 12, 1)
 
 
-@pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
-@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wasserstein", "hinge",
-                                  "least_squares"])
+# The residual networks take 3-7 s a loss here (tracing spectral norm): one runs in the quick
+# suite, the others with the slow tests.
+@pytest.mark.parametrize("loss, architecture", [
+    (loss, architecture) if architecture != "resnet" or loss == "hinge"
+    else pytest.param(loss, architecture, marks=pytest.mark.slow)
+    for architecture in ("mlp", "dcgan", "resnet")
+    for loss in ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")])
 def test_every_loss_on_every_architecture_trains(loss, architecture):
     gan = make_gan(loss=loss, architecture=architecture)
     kernels = [v for v in gan.generator.trainable_variables

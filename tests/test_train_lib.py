@@ -235,6 +235,11 @@ OPTION_SETS = {
                      generator_activation="prelu", discriminator_activation="prelu",
                      negative_slope=0.1, r1_penalty=1.0, ema_decay=0.9, spectral_norm=True,
                      conditional=True),
+    # The residual networks (issue 13): class-conditional batch norm in G, projection and
+    # spectral norm (the default) in D, self-attention at 14x14, bfloat16, hinge loss.
+    "resnet": dict(architecture="resnet", dcgan_filters=4, loss="hinge", conditional=True,
+                   attention_resolution=14, precision="mixed_bfloat16", ema_decay=0.9,
+                   r1_penalty=1.0),
 }
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from gan_tf import hardware, image_files
 from gan_tf.errors import UserError, check_choice, first_line, invalid
-from gan_tf.image_files import IMAGE_EXTENSIONS
+from gan_tf.image_files import IMAGE_EXTENSIONS, resize_pixels  # noqa: F401 - public here too
 from gan_tf.names import (ARRAY_EXTENSIONS, ARRAY_PREFIX, DATA_CACHES, EMBEDDED_DATASET,
                           FOLDER_PREFIX)
 
@@ -701,16 +701,6 @@ def network_reachable(timeout=3.0):
             return True
     except OSError:
         return False
-
-
-def resize_pixels(pixels, image_size):
-    """uint8 pixels (..., H, W, C) -> uint8 (..., height, width, C) of `image_size` (N for
-    N x N, or "WIDTHxHEIGHT"), antialiased."""
-    import tensorflow as tf
-
-    resized = tf.image.resize(pixels, image_files.image_height_width(image_size),
-                              antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
 def _image_and_label_keys(info, name):

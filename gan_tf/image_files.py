@@ -61,6 +61,16 @@ def canonical_image_size(image_size):
     return width if width == height else f"{width}x{height}"
 
 
+def resize_pixels(pixels, image_size):
+    """uint8 pixels (..., H, W, C) -> uint8 (..., height, width, C) of `image_size` (N for
+    N x N, or "WIDTHxHEIGHT"), antialiased."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(pixels, image_height_width(image_size),
+                              antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
 def decoding_threads():
     """How many threads decode images: the CPUs this process may use (at least 2)."""
     try:
@@ -403,8 +413,6 @@ class TfdsImages(LazyImages):
 
     def batch_pixels(self, indices):
         import tensorflow as tf
-
-        from gan_tf.data import resize_pixels
 
         feature = self.builder.info.features[self.image_key]
         encoded = tf.numpy_function(self.encoded, [indices], tf.string, stateful=False)

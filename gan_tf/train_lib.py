@@ -257,17 +257,23 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
     seconds = time.perf_counter() - started
     if run.chief:
         run.export()
-    trained_images = ((config.epochs - start_epoch) * steps_per_epoch - start_step
+    # A callback may end training early (`model.stop_training`, e.g. EarlyStopping): the
+    # history has one entry per epoch that ran (the resumed partial epoch included).
+    end_epoch = start_epoch + max((len(values) for values in history.values()), default=0)
+    trained_images = ((end_epoch - start_epoch) * steps_per_epoch - start_step
                       ) * config.batch_size
-    result = TrainResult(run.run_dir, start_epoch, config.epochs, seconds,
+    result = TrainResult(run.run_dir, start_epoch, end_epoch, seconds,
                          trained_images / seconds, run.export_path, history)
     from gan_tf.callbacks import SampleGrid
 
     final = os.path.join(run.run_dir, SAMPLES_DIR, SampleGrid.FINAL_FILE)
     where = (f"Samples: {final}; generator: {run.export_path}" if run.chief
              else "The chief wrote the run directory")
-    _logger.info(f"Finished epoch {config.epochs} in {seconds:.1f} s "
-                 f"({result.images_per_second:.0f} images/s). {where}")
+    done = (f"Finished epoch {end_epoch}" if end_epoch >= config.epochs else
+            f"A callback stopped training after epoch {end_epoch} of {config.epochs} (rerun "
+            "the same command to go on)")
+    _logger.info(f"{done} in {seconds:.1f} s ({result.images_per_second:.0f} images/s). "
+                 f"{where}")
     return result
 
 

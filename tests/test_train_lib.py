@@ -613,3 +613,20 @@ def test_a_streamed_tfds_dataset_trains_like_the_same_dataset_in_memory(make_tin
         train_lib.train(make_tiny_config(output_dir=str(tmp_path / cache), data_cache=cache,
                                          **options), verbose=0)
     assert_same_checkpoints(tmp_path / "memory", tmp_path / "stream")
+
+
+def test_a_callback_that_stops_training_early_is_reported_as_such(make_tiny_config, messages):
+    import keras
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.stop_training = True
+
+    config = make_tiny_config(epochs=3)
+    result = train_lib.train(config, extra_callbacks=[StopAfterFirstEpoch()], verbose=0)
+    assert (result.start_epoch, result.end_epoch) == (0, 1) and result.trained
+    assert any("A callback stopped training after epoch 1 of 3 (rerun the same command to go "
+               "on)" in message for message in messages)
+    assert 100 < result.images_per_second < 1e6  # 256 images in a fraction of a second
+    resumed = train_lib.train(config, verbose=0)
+    assert (resumed.start_epoch, resumed.end_epoch) == (1, 3)

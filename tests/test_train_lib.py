@@ -630,3 +630,27 @@ def test_a_callback_that_stops_training_early_is_reported_as_such(make_tiny_conf
     assert 100 < result.images_per_second < 1e6  # 256 images in a fraction of a second
     resumed = train_lib.train(config, verbose=0)
     assert (resumed.start_epoch, resumed.end_epoch) == (1, 3)
+
+
+@pytest.mark.slow
+def test_the_residual_gan_trains_on_real_colour_photos_non_square_and_streamed(
+        make_tiny_config, tmp_path):
+    """End to end on real photographs that ship with matplotlib (benchmarks/photo_patches.py):
+    a labelled folder of 32x24 colour patches, streamed, the residual GAN, then its export."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    import photo_patches
+
+    root = photo_patches.write_folder(str(tmp_path / "photos"), 96, (32, 24),
+                                      photo_patches.load_photos("matplotlib"))
+    config = make_tiny_config(dataset=f"folder:{root}", max_examples=None, batch_size=32,
+                              epochs=1, architecture="resnet", dcgan_filters=8, loss="hinge",
+                              conditional=None, data_cache="stream")
+    result = train_lib.train(config, verbose=0)
+    assert result.trained and runs.read_run_config(config.output_dir)[0].conditional
+    grid = images.read_png(os.path.join(config.output_dir, "samples", "final.png"))
+    assert grid.ndim == 3 and grid.shape[-1] == 3
+    exported = tf.saved_model.load(result.export_path)
+    pixels = exported.serve(z=tf.zeros((2, 100)), label=tf.constant([0, 1]))["images"]
+    assert tuple(pixels.shape) == (2, 24, 32, 3)

@@ -84,6 +84,7 @@ def _gan(generator, discriminator):
 
 def _measure(job):
     """One architecture and size: parameters, FLOPs, memory (or step times)."""
+    import keras
     import numpy as np
     import tensorflow as tf
 
@@ -98,11 +99,20 @@ def _measure(job):
             gan = _gan(generator, discriminator)
             images = np.random.default_rng(0).uniform(
                 -1, 1, (job["batch"], size, size, 3)).astype("float32")
-            dataset = tf.data.Dataset.from_tensors(images).repeat()
+            # No autotuning: deleting an autotuned iterator waits for the autotuner's next
+            # wake-up, which would add up to the whole call to a timed `fit` (BUILD_NOTES,
+            # "The fixed cost around fit"). Steps are timed between batch ends, inside one
+            # call, after a warm-up call.
+            options = tf.data.Options()
+            options.autotune.enabled = False
+            dataset = tf.data.Dataset.from_tensors(images).repeat().with_options(options)
             gan.fit(dataset, steps_per_epoch=2, epochs=1, verbose=0)  # tracing, warm-up
-            started = time.perf_counter()
-            gan.fit(dataset, steps_per_epoch=job["steps"], initial_epoch=1, epochs=2, verbose=0)
-            seconds = (time.perf_counter() - started) / job["steps"]
+            ends = []
+            timer = keras.callbacks.LambdaCallback(
+                on_train_batch_end=lambda batch, logs: ends.append(time.perf_counter()))
+            gan.fit(dataset, steps_per_epoch=job["steps"] + 1, initial_epoch=1, epochs=2,
+                    verbose=0, callbacks=[timer])
+            seconds = (ends[-1] - ends[0]) / (len(ends) - 1)
             result[precision] = {"seconds_per_step": round(seconds, 3),
                                  "images_per_second": round(job["batch"] / seconds, 1)}
         return result

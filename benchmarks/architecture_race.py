@@ -91,7 +91,7 @@ def main(argv):
                                     **overrides, "output_dir": run_dir})
             result = train_lib.train(config, extra_callbacks=[StopAfter(FLAGS.seconds)],
                                      verbose=0)
-            epochs = len(result.history.get("g_loss", []))
+            epochs = result.end_epoch - result.start_epoch
             report, _ = evaluate_lib.evaluate_model(run_dir, num_samples=FLAGS.num_samples)
             row = {
                 "dataset": dataset_name, "variant": variant, "fit_seconds": round(

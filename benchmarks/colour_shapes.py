@@ -31,13 +31,14 @@ SCALE = 4  # drawing resolution factor
 
 
 def parse_size(text):
-    """'64' -> (64, 64); '64x48' -> (64, 48) as (width, height)."""
-    parts = [int(p) for p in str(text).lower().split("x")]
-    if len(parts) == 1:
-        parts *= 2
-    if len(parts) != 2 or min(parts) < 8:
-        raise ValueError(f"--size={text}: expected N or WIDTHxHEIGHT, each at least 8")
-    return tuple(parts)
+    """'64' -> (64, 64); '64x48' -> (64, 48) as (width, height): gan_tf's --image_size
+    parser (`image_files.image_height_width`), at least 8 pixels a side."""
+    from gan_tf.image_files import image_height_width
+
+    height, width = image_height_width(text)
+    if min(height, width) < 8:
+        raise ValueError(f"--size={text}: expected sides of at least 8 pixels")
+    return width, height
 
 
 def _polygon(center, radius, corners, angle, inner=None):
@@ -154,8 +155,9 @@ def main(argv=None):
         images, labels = make_arrays(args.count, size, args.seed)
         np.savez_compressed(args.output, images=images, labels=labels,
                             class_names=np.array(CLASS_NAMES))
-    else:
-        write_folder(args.output, args.count, size, args.seed)
+    else:  # written beside, then renamed: an interrupted run leaves no half folder
+        write_folder(args.output + ".partial", args.count, size, args.seed)
+        os.rename(args.output + ".partial", args.output)
     print(f"{args.count} images {size[0]}x{size[1]}x3, {len(CLASS_NAMES)} classes, "
           f"{time.perf_counter() - started:.1f} s -> {args.output}")
 

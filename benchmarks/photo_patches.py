@@ -111,7 +111,8 @@ def main(argv=None):
     started = time.perf_counter()
     photos = load_photos(args.photos)
     size = parse_size(args.size)
-    write_folder(args.output, args.count, size, photos, args.seed)
+    write_folder(args.output + ".partial", args.count, size, photos, args.seed)
+    os.rename(args.output + ".partial", args.output)  # no half folder if interrupted
     print(f"{args.count} patches {size[0]}x{size[1]}x3 of {len(photos)} photos "
           f"({', '.join(sorted(photos))}), {time.perf_counter() - started:.1f} s -> "
           f"{args.output}")

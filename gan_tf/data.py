@@ -257,14 +257,16 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
                                   image_size)
         if streamed is None and streams(cache, nbytes):
             budget = memory_budget()
+            why = ("--data_cache=stream asks to stream it" if cache == "stream" else
+                   f"it is {nbytes / 2**30:.1f} GiB of decoded pixels, more than gan_tf keeps "
+                   f"in memory ({budget / 2**30:.1f} GiB, a quarter of the memory available)")
             raise UserError(
-                f"Dataset {name!r} split {split!r} is {nbytes / 2**30:.1f} GiB of decoded "
-                f"pixels, more than gan_tf keeps in memory ({budget / 2**30:.1f} GiB, a "
-                "quarter of the memory available), and it is prepared as "
+                f"Dataset {name!r} split {split!r} cannot be streamed: {why}, and it is "
+                "prepared as "
                 f"{builder.info.file_format.value} files, which cannot be read in random "
                 f"order. Prepare it for streaming with `tfds build {name} --data_dir=DIR "
                 "--file_format=array_record` and pass --data_dir=DIR, or pass "
-                "--data_cache=memory to read it into memory anyway.")
+                "--data_cache=memory to read it into memory.")
         if streamed is not None:  # random access: read through its data source either way
             if streams(cache, nbytes):
                 return streamed

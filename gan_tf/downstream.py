@@ -186,6 +186,7 @@ def downstream_report(run_dir, options=None, output_dir=None):
                         "dataset gives now: the data changed since training, so the test "
                         "images may have been trained on. Restore the dataset.")
     data = run_data.everything
+    _check_fits_in_memory(data, run_data.trained)
     names = list(data.class_names or [str(c) for c in range(data.num_classes)])
     train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
     test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
@@ -310,6 +311,22 @@ def augmentation_layers(name, seed=0):
 
 def _float(pixels):
     return (np.asarray(pixels, np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+def _check_fits_in_memory(data, trained):
+    """Refuses a streamed dataset whose training images would not fit in memory as float32:
+    the report's classifiers train on them in memory (it is meant for small labelled data)."""
+    from gan_tf import data as data_lib
+
+    if not data_lib.is_streamed(data):
+        return
+    needed = 4 * len(data) * int(np.prod(data.image_shape))
+    if needed > data_lib.memory_budget():
+        raise UserError(
+            f"--downstream trains its classifiers in memory, but {data.name} is streamed from "
+            f"disk and its {len(data):,} images take {needed / 2**30:.1f} GiB as float32 "
+            f"({len(trained):,} trained on). It is meant for small labelled datasets: train a "
+            "run with --max_examples (e.g. 5000) and --holdout, and report on that.")
 
 
 def _check_counts(train_y, test_y, names, num_classes):

@@ -246,10 +246,9 @@ def evaluate(sampler, data, output_dir=None, extractor="classifier", num_samples
 
 def _part_features(judge, data, indices, cache, split):
     """`real_features` of `data.images[indices]` (cached), with indices into `data`."""
-    import dataclasses
+    from gan_tf import data as data_lib
 
-    part = dataclasses.replace(data, images=data.images[indices], labels=None if data.labels
-                               is None else data.labels[indices])
+    part = data_lib.take(data, indices)  # a streamed dataset stays streamed
     values = dict(real_features(judge, part, cache=cache, split=split))
     values["indices"] = np.asarray(indices)[values["indices"]]
     return values
@@ -317,7 +316,8 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
         training_extractor = config.extractor
         trained = {"dataset": config.dataset, "data_dir": config.data_dir,
                    "image_size": config.image_size, "max_examples": config.max_examples,
-                   "holdout": config.holdout, "seed": config.seed}
+                   "holdout": config.holdout, "seed": config.seed,
+                   "data_cache": config.data_cache}
         output_dir = output_dir or runs.evaluation_dir(path, checkpoint)
         metrics_path = os.path.join(path, runs.METRICS_FILE)
     else:
@@ -344,8 +344,12 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     except OSError as error:
         raise UserError(f"Cannot write the report to --output={output_dir}: "
                         f"{error.strerror or error}. Pass a folder you can write to.") from None
+    # The run's own --data_cache: the same images in memory or streamed as in training, so
+    # the same domain classifier (its cache key is the pixels, or a streamed folder's files).
     data = data_lib.load_images(dataset, data_dir=data_dir, download=False,
-                                image_size=image_size)
+                                image_size=image_size,
+                                cache=(trained.get("data_cache") or "auto") if same_data
+                                else "auto")
     training_indices = None
     if same_data and (trained["holdout"] or (trained["max_examples"]
                                              and trained["max_examples"] < len(data))):

@@ -184,7 +184,10 @@ def read_image(file, gray, image_size=None):
     from PIL import Image, ImageOps
 
     with Image.open(file) as opened:  # callers report what this raises
-        image = ImageOps.exif_transpose(opened)
+        # Upright by EXIF orientation where the header holds it (JPEG, WebP, TIFF), as
+        # `read_headers` sizes the image; a PNG's rare eXIf chunk is not read.
+        image = (ImageOps.exif_transpose(opened) if opened.format in _EXIF_IN_HEADER
+                 else opened.copy())  # both are new images, usable once the file is closed
         image.load()
     if image.mode in ("I", "F") or image.mode.startswith("I;16"):
         values = np.asarray(image, dtype=np.float64)
@@ -229,7 +232,7 @@ class LazyImages:
     def __init__(self, count, image_shape):
         self._count = int(count)
         self.image_shape = tuple(int(d) for d in image_shape)
-        self.failure = None  # the UnreadableImage of the last failed decode, for messages
+        self.failures = {}  # file -> UnreadableImage of each failed decode, for messages
 
     @property
     def shape(self):
@@ -313,16 +316,16 @@ class FileImages(LazyImages):
         try:
             pixels = read_image(file, self.image_shape[-1] == 1, self.image_size)
         except image_errors() as error:
-            self.failure = UnreadableImage(file, image_problem(file, error))
-            raise self.failure from None
+            failure = self.failures[file] = UnreadableImage(file, image_problem(file, error))
+            raise failure from None
         if pixels.ndim == 2:
             pixels = pixels[..., None]
         if pixels.shape != self.image_shape:
             size = f"{pixels.shape[1]}x{pixels.shape[0]}"
-            self.failure = UnreadableImage(
+            failure = self.failures[file] = UnreadableImage(
                 file, f"its pixels are {size}, not {self.image_shape[1]}x{self.image_shape[0]} "
                 "as its header and the other images said")
-            raise self.failure
+            raise failure
         return pixels
 
     def decode(self, indices, threads=None):

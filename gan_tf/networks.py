@@ -247,7 +247,8 @@ def halvings(image_shape, max_halvings, min_side=3):
 def _refuse_shape(what, image_shape, sizes, resize="--image_size=28 (or 32, 64)"):
     height, width = image_shape[:2]
     raise UserError(
-        f"The {what} cannot take {height}x{width} images: it needs a height and width "
+        f"The {what} cannot take {width}x{height} (width x height) images: it needs a "
+        "height and width "
         f"divisible by 4 and at least 12 (e.g. {sizes}). Resize them with {resize}, or use "
         "--architecture=mlp, which takes any size."
     )
@@ -444,8 +445,8 @@ def _attention_level(attention_resolution, image_shape, upsamplings):
         raise UserError(
             f"Invalid value for argument attention_resolution. Received: attention_resolution="
             f"{attention_resolution}. Expected 0 (no self-attention) or the height of one of "
-            f"the residual networks' inner feature maps for {image_shape[0]}x{image_shape[1]} "
-            f"images: {choices}.")
+            f"the residual networks' inner feature maps for {image_shape[1]}x{image_shape[0]} "
+            f"(width x height) images: {choices}.")
     return levels[attention_resolution]
 
 

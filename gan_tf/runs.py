@@ -67,6 +67,10 @@ def read_run_config(run_dir):
         # data has labels", were unconditional; a run's record is never left undecided.
         if values.get("conditional") is None:
             values["conditional"] = False
+        # Before the reference FID graph (recorded with its inception_sha256 field),
+        # "inception" meant Keras's InceptionV3 weights, now "keras_inception".
+        if values.get("extractor") == "inception" and "inception_sha256" not in values:
+            values["extractor"] = "keras_inception"
         return TrainConfig.from_dict(values), dataset
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "

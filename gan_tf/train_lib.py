@@ -257,10 +257,11 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
     seconds = time.perf_counter() - started
     if run.chief:
         run.export()
-    # A callback may end training early (`model.stop_training`, e.g. EarlyStopping): the
-    # history has one entry per epoch that ran (the resumed partial epoch included).
-    end_epoch = start_epoch + max((len(values) for values in history.values()), default=0)
-    trained_images = ((end_epoch - start_epoch) * steps_per_epoch - start_step
+    # A callback may end training early (`model.stop_training`: EarlyStopping at an epoch's
+    # end, TerminateOnNaN inside one): where training stopped is the checkpoint's position.
+    epoch, steps = checkpoint.position
+    end_epoch = epoch + 1 if steps >= steps_per_epoch else epoch
+    trained_images = ((epoch - start_epoch) * steps_per_epoch + steps - start_step
                       ) * config.batch_size
     result = TrainResult(run.run_dir, start_epoch, end_epoch, seconds,
                          trained_images / seconds, run.export_path, history)
@@ -355,6 +356,8 @@ def _fit(gan, data, config, start_epoch, start_step, callbacks, verbose):
                          callbacks=partial, verbose=verbose, shuffle=False)
         history = dict(record.history)
         start_epoch += 1
+        if gan.stop_training:  # a callback ended training in the resumed epoch
+            return history
     if start_epoch < config.epochs:
         dataset = _batches(data, config, start_epoch, config.epochs)
         record = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
@@ -444,16 +447,19 @@ def _unreadable_image(data, error):
 
     if not (data_lib.is_streamed(data) and isinstance(error, tf.errors.OpError)):
         return None
-    return data.images.failure
+    message = str(error)  # names the file of the batch that failed (others may fail ahead)
+    return next((failure for file, failure in data.images.failures.items()
+                 if file in message), None)
 
 
 def _stopped_on_unreadable_image(failure, checkpoint):
     """Saves the training done so far and returns the `UserError` that names the file."""
     epoch, step = checkpoint.position
     try:
-        path = checkpoint.save(epoch, step)
+        path = checkpoint.save_position()  # not again when nothing trained since the last
         where = f"epoch {epoch + 1}, batch {step}" if step else f"the end of epoch {epoch}"
-        kept = f"saved {os.path.basename(path)} at {where}"
+        kept = (f"saved {os.path.basename(path)} at {where}" if path else
+                "no checkpoint was written")
     except Exception as error:  # noqa: BLE001 - the older checkpoints are intact
         paths = checkpoint.checkpoint_paths()
         kept = (f"could not save ({type(error).__name__}); {os.path.basename(paths[0])} is "

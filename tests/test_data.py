@@ -399,7 +399,7 @@ BAD_DATA = {
                                r"10 images, fewer than one batch \(--batch_size=64\)"),
     "size the DCGAN cannot take": (_array_case(_digits(size=10), "ten_px.npy",
                                                {"architecture": "dcgan"}),
-                                   r"DCGAN cannot take 10x10 images.*--image_size"),
+                                   r"DCGAN cannot take 10x10 \(width x height\) images.*--image_size"),
     "conditional, no labels": (_array_case({"images": _digits()}, overrides={
         "conditional": True}), r"--conditional needs a labelled dataset"),
     # Image folders.

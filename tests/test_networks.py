@@ -279,7 +279,7 @@ def test_resnet_refuses_shapes_it_cannot_take_with_the_fix(image_shape):
         with pytest.raises(UserError) as error:
             cls(image_shape=image_shape)
         message = str(error.value)
-        assert f"cannot take {image_shape[0]}x{image_shape[1]} images" in message
+        assert f"cannot take {image_shape[1]}x{image_shape[0]} (width x height) images" in message
         assert "divisible by 4" in message and "--image_size=32" in message
         assert "\n" not in message
 

@@ -551,6 +551,24 @@ def test_a_run_recorded_before_conditional_existed_resumes_unconditional(tmp_pat
     assert runs.read_run_config(first.output_dir)[0].conditional is False
 
 
+def test_a_run_recorded_when_inception_meant_keras_weights_reads_as_keras_inception(tmp_path):
+    from conftest import tiny_config
+
+    first = tiny_config(tmp_path, epochs=1, max_examples=64)
+    train_lib.train(first, verbose=0)
+    path = os.path.join(first.output_dir, "config.json")
+    with open(path, encoding="utf-8") as stream:
+        record = json.load(stream)
+    del record["config"]["inception_sha256"]  # as written before the reference graph
+    record["config"].update(extractor="inception", inception_weights="/w/inception_v3.h5",
+                            eval_every_n_epochs=5)
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+    config = runs.read_run_config(first.output_dir)[0]
+    assert (config.extractor, config.inception_weights) == ("keras_inception",
+                                                            "/w/inception_v3.h5")
+
+
 def _first_batch_holding(data_lib, count, batch_size, seed, wanted):
     """`(batch, index)`: the first batch of epoch 0 (after the first) holding an image index
     in `wanted`, from the labels of an in-memory twin whose labels are the indices."""
@@ -594,6 +612,10 @@ def test_a_streamed_folder_stops_on_a_broken_file_keeps_its_training_and_resumes
     assert message.startswith(f"Training stopped: cannot read the image file {files[index]}")
     assert f"saved ckpt-1 at epoch 1, batch {batch}" in message and "same name" in message
     assert checkpoint_values(tmp_path / "streamed")["step/.ATTRIBUTES/VARIABLE_VALUE"] == batch
+    saved = sorted(os.listdir(tmp_path / "streamed" / "checkpoints"))
+    with pytest.raises(UserError, match=f"ckpt-1 at epoch 1, batch {batch}"):
+        train_lib.train(streamed, verbose=0)  # still broken: nothing trained, nothing saved
+    assert sorted(os.listdir(tmp_path / "streamed" / "checkpoints")) == saved
     with open(files[index], "wb") as stream:
         stream.write(good)
     result = train_lib.train(streamed, verbose=0)

@@ -199,6 +199,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             _logger.info(f"Saved {path}")
         return path
 
+    def save_position(self):
+        """Saves the training done so far (`position`) unless the newest checkpoint holds it
+        already (nothing trained since); returns the newest checkpoint's path, or None.
+
+        For a run stopped by an error between batches (e.g. an unreadable image)."""
+        state = self.position
+        if state != self._last_saved:
+            path = self.save(*state)
+            self._last_saved = state
+            return path
+        paths = self.checkpoint_paths()
+        return paths[0] if paths else None
+
     def on_train_begin(self, logs=None):
         self._ensure_manager()
         self._last_saved = (int(self.epoch.numpy()), int(self.step.numpy()))

@@ -236,7 +236,7 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
         streamed = (" (streamed from disk)" if config.data_cache == "stream" else
                     " (streamed from disk: the decoded pixels would not fit in memory)")
     _logger.info(f"Training {config.architecture} ({_objective(config)}) on {run.data.name}: "
-                 f"{len(run.data)} images {'x'.join(map(str, run.data.image_shape))}"
+                 f"{len(run.data)} images of {_size_text(run.data.image_shape)}"
                  f"{streamed}, epochs {start_epoch + 1}-{config.epochs}, {steps_per_epoch} steps of "
                  f"{config.batch_size}"
             + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
@@ -276,6 +276,12 @@ def _train_remaining_epochs(run, checkpoint, start_epoch):
     _logger.info(f"{done} in {seconds:.1f} s ({result.images_per_second:.0f} images/s). "
                  f"{where}")
     return result
+
+
+def _size_text(image_shape):
+    """(H, W, C) -> "64x48 px, RGB": width x height, as --image_size takes it."""
+    height, width, channels = image_shape
+    return f"{width}x{height} px, {'grayscale' if channels == 1 else 'RGB'}"
 
 
 def _callbacks(run, checkpoint, quality):

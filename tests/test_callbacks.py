@@ -222,3 +222,13 @@ def test_sample_grid_of_a_conditional_generator_has_one_row_per_class(tmp_path):
     with pytest.raises(UserError, match="labels"):
         callbacks.SampleGrid(tmp_path / "c", generator=generator, num_rows=1, num_cols=2,
                              labels=[5, 0]).grid()
+
+
+def test_sample_scoring_generates_in_batches_sized_to_the_images():
+    from gan_tf.callbacks.sample_quality import generation_batch
+
+    # 500 for the digits (as before), fewer for larger images, never below 32.
+    assert generation_batch((None, 28, 28, 1)) == 500
+    assert generation_batch((None, 32, 32, 3)) == 127
+    assert generation_batch((None, 48, 64, 3)) == 42
+    assert generation_batch((None, 256, 256, 3)) == 32

@@ -1,6 +1,7 @@
 """`SampleQuality`: FD/KD (FID/KID with the reference graph) and class coverage during training,
 and the best checkpoint."""
 
+import inspect
 import json
 import os
 
@@ -15,6 +16,14 @@ from gan_tf.messages import get_logger
 from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
 
 _logger = get_logger(__name__)
+
+
+def generation_batch(image_shape):
+    """Samples per generator call while scoring: 500 for 28x28x1 digits, fewer for larger
+    images, so the generator's activations stay about the same size (at 64x48 RGB the
+    residual G's 500-sample batch took ~2 GB); at least 32."""
+    pixels = int(np.prod([d for d in image_shape if d is not None][-3:]))
+    return max(32, min(500, 500 * 28 * 28 // pixels))
 
 
 class SampleQuality(keras.callbacks.Callback):
@@ -124,8 +133,11 @@ class SampleQuality(keras.callbacks.Callback):
         if num_classes:
             requested = class_labels(self.num_samples, num_classes)  # balanced
         if callable(generate):
-            images = generate(self.num_samples, seed=self.seed, **(
-                {"labels": requested} if num_classes else {}))
+            options = {"labels": requested} if num_classes else {}
+            shape = getattr(getattr(self.model, "generator", None), "output_shape", None)
+            if shape is not None and "batch_size" in inspect.signature(generate).parameters:
+                options["batch_size"] = generation_batch(shape)
+            images = generate(self.num_samples, seed=self.seed, **options)
         else:
             generator = getattr(self.model, "generator", None) or self.model
             latents = numpy_latents(np.random.default_rng(self.seed),

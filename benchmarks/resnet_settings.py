@@ -5,7 +5,7 @@ r"""Short side-by-side trainings of the residual GAN: sample quality (FD) per se
 Trains each variant of `--variants` (a JSON object: name -> TrainConfig overrides, on top of
 `--common`: by default the embedded digits resized to 32x32, `--architecture=resnet`, width
 16, 5 epochs, scored every 5 epochs) one after the other, with gan_tf's own sample scoring
-(`--extractor=classifier`: FD and KID in the features of a classifier trained on the labelled
+(`--extractor=classifier`: FD and KD in the features of a classifier trained on the labelled
 data, 1,000 samples), and prints one JSON line per variant (the last scores, the best FD,
 images/s) and a table. Runs this short rank settings only roughly: a few hundred steps, one
 seed each. Not a timed test.
@@ -62,7 +62,7 @@ def main(argv):
                "last_d_loss": lines[-1].get("d_loss"), "last_g_loss": lines[-1].get("g_loss")}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    print("| variant | FD (last) | KID (last) | class coverage | class asked for | images/s |")
+    print("| variant | FD (classifier features, last) | KD (classifier features, last) | class coverage | class asked for | images/s |")
     print("| --- | --- | --- | --- | --- | --- |")
     for row in rows:
         print(f"| {row['variant']} | {row['fd']} | {row['kid']} | {row['class_coverage']} | "

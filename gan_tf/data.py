@@ -380,19 +380,8 @@ def memory_budget():
 
 def _decode_all(images):
     """Every image of a `FileImages` in memory; refuses the folder if any cannot be read."""
-    errors = image_files.image_errors() + (image_files.UnreadableImage,)
-    out = np.empty(images.shape, np.uint8)
     bad = {}
-
-    def one(index):
-        try:
-            out[index] = images.decode_one(index)
-        except errors as error:
-            file = images.files[index]
-            bad[file] = (error.reason if isinstance(error, image_files.UnreadableImage)
-                         else image_files.image_problem(file, error))
-
-    image_files.map_in_threads(one, list(range(len(images))))
+    out = images.decode(np.arange(len(images)), failed=bad)
     if bad:
         raise image_files.unreadable_files_error(bad, len(images), images.root)
     return out

@@ -328,15 +328,23 @@ class FileImages(LazyImages):
             raise failure
         return pixels
 
-    def decode(self, indices, threads=None):
+    def decode(self, indices, threads=None, failed=None):
         """The pixels `(len(indices), H, W, C)` of the images at `indices`, decoded in
-        parallel when there are many."""
+        parallel when there are many.
+
+        With a dict `failed`, an unreadable file does not raise: `failed[file]` gets its
+        reason and every other image is still decoded (to name all bad files at once)."""
         indices = [int(i) for i in np.asarray(indices).reshape(-1)]
         out = np.empty((len(indices),) + self.image_shape, np.uint8)
 
         def one(position_index):
             position, index = position_index
-            out[position] = self.decode_one(index)
+            try:
+                out[position] = self.decode_one(index)
+            except UnreadableImage as error:
+                if failed is None:
+                    raise
+                failed[error.file] = error.reason
 
         map_in_threads(one, list(enumerate(indices)), threads)
         return out

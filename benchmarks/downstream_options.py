@@ -1,0 +1,182 @@
+r"""Which downstream options make generated data earn a gain? Chosen on validation only.
+
+    python benchmarks/downstream_options.py --run_dir=RUN --variants=base,steps3000,...
+
+For a run trained with `--holdout` and `--conditional` (e.g. one that
+`benchmarks/downstream.py` made), trains arm 2 (real + ordinary augmentation) and arm 4
+(real + augmentation + generated) of `gan_tf.downstream` on the **validation** split (real
+images the GAN never saw; never the held-out test split) for each variant below, with the
+same classifier seeds, and prints the paired gain of arm 4 over arm 2 with its 95%
+interval. Arm 2 is trained once per (steps, seed) and shared by the variants. Not a timed
+test; one JSON line per variant, and a table at the end.
+
+Variants (each changes one thing from `base`, the report's defaults):
+  base           the defaults: 5,000 generated, half of each batch, confident filter p>=0.9
+  steps3000      3,000 classifier steps in both arms (instead of 1,000)
+  fraction25 / fraction75   a quarter / three quarters of each batch generated
+  nofilter       every sample kept
+  conf50 / conf99           filter threshold 0.5 / 0.99
+  many20000      20,000 generated images
+  soft           generated images labelled with a soft target: half the requested class,
+                 half the probabilities of the judge (the filter's classifier of real +
+                 augmentation)
+  augreal        only the real images are augmented; generated ones are used as drawn
+  best           the run's best checkpoint instead of the latest
+"""
+
+import json
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("run_dir", None, "a run trained with --holdout and --conditional")
+flags.DEFINE_list("variants", ["base"], "variants to compare (see the module doc)")
+flags.DEFINE_integer("seeds", 5, "classifier seeds per arm")
+flags.DEFINE_string("augmentation", "medium", "ordinary augmentation (as chosen on validation)")
+flags.DEFINE_string("output", None, "JSON lines file to append results to")
+FLAGS = flags.FLAGS
+
+VARIANTS = {
+    "base": {},
+    "steps3000": {"steps": 3000},
+    "fraction25": {"generated_fraction": 0.25},
+    "fraction75": {"generated_fraction": 0.75},
+    "nofilter": {"sample_filter": "none"},
+    "conf50": {"min_confidence": 0.5},
+    "conf99": {"min_confidence": 0.99},
+    "many20000": {"num_generated": 20000},
+    "soft": {"_soft": 0.5},
+    "augreal": {"_augment_generated": False},
+    "best": {"checkpoint": "best"},
+}
+
+
+def _splits(run_dir):
+    """`(train_x, train_y, val_x, val_y, num_classes)`: the GAN's training images and
+    real images it never saw (the report's validation split)."""
+    import numpy as np
+
+    from gan_tf import downstream, runs
+
+    config, _ = downstream.check_run(run_dir)
+    run_data = runs.load_run_data(config, download=False)
+    data = run_data.everything
+    held_out_counts = np.bincount(data.labels[run_data.held_out], minlength=data.num_classes)
+    unseen = downstream._unseen_validation(run_data, held_out_counts, config.seed)
+    if unseen is None:
+        raise SystemExit("This run has no unseen real images to validate on (train it with "
+                         "--max_examples below the dataset's size).")
+    return (downstream._float(data.images[run_data.trained]), data.labels[run_data.trained],
+            downstream._float(data.images[unseen]), data.labels[unseen], data.num_classes)
+
+
+class _SoftTrainer:
+    """`downstream._Trainer`, with one-hot or soft targets and optional augmentation of the
+    first set only (the real images)."""
+
+    def __init__(self, trainer, num_classes):
+        self.trainer, self.num_classes = trainer, num_classes
+
+    def fit(self, sets, weights, seed, augmentation, augment_all=True):
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+        from gan_tf import downstream
+
+        streams = []
+        for i, (x, y) in enumerate(sets):
+            y = np.asarray(y)
+            targets = (np.eye(self.num_classes, dtype=np.float32)[y] if y.ndim == 1
+                       else y.astype(np.float32))
+            flags_ = np.full(len(x), 1.0 if (augment_all or i == 0) else 0.0, np.float32)
+            streams.append(tf.data.Dataset.from_tensor_slices((x, targets, flags_))
+                           .shuffle(len(x), seed=seed + i, reshuffle_each_iteration=True)
+                           .repeat())
+        dataset = tf.data.Dataset.sample_from_datasets(streams, weights=list(weights),
+                                                       seed=seed)
+        dataset = dataset.batch(downstream.BATCH_SIZE)
+        layers = downstream.augmentation_layers(augmentation, seed=1000 * seed + 17)
+
+        def augment(x, y, flag):
+            moved = layers(x, training=True)
+            keep = tf.reshape(flag, (-1, 1, 1, 1))
+            return keep * moved + (1 - keep) * x, y
+
+        dataset = dataset.map(augment, num_parallel_calls=2)
+        model = self.trainer.make_classifier(seed)
+        model.compile(keras.optimizers.Adam(1e-3),
+                      keras.losses.CategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        model.fit(dataset.prefetch(2), steps_per_epoch=self.trainer.steps, epochs=1,
+                  verbose=0, shuffle=False)
+        return model
+
+
+def main(argv):
+    del argv
+    import numpy as np
+
+    from gan_tf import downstream, samplers, stats
+
+    train_x, train_y, val_x, val_y, num_classes = _splits(FLAGS.run_dir)
+    make = downstream._classifier_factory(None, train_x.shape[1:], num_classes)
+    print(f"{len(train_y)} training images, {len(val_y)} validation images "
+          f"(unseen by the GAN); augmentation {FLAGS.augmentation}", flush=True)
+    baselines, results = {}, []
+    for name in FLAGS.variants:
+        settings = dict(VARIANTS[name])
+        soft = settings.pop("_soft", None)
+        augment_generated = settings.pop("_augment_generated", True)
+        options = downstream.Options(augmentation=FLAGS.augmentation, seeds=FLAGS.seeds,
+                                     **settings)
+        trainer = downstream._Trainer(make, options.steps, val_x, val_y)
+        started = time.perf_counter()
+        sampler = samplers.load_sampler(FLAGS.run_dir, options.checkpoint)
+        gen_x, gen_y, facts = downstream._generated(
+            sampler, options, trainer, train_x, train_y, FLAGS.augmentation, num_classes)
+        targets = gen_y
+        if soft is not None:
+            judge = trainer.fit([(train_x, train_y)], [1.0], seed=0,
+                                augmentation=FLAGS.augmentation)
+            probabilities = trainer.probabilities(judge, gen_x)
+            targets = (soft * np.eye(num_classes)[gen_y] + (1 - soft) * probabilities)
+        soft_trainer = _SoftTrainer(trainer, num_classes)
+        if options.steps not in baselines:
+            baselines[options.steps] = [
+                trainer.accuracy(trainer.fit([(train_x, train_y)], [1.0], seed,
+                                             FLAGS.augmentation))
+                for seed in range(options.seeds)]
+        fraction = options.generated_fraction
+        with_generated = [
+            trainer.accuracy(soft_trainer.fit([(train_x, train_y), (gen_x, targets)],
+                                              [1 - fraction, fraction], seed,
+                                              FLAGS.augmentation, augment_generated))
+            for seed in range(options.seeds)]
+        gain = stats.paired_difference(with_generated, baselines[options.steps])
+        result = {"run_dir": FLAGS.run_dir, "variant": name, "split": "validation",
+                  "validation_images": int(len(val_y)), "steps": options.steps,
+                  "real_augmented": baselines[options.steps],
+                  "real_augmented_generated": with_generated,
+                  "gain": {k: gain[k] for k in ("mean", "ci_low", "ci_high")},
+                  "generated": facts, "seconds": round(time.perf_counter() - started, 1)}
+        results.append(result)
+        print(json.dumps(result), flush=True)
+        if FLAGS.output:
+            with open(FLAGS.output, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(result) + "\n")
+    print("\nvariant      arm 2 mean  arm 4 mean  gain (95% CI)")
+    for result in results:
+        gain = result["gain"]
+        print(f"{result['variant']:<12} {100 * np.mean(result['real_augmented']):9.2f}  "
+              f"{100 * np.mean(result['real_augmented_generated']):9.2f}  "
+              f"{100 * gain['mean']:+.2f} ({100 * gain['ci_low']:+.2f} to "
+              f"{100 * gain['ci_high']:+.2f})")
+
+
+if __name__ == "__main__":
+    flags.mark_flag_as_required("run_dir")
+    app.run(main)

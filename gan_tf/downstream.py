@@ -414,6 +414,9 @@ class _Trainer:
         """The classifier after `steps` batches drawn from `sets` with `weights`."""
         import tensorflow as tf
 
+        # The classifier first: it sets the global seeds, which tf.data's shuffles and
+        # sampling combine with their own, so each fit is a function of `seed` alone.
+        model = self.make_classifier(seed)
         streams = [tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
                    .shuffle(len(y), seed=seed + i, reshuffle_each_iteration=True).repeat()
                    for i, (x, y) in enumerate(sets)]
@@ -422,9 +425,9 @@ class _Trainer:
         dataset = dataset.batch(BATCH_SIZE)
         if augmentation:
             layers = augmentation_layers(augmentation, seed=1000 * seed + 17)
-            dataset = dataset.map(lambda x, y: (layers(x, training=True), y),
-                                  num_parallel_calls=2)
-        model = self.make_classifier(seed)
+            # One call at a time: the layers draw from one random state, so parallel
+            # calls would take its draws in a racing order and no two reports would agree.
+            dataset = dataset.map(lambda x, y: (layers(x, training=True), y))
         model.fit(dataset.prefetch(2), steps_per_epoch=self.steps, epochs=1, verbose=0,
                   shuffle=False)
         return model

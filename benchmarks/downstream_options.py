@@ -22,6 +22,13 @@ Variants (each changes one thing from `base`, the report's defaults):
                  augmentation)
   augreal        only the real images are augmented; generated ones are used as drawn
   best           the run's best checkpoint instead of the latest
+  drs            discriminator rejection sampling (Azadi et al., 2019) instead of the
+                 confident filter: the run's discriminator scores each sample with its
+                 requested class; F = D - D_max - log(1 - exp(D - D_max - 1e-6)), gamma =
+                 the 80th percentile of F, a sample kept with probability sigmoid(F - gamma)
+                 (D_max over 20,000 burn-in samples), until each class has its quota
+  dtop           the half of twice as many samples that the discriminator scores highest,
+                 per class (no confident filter)
 """
 
 import json
@@ -51,7 +58,63 @@ VARIANTS = {
     "soft": {"_soft": 0.5},
     "augreal": {"_augment_generated": False},
     "best": {"checkpoint": "best"},
+    "drs": {"_select": "drs"},
+    "dtop": {"_select": "dtop"},
 }
+
+
+def _discriminator_selected(run_dir, options, num_classes):
+    """`(images, labels, facts)`: samples chosen by the run's discriminator ("drs" or
+    "dtop"), balanced over classes, `options.num_generated` in all."""
+    import numpy as np
+    import tensorflow as tf
+
+    from gan_tf import runs
+    from gan_tf.generate_lib import label_plan
+
+    gan, _, _ = runs.load_run(run_dir, options.checkpoint)
+
+    def draw(count, seed):
+        labels = label_plan(count, range(num_classes))
+        images = gan.generate(count, seed=seed, labels=labels)
+        logits = np.concatenate([
+            np.asarray(gan._discriminate(tf.constant(images[i:i + 500]),
+                                         tf.constant(labels[i:i + 500], tf.int32)),
+                       np.float64).reshape(-1)
+            for i in range(0, count, 500)])
+        return images, labels, logits
+
+    quota = np.bincount(label_plan(options.num_generated, range(num_classes)),
+                        minlength=num_classes)
+    if options._select == "dtop":
+        images, labels, logits = draw(2 * options.num_generated, options.seed)
+        keep = np.concatenate([
+            np.flatnonzero(labels == c)[np.argsort(-logits[labels == c])[:quota[c]]]
+            for c in range(num_classes)])
+        return images[keep], labels[keep], {"filter": "discriminator top half"}
+    _, _, burn = draw(20000, options.seed + 1000)
+    d_max = burn.max()
+
+    def score(logits):
+        return logits - d_max - np.log1p(-np.exp(np.minimum(logits - d_max, 0.0) - 1e-6))
+
+    gamma = np.percentile(score(burn), 80)
+    rng = np.random.default_rng(options.seed)
+    kept_x, kept_y, have, drawn = [], [], np.zeros(num_classes, np.int64), 0
+    for round_number in range(50):
+        if (have >= quota).all():
+            break
+        images, labels, logits = draw(options.num_generated, options.seed + round_number)
+        drawn += len(labels)
+        accept = rng.random(len(labels)) < 1 / (1 + np.exp(-(score(logits) - gamma)))
+        for c in range(num_classes):
+            chosen = np.flatnonzero(accept & (labels == c))[:max(0, quota[c] - have[c])]
+            kept_x.append(images[chosen])
+            kept_y.append(labels[chosen])
+            have[c] += len(chosen)
+    return (np.concatenate(kept_x), np.concatenate(kept_y),
+            {"filter": "drs", "samples_drawn": drawn,
+             "acceptance": round(int(have.sum()) / drawn, 4)})
 
 
 def _splits(run_dir):
@@ -131,13 +194,20 @@ def main(argv):
         settings = dict(VARIANTS[name])
         soft = settings.pop("_soft", None)
         augment_generated = settings.pop("_augment_generated", True)
+        select = settings.pop("_select", None)
         options = downstream.Options(augmentation=FLAGS.augmentation, seeds=FLAGS.seeds,
                                      **settings)
+        options._select = select
         trainer = downstream._Trainer(make, options.steps, val_x, val_y)
         started = time.perf_counter()
         sampler = samplers.load_sampler(FLAGS.run_dir, options.checkpoint)
-        gen_x, gen_y, facts = downstream._generated(
-            sampler, options, trainer, train_x, train_y, FLAGS.augmentation, num_classes)
+        if select:
+            gen_x, gen_y, facts = _discriminator_selected(FLAGS.run_dir, options,
+                                                          num_classes)
+        else:
+            gen_x, gen_y, facts = downstream._generated(
+                sampler, options, trainer, train_x, train_y, FLAGS.augmentation,
+                num_classes)
         targets = gen_y
         if soft is not None:
             judge = trainer.fit([(train_x, train_y)], [1.0], seed=0,

@@ -150,6 +150,7 @@ class _SoftTrainer:
 
         from gan_tf import downstream
 
+        model = self.trainer.make_classifier(seed)  # first: it sets the global seeds
         streams = []
         for i, (x, y) in enumerate(sets):
             y = np.asarray(y)
@@ -169,8 +170,7 @@ class _SoftTrainer:
             keep = tf.reshape(flag, (-1, 1, 1, 1))
             return keep * moved + (1 - keep) * x, y
 
-        dataset = dataset.map(augment, num_parallel_calls=2)
-        model = self.trainer.make_classifier(seed)
+        dataset = dataset.map(augment)
         model.compile(keras.optimizers.Adam(1e-3),
                       keras.losses.CategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"])

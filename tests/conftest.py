@@ -4,16 +4,18 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Cached domain classifiers and real-data features go to a temporary folder shared by the
-# tests of one session (and their subprocesses), never to the user's ~/.cache.
+# tests of one session (and their subprocesses), never to the user's ~/.cache. It is removed
+# at the end of the session (`_session_temporary_folders`) unless the caller chose it.
+_SESSION_CACHE = None
 if "GAN_TF_CACHE" not in os.environ:
-    import tempfile
-
-    os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
+    _SESSION_CACHE = os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -35,6 +37,35 @@ TRAIN_DRIVER = os.path.join(REPO, "tests", "train_driver.py")
 # between CPU kinds (AVX2-only machines measured 2.1e-7 and 4.2e-7 where AVX-512 ones
 # happened to match bit for bit). Tests compare across batch sizes with this, never exactly.
 ACROSS_BATCH_SIZES_ATOL = 1e-5
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_temporary_folders(tmp_path_factory):
+    """Leaves nothing in the system's temporary folder after the session.
+
+    What the code under test puts there outside `tmp_path` goes into one folder, for this
+    process (`tempfile.tempdir`) and the processes the tests start (`TMPDIR`), removed at the
+    end with the session's GAN_TF_CACHE: tensorflow-datasets' empty `tmp*tfds` folders (one
+    per builder made on a folder without that dataset), the tiny tfds builder's package
+    folder, and the `gan_tf_worker_*` copy of a multi-worker run whose worker a test kills.
+    The tests' processes have all ended by then. pytest's own `tmp_path` folders are not in
+    it: pytest keeps them as it always does.
+    """
+    tmp_path_factory.getbasetemp()  # fixed before tempfile.tempdir moves
+    folder = tempfile.mkdtemp(prefix="gan_tf_test_tmp_")
+    saved_tempdir, saved_environ = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_environ is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_environ
+        shutil.rmtree(folder, ignore_errors=True)
+        if _SESSION_CACHE:
+            shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -243,8 +274,6 @@ def wait_for_marker(marker, processes, seconds=180):
 @functools.lru_cache(maxsize=None)
 def _tiny_colour_tfds_class():
     """Registers (once) a small labelled colour tensorflow-datasets builder (PNG records)."""
-    import tempfile
-
     import tensorflow_datasets as tfds
     from etils import epath
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -85,26 +86,40 @@ def reference(tmp_path_factory):
     return str(run_dir)
 
 
-@pytest.mark.slow
-def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
+@pytest.fixture(scope="module")
+def killed_mid_epoch(tmp_path_factory):
+    """A run held after batch 2 of epoch 2; a second run started on its directory meanwhile;
+    the first killed with kill -9 (its .lock left behind); then the rerun to the end.
+
+    Two tests read it: the rerun is bit-identical, and the lock refused the second run but
+    not the rerun. Their processes are the same, so they are started once.
+    """
+    tmp_path = tmp_path_factory.mktemp("killed_mid_epoch")
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
-    process = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
-    wait_for(markers / "paused", process)
-    kill9(process)
-    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+    first = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
+    wait_for(markers / "paused", first)
+    second = finish(start(run_dir, tmp_path / "markers2"))
+    kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
+    lock_left = os.path.exists(run_dir / ".lock")
+    rerun = finish(start(run_dir, tmp_path / "markers3"))
+    return types.SimpleNamespace(run_dir=run_dir, first_pid=first.pid, second=second,
+                                 lock_left=lock_left, rerun=rerun)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, killed_mid_epoch):
+    code, out, err = killed_mid_epoch.rerun
     assert code == 0, err
     assert "Restored" in out and "1 finished epochs" in out
-    assert_same_run(reference, run_dir)
-    assert metric_epochs(run_dir) == [1, 2, 3]
+    assert_same_run(reference, killed_mid_epoch.run_dir)
+    assert metric_epochs(killed_mid_epoch.run_dir) == [1, 2, 3]
 
 
 @pytest.mark.slow
-def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_path):
+def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(reference,
+                                                                            tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
     every = ["--checkpoint_every_n_steps=2"]
-    reference_dir = tmp_path / "reference"
-    code, _, err = finish(start(reference_dir, tmp_path / "reference_markers", every))
-    assert code == 0, err
     process = start(run_dir, markers, every, pause="2:3")  # saved at batch 2, not 3
     wait_for(markers / "paused", process)
     kill9(process)
@@ -114,7 +129,8 @@ def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_p
     code, out, err = finish(start(run_dir, tmp_path / "markers2", every))
     assert code == 0, err
     assert "2 batches into epoch 2" in out
-    assert_same_run(reference_dir, run_dir)
+    # The same run as the uninterrupted one without in-epoch checkpoints: they change nothing.
+    assert_same_run(reference, run_dir)
     assert metric_epochs(run_dir) == [1, 2, 3]
 
 
@@ -148,18 +164,15 @@ def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(
 
 @pytest.mark.slow
 def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is_not(
-        reference, tmp_path):
-    run_dir, markers = tmp_path / "run", tmp_path / "markers"
-    first = start(run_dir, markers, pause="1:1")
-    wait_for(markers / "paused", first)
-    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+        reference, killed_mid_epoch):
+    code, out, err = killed_mid_epoch.second  # started while the first held the lock
     assert code == 1
-    assert "is in use by another gan_tf process" in err and f'"pid": {first.pid}' in err
-    kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
-    assert os.path.exists(run_dir / ".lock")
-    code, out, err = finish(start(run_dir, tmp_path / "markers3"))
+    assert ("is in use by another gan_tf process" in err
+            and f'"pid": {killed_mid_epoch.first_pid}' in err)
+    assert killed_mid_epoch.lock_left  # kill -9 left it; the rerun was not refused by it
+    code, out, err = killed_mid_epoch.rerun
     assert code == 0, err
-    assert_same_run(reference, run_dir)
+    assert_same_run(reference, killed_mid_epoch.run_dir)
 
 
 @pytest.mark.slow
@@ -167,13 +180,14 @@ def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_pat
     """Rounds killed in a checkpoint write or a random 0-100 ms after one starts, then a rerun.
 
     "In a write" is synchronised on the temporary folder TensorFlow writes a checkpoint into
-    (`ckpt-N_temp`), which exists only while that checkpoint is being written.
+    (`ckpt-N_temp`), which exists only while that checkpoint is being written. Two rounds: the
+    first killed inside a write, the second (a resume of the torn run) at a random point.
     """
     run_dir = tmp_path / "run"
     checkpoints = run_dir / "checkpoints"
     rng = random.Random(0)
     torn = 0
-    for round_number in range(6):
+    for round_number in range(2):
         markers = tmp_path / f"markers{round_number}"
         done = 0
         if os.path.exists(checkpoints / "checkpoint"):

@@ -1,7 +1,9 @@
 """Shared fixtures: quiet TensorFlow, fixed seeds, tiny configs and image folders."""
 
 import contextlib
+import dataclasses
 import functools
+import json
 import logging
 import os
 import shutil
@@ -145,6 +147,35 @@ def tiny_config(tmp_path, **overrides):
 @pytest.fixture
 def make_tiny_config(tmp_path):
     return lambda **overrides: tiny_config(tmp_path, **overrides)
+
+
+_TRAINED_RUNS = {}  # a config (less its output_dir), as JSON -> its run, trained this session
+
+
+@pytest.fixture
+def trained_tiny_config(tmp_path, tmp_path_factory):
+    """`trained_tiny_config(**overrides)`: `tiny_config(tmp_path, **overrides)` with its run
+    already trained, as `train_lib.train(config)` leaves it.
+
+    The run is a copy of one trained once per session with the same config, for tests whose
+    subject is what happens to a finished run (resumed, damaged, refused, read) rather than
+    its first training: that costs about a second, a copy a few milliseconds. `root=PATH`
+    puts it under PATH instead of tmp_path.
+    """
+    from gan_tf import train_lib
+
+    def make(root=None, **overrides):
+        config = tiny_config(root or tmp_path, **overrides)
+        key = json.dumps({**config.to_dict(), "output_dir": None}, sort_keys=True)
+        if key not in _TRAINED_RUNS:
+            source = dataclasses.replace(
+                config, output_dir=str(tmp_path_factory.mktemp("trained") / "run"))
+            train_lib.train(source, verbose=0)
+            _TRAINED_RUNS[key] = source.output_dir
+        shutil.copytree(_TRAINED_RUNS[key], config.output_dir, symlinks=True)
+        return config
+
+    return make
 
 
 def write_image_folder(root, count=8, size=(28, 28), mode="L", classes=("a", "b")):

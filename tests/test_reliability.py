@@ -223,10 +223,9 @@ QUIET = dict(verbose=0)
 
 
 @pytest.mark.parametrize("damage", ["zero_byte_index", "garbage_index", "garbage_state_file"])
-def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(damage, make_tiny_config,
-                                                                     capfd):
-    config = make_tiny_config(epochs=2)
-    train_lib.train(config, **QUIET)
+def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(
+        damage, trained_tiny_config, make_tiny_config, capfd):
+    config = trained_tiny_config(epochs=2)
     folder = os.path.join(config.output_dir, "checkpoints")
     if damage == "zero_byte_index":
         open(os.path.join(folder, "ckpt-2.index"), "wb").close()
@@ -246,12 +245,11 @@ def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(damage, mak
         assert err.count("Warning:") == 1 and "ckpt-2 cannot be restored" in err
 
 
-def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_config,
-                                                                 monkeypatch):
+def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(trained_tiny_config,
+                                                                 make_tiny_config, monkeypatch):
     from gan_tf import losses
 
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+    config = trained_tiny_config(epochs=1)
     before = checkpoint_values(config.output_dir, save_counter=False)
 
     def nan_gradient_loss(fake_logits):
@@ -269,14 +267,13 @@ def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_confi
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
 
-def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(make_tiny_config,
-                                                                   monkeypatch):
+def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(trained_tiny_config,
+                                                                   make_tiny_config, monkeypatch):
     import errno
 
     from gan_tf import images
 
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+    config = trained_tiny_config(epochs=1)
 
     def no_space(pixels, path):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
@@ -325,9 +322,9 @@ print("EPOCHS:", train_lib.load_run(str(tmp / "run"))[2])
     assert not any("_temp" in name for name in leftovers), leftovers
 
 
-def test_links_out_of_the_run_directory_are_refused(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_links_out_of_the_run_directory_are_refused(trained_tiny_config, make_tiny_config,
+                                                    tmp_path):
+    config = trained_tiny_config(epochs=1)
     outside = tmp_path / "outside"
     outside.mkdir()
     samples = os.path.join(config.output_dir, "samples")
@@ -338,9 +335,9 @@ def test_links_out_of_the_run_directory_are_refused(make_tiny_config, tmp_path):
     assert os.listdir(outside) == []
 
 
-def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_a_checkpoint_list_naming_files_elsewhere_is_refused(trained_tiny_config,
+                                                             make_tiny_config, tmp_path):
+    config = trained_tiny_config(epochs=1)
     victim = tmp_path / "precious.index"
     victim.write_bytes(b"keep me")
     with open(os.path.join(config.output_dir, "checkpoints", "checkpoint"), "w") as stream:
@@ -352,9 +349,8 @@ def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, t
     assert victim.read_bytes() == b"keep me"
 
 
-def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_the_best_checkpoint_list_cannot_point_outside_either(trained_tiny_config, tmp_path):
+    config = trained_tiny_config(epochs=1)
     best = os.path.join(config.output_dir, "best_checkpoint")
     os.makedirs(best)
     with open(os.path.join(best, "best.json"), "w") as stream:
@@ -365,9 +361,9 @@ def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, 
         train_lib.load_run(config.output_dir, checkpoint="best")
 
 
-def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(make_tiny_config):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(
+        trained_tiny_config, make_tiny_config):
+    trained_tiny_config(epochs=1)
     with pytest.raises(UserError, match="holds a run with another configuration"):
         # The folder does not exist: had the data been loaded first, that would be the error.
         train_lib.train(make_tiny_config(dataset="folder:/definitely/missing"), **QUIET)

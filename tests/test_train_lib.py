@@ -87,12 +87,12 @@ REMEDIES = dict(optimizer="rmsprop", momentum=0.5, latent_distribution="uniform"
                                      REMEDIES],
                          ids=["default", "ema", "simultaneous", "rmsprop_uniform_prelu"])
 @pytest.mark.slow
-def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, tmp_path, options):
+def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, trained_tiny_config,
+                                                         tmp_path, options):
     quiet = dict(verbose=0)
     straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
     train_lib.train(straight, **quiet)
-    interrupted = make_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"), **options)
-    train_lib.train(interrupted, **quiet)
+    trained_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"), **options)  # stopped
     result = train_lib.train(make_tiny_config(epochs=3, output_dir=str(tmp_path / "resumed"),
                                               **options), verbose=0)
     assert (result.start_epoch, result.end_epoch) == (1, 3)

@@ -160,7 +160,8 @@ def trained_tiny_config(tmp_path, tmp_path_factory):
     The run is a copy of one trained once per session with the same config, for tests whose
     subject is what happens to a finished run (resumed, damaged, refused, read) rather than
     its first training: that costs about a second, a copy a few milliseconds. `root=PATH`
-    puts it under PATH instead of tmp_path.
+    puts it under PATH instead of tmp_path. Call it before patching anything the training
+    uses: the first test that asks for a config trains the shared run.
     """
     from gan_tf import train_lib
 

@@ -152,31 +152,33 @@ def make_tiny_config(tmp_path):
 _TRAINED_RUNS = {}  # a config (less its output_dir), as JSON -> its run, trained this session
 
 
-@pytest.fixture
-def trained_tiny_config(tmp_path, tmp_path_factory):
-    """`trained_tiny_config(**overrides)`: `tiny_config(tmp_path, **overrides)` with its run
-    already trained, as `train_lib.train(config)` leaves it.
+def trained_run_copy(tmp_path_factory, root, **overrides):
+    """`tiny_config(root, **overrides)` with its run already trained, as `train_lib.train`
+    leaves it: a copy of a run trained once per session with the same config.
 
-    The run is a copy of one trained once per session with the same config, for tests whose
-    subject is what happens to a finished run (resumed, damaged, refused, read) rather than
-    its first training: that costs about a second, a copy a few milliseconds. `root=PATH`
-    puts it under PATH instead of tmp_path. Call it before patching anything the training
-    uses: the first test that asks for a config trains the shared run.
+    For tests (and module fixtures) whose subject is what happens to a finished run (resumed,
+    damaged, refused, read) rather than its first training: that costs a second or more, a
+    copy a few milliseconds. Call it before patching anything the training uses: the first
+    caller of a config trains the shared run.
     """
     from gan_tf import train_lib
 
-    def make(root=None, **overrides):
-        config = tiny_config(root or tmp_path, **overrides)
-        key = json.dumps({**config.to_dict(), "output_dir": None}, sort_keys=True)
-        if key not in _TRAINED_RUNS:
-            source = dataclasses.replace(
-                config, output_dir=str(tmp_path_factory.mktemp("trained") / "run"))
-            train_lib.train(source, verbose=0)
-            _TRAINED_RUNS[key] = source.output_dir
-        shutil.copytree(_TRAINED_RUNS[key], config.output_dir, symlinks=True)
-        return config
+    config = tiny_config(root, **overrides)
+    key = json.dumps({**config.to_dict(), "output_dir": None}, sort_keys=True)
+    if key not in _TRAINED_RUNS:
+        source = dataclasses.replace(
+            config, output_dir=str(tmp_path_factory.mktemp("trained") / "run"))
+        train_lib.train(source, verbose=0)
+        _TRAINED_RUNS[key] = source.output_dir
+    shutil.copytree(_TRAINED_RUNS[key], config.output_dir, symlinks=True)
+    return config
 
-    return make
+
+@pytest.fixture
+def trained_tiny_config(tmp_path, tmp_path_factory):
+    """`trained_tiny_config(**overrides)`: `trained_run_copy` under tmp_path (or `root=PATH`)."""
+    return lambda root=None, **overrides: trained_run_copy(tmp_path_factory, root or tmp_path,
+                                                          **overrides)
 
 
 def write_image_folder(root, count=8, size=(28, 28), mode="L", classes=("a", "b")):

@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from gan_tf import human, runs, stats, train_lib
-from conftest import run_python, tiny_config
+from gan_tf import human, runs, stats
+from conftest import run_python, trained_run_copy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Chromium's flags for a closed network (FINDINGS / env notes): no background connections.
@@ -22,11 +22,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def held_out_run(tmp_path_factory):
-    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs."""
-    config = tiny_config(tmp_path_factory.mktemp("human"), conditional=True, holdout=0.2,
-                         max_examples=200, batch_size=50)
-    train_lib.train(config, verbose=0)
-    return config.output_dir
+    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs (a copy
+    of the session's run, which test_downstream also uses)."""
+    return trained_run_copy(tmp_path_factory, tmp_path_factory.mktemp("human"),
+                            conditional=True, holdout=0.2, max_examples=200,
+                            batch_size=50).output_dir
 
 
 @pytest.fixture(scope="module")

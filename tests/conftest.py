@@ -1,19 +1,23 @@
 """Shared fixtures: quiet TensorFlow, fixed seeds, tiny configs and image folders."""
 
 import contextlib
+import dataclasses
 import functools
+import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Cached domain classifiers and real-data features go to a temporary folder shared by the
-# tests of one session (and their subprocesses), never to the user's ~/.cache.
+# tests of one session (and their subprocesses), never to the user's ~/.cache. It is removed
+# at the end of the session (`_session_temporary_folders`) unless the caller chose it.
+_SESSION_CACHE = None
 if "GAN_TF_CACHE" not in os.environ:
-    import tempfile
-
-    os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
+    _SESSION_CACHE = os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -35,6 +39,35 @@ TRAIN_DRIVER = os.path.join(REPO, "tests", "train_driver.py")
 # between CPU kinds (AVX2-only machines measured 2.1e-7 and 4.2e-7 where AVX-512 ones
 # happened to match bit for bit). Tests compare across batch sizes with this, never exactly.
 ACROSS_BATCH_SIZES_ATOL = 1e-5
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_temporary_folders(tmp_path_factory):
+    """Leaves nothing in the system's temporary folder after the session.
+
+    What the code under test puts there outside `tmp_path` goes into one folder, for this
+    process (`tempfile.tempdir`) and the processes the tests start (`TMPDIR`), removed at the
+    end with the session's GAN_TF_CACHE: tensorflow-datasets' empty `tmp*tfds` folders (one
+    per builder made on a folder without that dataset), the tiny tfds builder's package
+    folder, and the `gan_tf_worker_*` copy of a multi-worker run whose worker a test kills.
+    The tests' processes have all ended by then. pytest's own `tmp_path` folders are not in
+    it: pytest keeps them as it always does.
+    """
+    tmp_path_factory.getbasetemp()  # fixed before tempfile.tempdir moves
+    folder = tempfile.mkdtemp(prefix="gan_tf_test_tmp_")
+    saved_tempdir, saved_environ = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = folder
+    try:
+        yield folder
+    finally:
+        tempfile.tempdir = saved_tempdir
+        if saved_environ is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = saved_environ
+        shutil.rmtree(folder, ignore_errors=True)
+        if _SESSION_CACHE:
+            shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
@@ -114,6 +147,38 @@ def tiny_config(tmp_path, **overrides):
 @pytest.fixture
 def make_tiny_config(tmp_path):
     return lambda **overrides: tiny_config(tmp_path, **overrides)
+
+
+_TRAINED_RUNS = {}  # a config (less its output_dir), as JSON -> its run, trained this session
+
+
+def trained_run_copy(tmp_path_factory, root, **overrides):
+    """`tiny_config(root, **overrides)` with its run already trained, as `train_lib.train`
+    leaves it: a copy of a run trained once per session with the same config.
+
+    For tests (and module fixtures) whose subject is what happens to a finished run (resumed,
+    damaged, refused, read) rather than its first training: that costs a second or more, a
+    copy a few milliseconds. Call it before patching anything the training uses: the first
+    caller of a config trains the shared run.
+    """
+    from gan_tf import train_lib
+
+    config = tiny_config(root, **overrides)
+    key = json.dumps({**config.to_dict(), "output_dir": None}, sort_keys=True)
+    if key not in _TRAINED_RUNS:
+        source = dataclasses.replace(
+            config, output_dir=str(tmp_path_factory.mktemp("trained") / "run"))
+        train_lib.train(source, verbose=0)
+        _TRAINED_RUNS[key] = source.output_dir
+    shutil.copytree(_TRAINED_RUNS[key], config.output_dir, symlinks=True)
+    return config
+
+
+@pytest.fixture
+def trained_tiny_config(tmp_path, tmp_path_factory):
+    """`trained_tiny_config(**overrides)`: `trained_run_copy` under tmp_path (or `root=PATH`)."""
+    return lambda root=None, **overrides: trained_run_copy(tmp_path_factory, root or tmp_path,
+                                                          **overrides)
 
 
 def write_image_folder(root, count=8, size=(28, 28), mode="L", classes=("a", "b")):
@@ -243,8 +308,6 @@ def wait_for_marker(marker, processes, seconds=180):
 @functools.lru_cache(maxsize=None)
 def _tiny_colour_tfds_class():
     """Registers (once) a small labelled colour tensorflow-datasets builder (PNG records)."""
-    import tempfile
-
     import tensorflow_datasets as tfds
     from etils import epath
 

@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from conftest import REPO, run_python, tiny_config, write_image_folder
+from conftest import REPO, run_python, tiny_config, trained_run_copy, write_image_folder
 from gan_tf import data as data_lib
 from gan_tf import downstream, runs, stats, train_lib
 from gan_tf.errors import UserError
@@ -92,11 +92,10 @@ def test_the_holdout_is_class_balanced_seeded_and_independent_of_the_subset():
 
 @pytest.fixture(scope="module")
 def held_out_run(tmp_path_factory):
-    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs."""
-    config = tiny_config(tmp_path_factory.mktemp("held_out"), conditional=True, holdout=0.2,
-                         max_examples=200, batch_size=50)
-    train_lib.train(config, verbose=0)
-    return config
+    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs (a copy
+    of the session's run, which test_human's pages also use)."""
+    return trained_run_copy(tmp_path_factory, tmp_path_factory.mktemp("held_out"),
+                            conditional=True, holdout=0.2, max_examples=200, batch_size=50)
 
 
 def test_the_run_records_its_holdout_and_never_trains_or_judges_on_it(held_out_run,
@@ -300,7 +299,7 @@ def test_a_users_classifier_is_trained_from_scratch_in_every_arm(held_out_run, t
 def test_the_cli_reports_and_refuses_with_exit_codes(held_out_run, tmp_path):
     run = held_out_run.output_dir
     done = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
-                       "--downstream_seeds=2", "--downstream_steps=5", "--num_generated=50",
+                       "--downstream_seeds=1", "--downstream_steps=5", "--num_generated=50",
                        "--augmentation=light", "--sample_filter=none",
                        f"--output={tmp_path / 'cli'}"], cwd=REPO)
     assert done.returncode == 0, done.stderr

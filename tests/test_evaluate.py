@@ -337,12 +337,10 @@ def test_classifier_needs_enough_images_of_each_class(digits):
 
 
 @pytest.mark.slow
-def test_evaluate_cli_refuses_bad_requests_before_any_work(make_tiny_config, tmp_path):
+def test_evaluate_cli_refuses_bad_requests_before_any_work(trained_tiny_config, tmp_path):
     from conftest import run_python
-    from gan_tf import train_lib
 
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, verbose=0)
+    config = trained_tiny_config(epochs=1)
     export_dir = os.path.join(config.output_dir, "generator")
     (tmp_path / "a_file").write_text("x")
     cases = [

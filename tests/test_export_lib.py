@@ -11,12 +11,28 @@ from conftest import run_python
 from gan_tf import export_lib, networks
 from gan_tf.gan import GAN
 
+# The fresh process: it can never import gan_tf, and imports TensorFlow once (seconds) for
+# every test of this module that loads an export in it. Each request (a JSON line: one of the
+# scripts below, an export folder, its expected.npz) runs the script with `path` and
+# `expected_path` set and answers one line, "RESULT " and the script's `report` as JSON.
 FRESH_PROCESS = textwrap.dedent("""
-    import json, sys
+    import json, sys, traceback
     sys.modules["gan_tf"] = None  # any import of gan_tf now raises ImportError
     import numpy as np
     import tensorflow as tf
-    path, expected_path = sys.argv[1], sys.argv[2]
+    for line in sys.stdin:
+        script, path, expected_path = json.loads(line)
+        namespace = dict(json=json, sys=sys, np=np, tf=tf, path=path,
+                         expected_path=expected_path)
+        try:
+            exec(script, namespace)
+            report = namespace["report"]
+        except BaseException:
+            report = {"error": traceback.format_exc()}
+        print("RESULT " + json.dumps(report), flush=True)
+""")
+
+LOAD_EXPORT = textwrap.dedent("""
     try:
         import gan_tf
         raise SystemExit("gan_tf was importable")
@@ -28,7 +44,7 @@ FRESH_PROCESS = textwrap.dedent("""
     generated = model.signatures["generate"](
         num_images=tf.constant(5), seed=tf.constant(11, tf.int64))
     images = generated["images"].numpy()
-    print("RESULT " + json.dumps({
+    report = {
         "signatures": sorted(model.signatures),
         "serve_shape": list(serve.shape), "generate_shape": list(images.shape),
         "latents_shape": list(generated["latents"].shape),
@@ -40,26 +56,75 @@ FRESH_PROCESS = textwrap.dedent("""
         "generate_diff": float(np.abs(images - expected["generate"]).max()),
         "gan_tf_loaded": any(m.startswith("gan_tf") and sys.modules[m] is not None
                              for m in sys.modules),
-    }))
+    }
 """)
 
 
+class FreshProcess:
+    """The running FRESH_PROCESS: `report(script, path, tmp_path)` asks it for one report."""
 
-def _fresh_process_report(script, path, tmp_path):
-    """Runs `script` on the export at `path` and `tmp_path/expected.npz` in a process that
-    cannot import gan_tf; returns the JSON it prints after "RESULT "."""
-    result = run_python(["-c", script, path, str(tmp_path / "expected.npz")],
-                        cwd=str(tmp_path), timeout=180)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(next(line for line in result.stdout.splitlines()
-                           if line.startswith("RESULT "))[len("RESULT "):])
+    def __init__(self, folder):
+        import subprocess
+        import sys
+
+        self.stderr_path = folder / "stderr.txt"
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", FRESH_PROCESS], cwd=str(folder), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=stderr,
+                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1"))
+        self.pending = b""
+
+    def report(self, script, path, tmp_path, seconds=180):
+        """Runs `script` on the export at `path` and `tmp_path/expected.npz`; its report."""
+        import select
+        import time
+
+        request = json.dumps([script, str(path), str(tmp_path / "expected.npz")]) + "\n"
+        self.process.stdin.write(request.encode())
+        self.process.stdin.flush()
+        deadline = time.monotonic() + seconds
+        output = self.process.stdout.fileno()
+        while True:
+            line, newline, rest = self.pending.partition(b"\n")
+            if newline:
+                self.pending = rest
+                if line.startswith(b"RESULT "):
+                    break
+                continue
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([output], [], [], remaining)[0]:
+                self.process.kill()
+                pytest.fail(f"the fresh process gave no report in {seconds} s")
+            chunk = os.read(output, 1 << 16)
+            if not chunk:
+                self.process.wait(timeout=60)
+                pytest.fail(f"the fresh process exited ({self.process.returncode}):\n"
+                            + self.stderr_path.read_text()[-3000:])
+            self.pending += chunk
+        report = json.loads(line[len(b"RESULT "):])
+        assert "error" not in report, report.get("error")
+        return report
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def fresh_process(tmp_path_factory):
+    """One process for every export this module loads where gan_tf cannot be imported."""
+    process = FreshProcess(tmp_path_factory.mktemp("fresh_process"))
+    yield process
+    process.close()
+
 
 @pytest.mark.parametrize("architecture, image_shape, distribution", [
     ("dcgan", (12, 12, 3), "normal"), ("mlp", (28, 28, 1), "normal"),
     ("mlp", (28, 28, 1), "uniform"), ("resnet", (12, 12, 3), "uniform")])
 @pytest.mark.slow
 def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, distribution,
-                                                 tmp_path):
+                                                 tmp_path, fresh_process):
     generator = networks.make_generator(architecture, 6, image_shape, filters=4,
                                         latent_distribution=distribution)
     gan = GAN(generator, networks.make_discriminator(architecture, image_shape, filters=4))
@@ -69,7 +134,7 @@ def test_export_loads_without_gan_tf_and_matches(architecture, image_shape, dist
     z = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
     np.savez(tmp_path / "expected.npz", z=z, serve=generator(z, training=False),
              generate=gan.generate(5, seed=11))
-    report = _fresh_process_report(FRESH_PROCESS, path, tmp_path)
+    report = fresh_process.report(LOAD_EXPORT, path, tmp_path)
     assert {"serve", "generate"} <= set(report["signatures"])
     assert report["serve_shape"] == [3, *image_shape]
     assert report["generate_shape"] == [5, *image_shape]
@@ -103,12 +168,12 @@ def test_export_replaces_an_older_export_only_when_complete(tmp_path, monkeypatc
     assert "serve" in loaded.signatures
 
 
-CONDITIONAL_FRESH_PROCESS = textwrap.dedent("""
-    import json, sys
-    sys.modules["gan_tf"] = None  # any import of gan_tf now raises ImportError
-    import numpy as np
-    import tensorflow as tf
-    path, expected_path = sys.argv[1], sys.argv[2]
+LOAD_CONDITIONAL_EXPORT = textwrap.dedent("""
+    try:
+        import gan_tf
+        raise SystemExit("gan_tf was importable")
+    except ImportError:
+        pass
     model = tf.saved_model.load(path)
     expected = np.load(expected_path)
     serve = model.signatures["serve"](z=tf.constant(expected["z"]),
@@ -120,19 +185,19 @@ CONDITIONAL_FRESH_PROCESS = textwrap.dedent("""
         refused = None
     except tf.errors.InvalidArgumentError as error:
         refused = error.message
-    print("RESULT " + json.dumps({
+    report = {
         "signatures": sorted(model.signatures),
         "serve_diff": float(np.abs(serve - expected["serve"]).max()),
         "generate_diff": float(np.abs(generated["images"].numpy()
                                       - expected["generate"]).max()),
         "labels": generated["labels"].numpy().tolist(),
         "refused": refused,
-    }))
+    }
 """)
 
 
 @pytest.mark.slow
-def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
+def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path, fresh_process):
     import tensorflow as tf
 
     generator = networks.make_generator("dcgan", 6, (12, 12, 1), filters=4, num_classes=3)
@@ -148,7 +213,7 @@ def test_conditional_export_serves_chosen_classes_without_gan_tf(tmp_path):
     np.savez(tmp_path / "expected.npz", z=z, labels=labels,
              serve=generator([tf.constant(z), tf.constant(labels)], training=False),
              generate=gan.generate(4, seed=11, labels=labels))
-    report = _fresh_process_report(CONDITIONAL_FRESH_PROCESS, path, tmp_path)
+    report = fresh_process.report(LOAD_CONDITIONAL_EXPORT, path, tmp_path)
     assert {"serve", "generate"} <= set(report["signatures"])
     assert report["serve_diff"] < 1e-5 and report["generate_diff"] < 1e-5
     assert report["labels"] == labels.tolist()

@@ -10,8 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
-from gan_tf import human, runs, stats, train_lib
-from conftest import run_python, tiny_config
+from gan_tf import human, runs, stats
+from conftest import run_python, trained_run_copy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Chromium's flags for a closed network (FINDINGS / env notes): no background connections.
@@ -22,11 +22,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 @pytest.fixture(scope="module")
 def held_out_run(tmp_path_factory):
-    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs."""
-    config = tiny_config(tmp_path_factory.mktemp("human"), conditional=True, holdout=0.2,
-                         max_examples=200, batch_size=50)
-    train_lib.train(config, verbose=0)
-    return config.output_dir
+    """A conditional MLP run on 200 digits with 20% of each class held out; 2 epochs (a copy
+    of the session's run, which test_downstream also uses)."""
+    return trained_run_copy(tmp_path_factory, tmp_path_factory.mktemp("human"),
+                            conditional=True, holdout=0.2, max_examples=200,
+                            batch_size=50).output_dir
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +248,8 @@ def test_bad_answers_files_get_one_clear_message_and_no_report(page, held_out_ru
     assert not (tmp_path / "out").exists()
 
 
-def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_run,
-                                                                 tmp_path):
+def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_run, tmp_path,
+                                                                 trained_tiny_config):
     key, _, _ = page
     record = answers_record(key, lambda item: "real")
     first = write_json(tmp_path / "one.json", record)
@@ -264,8 +264,7 @@ def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_
     report, _ = human.score_answers(held_out_run, [first, twin, str(tmp_path / "bom.json")],
                                     tmp_path / "out")
     assert report["raters"] == 3
-    other = tiny_config(tmp_path / "other", epochs=1, max_examples=64)
-    train_lib.train(other, verbose=0)
+    other = trained_tiny_config(root=tmp_path / "other", epochs=1, max_examples=64)
     with pytest.raises(human.UserError, match="has no human-evaluation page yet.*--human"):
         human.score_answers(other.output_dir, [first])
     with pytest.raises(human.UserError, match="which was not made for"):
@@ -273,9 +272,9 @@ def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_
         human.score_answers(other.output_dir, [first])
 
 
-def test_a_run_without_holdout_shows_training_images_and_warns(tmp_path, messages):
-    config = tiny_config(tmp_path, epochs=1, max_examples=64)
-    train_lib.train(config, verbose=0)
+def test_a_run_without_holdout_shows_training_images_and_warns(trained_tiny_config, tmp_path,
+                                                               messages):
+    config = trained_tiny_config(epochs=1, max_examples=64)
     key, _ = human.make_page(config.output_dir, human.PageOptions(num_images=8))
     assert key["real_images_from"] == "training" and not key["conditional"]
     assert any("no --holdout" in message for message in messages)

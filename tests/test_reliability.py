@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -78,33 +79,51 @@ def metric_epochs(run_dir):
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
-    """An uninterrupted run with FLAGS."""
+    """An uninterrupted run with FLAGS, trained in this process from the config the command
+    parses from them: the runs of the trainer processes must match it bit for bit."""
+    from gan_tf import cli
+    from gan_tf.config import TrainConfig
+
     run_dir = tmp_path_factory.mktemp("reference") / "run"
-    code, out, err = finish(start(run_dir, run_dir.parent / "markers"))
-    assert code == 0, err
+    config = cli.parse_config(TrainConfig, ["gan_tf.train", *FLAGS, f"--output_dir={run_dir}"])
+    assert train_lib.train(config, verbose=0).end_epoch == 3
     return str(run_dir)
 
 
-@pytest.mark.slow
-def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, tmp_path):
+@pytest.fixture(scope="module")
+def killed_mid_epoch(tmp_path_factory):
+    """A run held after batch 2 of epoch 2; a second run started on its directory meanwhile;
+    the first killed with kill -9 (its .lock left behind); then the rerun to the end.
+
+    Two tests read it: the rerun is bit-identical, and the lock refused the second run but
+    not the rerun. Their processes are the same, so they are started once.
+    """
+    tmp_path = tmp_path_factory.mktemp("killed_mid_epoch")
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
-    process = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
-    wait_for(markers / "paused", process)
-    kill9(process)
-    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+    first = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
+    wait_for(markers / "paused", first)
+    second = finish(start(run_dir, tmp_path / "markers2"))
+    kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
+    lock_left = os.path.exists(run_dir / ".lock")
+    rerun = finish(start(run_dir, tmp_path / "markers3"))
+    return types.SimpleNamespace(run_dir=run_dir, first_pid=first.pid, second=second,
+                                 lock_left=lock_left, rerun=rerun)
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_rerun_is_bit_identical(reference, killed_mid_epoch):
+    code, out, err = killed_mid_epoch.rerun
     assert code == 0, err
     assert "Restored" in out and "1 finished epochs" in out
-    assert_same_run(reference, run_dir)
-    assert metric_epochs(run_dir) == [1, 2, 3]
+    assert_same_run(reference, killed_mid_epoch.run_dir)
+    assert metric_epochs(killed_mid_epoch.run_dir) == [1, 2, 3]
 
 
 @pytest.mark.slow
-def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_path):
+def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(reference,
+                                                                            tmp_path):
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
     every = ["--checkpoint_every_n_steps=2"]
-    reference_dir = tmp_path / "reference"
-    code, _, err = finish(start(reference_dir, tmp_path / "reference_markers", every))
-    assert code == 0, err
     process = start(run_dir, markers, every, pause="2:3")  # saved at batch 2, not 3
     wait_for(markers / "paused", process)
     kill9(process)
@@ -114,7 +133,8 @@ def test_kill_9_between_two_in_epoch_checkpoints_resumes_from_the_last_one(tmp_p
     code, out, err = finish(start(run_dir, tmp_path / "markers2", every))
     assert code == 0, err
     assert "2 batches into epoch 2" in out
-    assert_same_run(reference_dir, run_dir)
+    # The same run as the uninterrupted one without in-epoch checkpoints: they change nothing.
+    assert_same_run(reference, run_dir)
     assert metric_epochs(run_dir) == [1, 2, 3]
 
 
@@ -148,18 +168,15 @@ def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(
 
 @pytest.mark.slow
 def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is_not(
-        reference, tmp_path):
-    run_dir, markers = tmp_path / "run", tmp_path / "markers"
-    first = start(run_dir, markers, pause="1:1")
-    wait_for(markers / "paused", first)
-    code, out, err = finish(start(run_dir, tmp_path / "markers2"))
+        reference, killed_mid_epoch):
+    code, out, err = killed_mid_epoch.second  # started while the first held the lock
     assert code == 1
-    assert "is in use by another gan_tf process" in err and f'"pid": {first.pid}' in err
-    kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
-    assert os.path.exists(run_dir / ".lock")
-    code, out, err = finish(start(run_dir, tmp_path / "markers3"))
+    assert ("is in use by another gan_tf process" in err
+            and f'"pid": {killed_mid_epoch.first_pid}' in err)
+    assert killed_mid_epoch.lock_left  # kill -9 left it; the rerun was not refused by it
+    code, out, err = killed_mid_epoch.rerun
     assert code == 0, err
-    assert_same_run(reference, run_dir)
+    assert_same_run(reference, killed_mid_epoch.run_dir)
 
 
 @pytest.mark.slow
@@ -167,13 +184,14 @@ def test_kill_9_during_checkpoint_writes_in_a_randomized_loop(reference, tmp_pat
     """Rounds killed in a checkpoint write or a random 0-100 ms after one starts, then a rerun.
 
     "In a write" is synchronised on the temporary folder TensorFlow writes a checkpoint into
-    (`ckpt-N_temp`), which exists only while that checkpoint is being written.
+    (`ckpt-N_temp`), which exists only while that checkpoint is being written. Two rounds: the
+    first killed inside a write, the second (a resume of the torn run) at a random point.
     """
     run_dir = tmp_path / "run"
     checkpoints = run_dir / "checkpoints"
     rng = random.Random(0)
     torn = 0
-    for round_number in range(6):
+    for round_number in range(2):
         markers = tmp_path / f"markers{round_number}"
         done = 0
         if os.path.exists(checkpoints / "checkpoint"):
@@ -209,10 +227,9 @@ QUIET = dict(verbose=0)
 
 
 @pytest.mark.parametrize("damage", ["zero_byte_index", "garbage_index", "garbage_state_file"])
-def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(damage, make_tiny_config,
-                                                                     capfd):
-    config = make_tiny_config(epochs=2)
-    train_lib.train(config, **QUIET)
+def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(
+        damage, trained_tiny_config, make_tiny_config, capfd):
+    config = trained_tiny_config(epochs=2)
     folder = os.path.join(config.output_dir, "checkpoints")
     if damage == "zero_byte_index":
         open(os.path.join(folder, "ckpt-2.index"), "wb").close()
@@ -232,12 +249,11 @@ def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(damage, mak
         assert err.count("Warning:") == 1 and "ckpt-2 cannot be restored" in err
 
 
-def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_config,
-                                                                 monkeypatch):
+def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(trained_tiny_config,
+                                                                 make_tiny_config, monkeypatch):
     from gan_tf import losses
 
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+    config = trained_tiny_config(epochs=1)
     before = checkpoint_values(config.output_dir, save_counter=False)
 
     def nan_gradient_loss(fake_logits):
@@ -255,14 +271,13 @@ def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(make_tiny_confi
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
 
-def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(make_tiny_config,
-                                                                   monkeypatch):
+def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(trained_tiny_config,
+                                                                   make_tiny_config, monkeypatch):
     import errno
 
     from gan_tf import images
 
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+    config = trained_tiny_config(epochs=1)
 
     def no_space(pixels, path):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
@@ -311,9 +326,9 @@ print("EPOCHS:", train_lib.load_run(str(tmp / "run"))[2])
     assert not any("_temp" in name for name in leftovers), leftovers
 
 
-def test_links_out_of_the_run_directory_are_refused(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_links_out_of_the_run_directory_are_refused(trained_tiny_config, make_tiny_config,
+                                                    tmp_path):
+    config = trained_tiny_config(epochs=1)
     outside = tmp_path / "outside"
     outside.mkdir()
     samples = os.path.join(config.output_dir, "samples")
@@ -324,9 +339,9 @@ def test_links_out_of_the_run_directory_are_refused(make_tiny_config, tmp_path):
     assert os.listdir(outside) == []
 
 
-def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_a_checkpoint_list_naming_files_elsewhere_is_refused(trained_tiny_config,
+                                                             make_tiny_config, tmp_path):
+    config = trained_tiny_config(epochs=1)
     victim = tmp_path / "precious.index"
     victim.write_bytes(b"keep me")
     with open(os.path.join(config.output_dir, "checkpoints", "checkpoint"), "w") as stream:
@@ -338,9 +353,8 @@ def test_a_checkpoint_list_naming_files_elsewhere_is_refused(make_tiny_config, t
     assert victim.read_bytes() == b"keep me"
 
 
-def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, tmp_path):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_the_best_checkpoint_list_cannot_point_outside_either(trained_tiny_config, tmp_path):
+    config = trained_tiny_config(epochs=1)
     best = os.path.join(config.output_dir, "best_checkpoint")
     os.makedirs(best)
     with open(os.path.join(best, "best.json"), "w") as stream:
@@ -351,9 +365,9 @@ def test_the_best_checkpoint_list_cannot_point_outside_either(make_tiny_config, 
         train_lib.load_run(config.output_dir, checkpoint="best")
 
 
-def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(make_tiny_config):
-    config = make_tiny_config(epochs=1)
-    train_lib.train(config, **QUIET)
+def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(
+        trained_tiny_config, make_tiny_config):
+    trained_tiny_config(epochs=1)
     with pytest.raises(UserError, match="holds a run with another configuration"):
         # The folder does not exist: had the data been loaded first, that would be the error.
         train_lib.train(make_tiny_config(dataset="folder:/definitely/missing"), **QUIET)

@@ -15,7 +15,6 @@ library carries no test hooks.
 import os
 import signal
 import sys
-import threading
 
 
 def marked_checkpoint_class(base, directory, pause):
@@ -38,20 +37,24 @@ def marked_checkpoint_class(base, directory, pause):
                 pass
 
     def wait_for_sigterm(checkpoint):
-        """Blocks (no polling) until the checkpoint callback has received SIGTERM."""
-        received = threading.Event()
-        previous = signal.getsignal(signal.SIGTERM)
+        """Blocks (no polling) until the checkpoint callback has received SIGTERM.
 
-        def handler(signum, frame):
-            previous(signum, frame)
-            received.set()
-
-        signal.signal(signal.SIGTERM, handler)
+        Python runs a signal's handler (here the callback's) between bytecodes, so a wait on
+        a lock or a pipe that the handler would release can miss a signal that arrives just
+        before the wait blocks, and hang (a `threading.Event` set from the handler did, now
+        and then). The C-level signal handler writes to the wakeup pipe as the signal
+        arrives, so the read below returns; the loop then sees the callback's flag.
+        """
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        previous_fd = signal.set_wakeup_fd(write_end)
         try:
-            if not checkpoint.sigterm_received:  # else it came before `handler` was set
-                received.wait()
+            while not checkpoint.sigterm_received:
+                os.read(read_end, 64)  # any signal wakes it; the loop tests the flag again
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            signal.set_wakeup_fd(previous_fd)
+            os.close(read_end)
+            os.close(write_end)
 
     class MarkedCheckpoint(base):
         def on_epoch_end(self, epoch, logs=None):

@@ -12,7 +12,7 @@ test; one JSON line per variant, and a table at the end.
 
 Variants (each changes one thing from `base`, the report's defaults):
   base           the defaults: 5,000 generated, half of each batch, confident filter p>=0.9
-  steps3000      3,000 classifier steps in both arms (instead of 1,000)
+  steps3000      3,000 classifier steps in both arms (instead of --steps, 1,000)
   fraction25 / fraction75   a quarter / three quarters of each batch generated
   nofilter       every sample kept
   conf50 / conf99           filter threshold 0.5 / 0.99
@@ -31,6 +31,7 @@ Variants (each changes one thing from `base`, the report's defaults):
                  per class (no confident filter)
 """
 
+import dataclasses
 import json
 import os
 import time
@@ -42,30 +43,44 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_string("run_dir", None, "a run trained with --holdout and --conditional")
 flags.DEFINE_list("variants", ["base"], "variants to compare (see the module doc)")
 flags.DEFINE_integer("seeds", 5, "classifier seeds per arm")
-flags.DEFINE_string("augmentation", "medium", "ordinary augmentation (as chosen on validation)")
+flags.DEFINE_integer("steps", 1000, "classifier steps of every variant that sets none")
+flags.DEFINE_string("augmentation", "medium",
+                    "ordinary augmentation (as chosen on validation)")
 flags.DEFINE_string("output", None, "JSON lines file to append results to")
 FLAGS = flags.FLAGS
 
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One change from the report's defaults: `options` are `downstream.Options` fields;
+    the rest are what the report has no option for."""
+
+    options: dict = dataclasses.field(default_factory=dict)
+    soft: float = None  # share of the requested class in a soft target; None: one-hot
+    augment_generated: bool = True
+    select: str = None  # "drs" or "dtop": chosen by the discriminator, not the filter
+
+
 VARIANTS = {
-    "base": {},
-    "steps3000": {"steps": 3000},
-    "fraction25": {"generated_fraction": 0.25},
-    "fraction75": {"generated_fraction": 0.75},
-    "nofilter": {"sample_filter": "none"},
-    "conf50": {"min_confidence": 0.5},
-    "conf99": {"min_confidence": 0.99},
-    "many20000": {"num_generated": 20000},
-    "soft": {"_soft": 0.5},
-    "augreal": {"_augment_generated": False},
-    "best": {"checkpoint": "best"},
-    "drs": {"_select": "drs"},
-    "dtop": {"_select": "dtop"},
+    "base": Variant(),
+    "steps3000": Variant({"steps": 3000}),
+    "fraction25": Variant({"generated_fraction": 0.25}),
+    "fraction75": Variant({"generated_fraction": 0.75}),
+    "nofilter": Variant({"sample_filter": "none"}),
+    "conf50": Variant({"min_confidence": 0.5}),
+    "conf99": Variant({"min_confidence": 0.99}),
+    "many20000": Variant({"num_generated": 20000}),
+    "soft": Variant(soft=0.5),
+    "augreal": Variant(augment_generated=False),
+    "best": Variant({"checkpoint": "best"}),
+    "drs": Variant(select="drs"),
+    "dtop": Variant(select="dtop"),
 }
 
 
-def _discriminator_selected(run_dir, options, num_classes):
-    """`(images, labels, facts)`: samples chosen by the run's discriminator ("drs" or
-    "dtop"), balanced over classes, `options.num_generated` in all."""
+def _discriminator_selected(run_dir, options, select, num_classes):
+    """`(images, labels, facts)`: samples chosen by the run's discriminator (`select`:
+    "drs" or "dtop"), balanced over classes, `options.num_generated` in all."""
     import numpy as np
     import tensorflow as tf
 
@@ -86,7 +101,7 @@ def _discriminator_selected(run_dir, options, num_classes):
 
     quota = np.bincount(label_plan(options.num_generated, range(num_classes)),
                         minlength=num_classes)
-    if options._select == "dtop":
+    if select == "dtop":
         images, labels, logits = draw(2 * options.num_generated, options.seed)
         keep = np.concatenate([
             np.flatnonzero(labels == c)[np.argsort(-logits[labels == c])[:quota[c]]]
@@ -117,27 +132,8 @@ def _discriminator_selected(run_dir, options, num_classes):
              "acceptance": round(int(have.sum()) / drawn, 4)})
 
 
-def _splits(run_dir):
-    """`(train_x, train_y, val_x, val_y, num_classes)`: the GAN's training images and
-    real images it never saw (the report's validation split)."""
-    import numpy as np
-
-    from gan_tf import downstream, runs
-
-    config, _ = downstream.check_run(run_dir)
-    run_data = runs.load_run_data(config, download=False)
-    data = run_data.everything
-    held_out_counts = np.bincount(data.labels[run_data.held_out], minlength=data.num_classes)
-    unseen = downstream._unseen_validation(run_data, held_out_counts, config.seed)
-    if unseen is None:
-        raise SystemExit("This run has no unseen real images to validate on (train it with "
-                         "--max_examples below the dataset's size).")
-    return (downstream._float(data.images[run_data.trained]), data.labels[run_data.trained],
-            downstream._float(data.images[unseen]), data.labels[unseen], data.num_classes)
-
-
 class _SoftTrainer:
-    """`downstream._Trainer`, with one-hot or soft targets and optional augmentation of the
+    """`downstream.Trainer`, with one-hot or soft targets and optional augmentation of the
     first set only (the real images)."""
 
     def __init__(self, trainer, num_classes):
@@ -185,35 +181,39 @@ def main(argv):
 
     from gan_tf import downstream, samplers, stats
 
-    train_x, train_y, val_x, val_y, num_classes = _splits(FLAGS.run_dir)
-    make = downstream._classifier_factory(None, train_x.shape[1:], num_classes)
+    splits = downstream.prepared_splits(FLAGS.run_dir, "test")
+    if splits.validation_seen_by_gan:
+        raise SystemExit("This run has no unseen real images to validate on (train it with "
+                         "--max_examples below the dataset's size).")
+    # Train on everything the GAN trained on; test on the real images it never saw.
+    train_x, train_y = splits.train_x, splits.train_y
+    val_x, val_y, num_classes = splits.val_x, splits.val_y, splits.num_classes
+    make = downstream.classifier_factory(None, splits.image_shape, num_classes)
     print(f"{len(train_y)} training images, {len(val_y)} validation images "
           f"(unseen by the GAN); augmentation {FLAGS.augmentation}", flush=True)
     baselines, results = {}, []
     for name in FLAGS.variants:
-        settings = dict(VARIANTS[name])
-        soft = settings.pop("_soft", None)
-        augment_generated = settings.pop("_augment_generated", True)
-        select = settings.pop("_select", None)
-        options = downstream.Options(augmentation=FLAGS.augmentation, seeds=FLAGS.seeds,
-                                     **settings)
-        options._select = select
-        trainer = downstream._Trainer(make, options.steps, val_x, val_y)
+        variant = VARIANTS[name]
+        options = downstream.Options(**{"augmentation": FLAGS.augmentation,
+                                        "seeds": FLAGS.seeds, "steps": FLAGS.steps,
+                                        **variant.options})
+        trainer = downstream.Trainer(make, options.steps, val_x, val_y)
         started = time.perf_counter()
-        sampler = samplers.load_sampler(FLAGS.run_dir, options.checkpoint)
-        if select:
+        if variant.select:
             gen_x, gen_y, facts = _discriminator_selected(FLAGS.run_dir, options,
-                                                          num_classes)
+                                                          variant.select, num_classes)
         else:
-            gen_x, gen_y, facts = downstream._generated(
+            sampler = samplers.load_sampler(FLAGS.run_dir, options.checkpoint)
+            gen_x, gen_y, facts = downstream.generated_images(
                 sampler, options, trainer, train_x, train_y, FLAGS.augmentation,
                 num_classes)
         targets = gen_y
-        if soft is not None:
+        if variant.soft is not None:
             judge = trainer.fit([(train_x, train_y)], [1.0], seed=0,
                                 augmentation=FLAGS.augmentation)
             probabilities = trainer.probabilities(judge, gen_x)
-            targets = (soft * np.eye(num_classes)[gen_y] + (1 - soft) * probabilities)
+            targets = (variant.soft * np.eye(num_classes)[gen_y]
+                       + (1 - variant.soft) * probabilities)
         soft_trainer = _SoftTrainer(trainer, num_classes)
         if options.steps not in baselines:
             baselines[options.steps] = [
@@ -224,7 +224,8 @@ def main(argv):
         with_generated = [
             trainer.accuracy(soft_trainer.fit([(train_x, train_y), (gen_x, targets)],
                                               [1 - fraction, fraction], seed,
-                                              FLAGS.augmentation, augment_generated))
+                                              FLAGS.augmentation,
+                                              variant.augment_generated))
             for seed in range(options.seeds)]
         gain = stats.paired_difference(with_generated, baselines[options.steps])
         result = {"run_dir": FLAGS.run_dir, "variant": name, "split": "validation",

@@ -179,36 +179,7 @@ def downstream_report(run_dir, options=None, output_dir=None):
     options = options or Options()
     options.validate()
     started = time.perf_counter()
-    config, holdout = check_run(run_dir)
-    run_data = runs.load_run_data(config, download=False)
-    if [int(i) for i in run_data.held_out] != holdout["held_out"]:
-        raise UserError(f"The held-out split recorded in {run_dir} differs from the one its "
-                        "dataset gives now: the data changed since training, so the test "
-                        "images may have been trained on. Restore the dataset.")
-    data = run_data.everything
-    _check_fits_in_memory(data, run_data.trained)
-    names = list(data.class_names or [str(c) for c in range(data.num_classes)])
-    train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
-    test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
-    _check_counts(train_y, test_y, names, data.num_classes)
-    # Validation: real images the GAN never trained on (those --max_examples left out), or,
-    # when it trained on all of them, a fifth of its training images (which it has seen).
-    unseen = _unseen_validation(run_data, np.bincount(test_y, minlength=data.num_classes),
-                                config.seed)
-    if unseen is not None:
-        fit_x, fit_y = train_x, train_y
-        val_x, val_y = _float(data.images[unseen]), data.labels[unseen]
-    else:
-        fit_idx, val_idx = _validation_split(train_y, config.seed)
-        fit_x, fit_y, val_x, val_y = (train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
-                                      train_y[val_idx])
-    if options.split == "validation":
-        train_x, train_y, test_x, test_y = fit_x, fit_y, val_x, val_y
-        if unseen is None:
-            _logger.warning("Warning: the GAN trained on every real training image, so the "
-                            "validation images were carved from images it has seen: the "
-                            "arms with generated images score optimistically here. Compare "
-                            "options with each other, not with the real-only arms.")
+    splits = prepared_splits(run_dir, options.split)
     output_dir = output_dir or os.path.join(
         runs.evaluation_dir(run_dir, options.checkpoint),
         FOLDER + ("" if options.split == "test" else "_validation"))
@@ -219,26 +190,30 @@ def downstream_report(run_dir, options=None, output_dir=None):
     if not os.access(existing, os.W_OK):
         raise UserError(f"Cannot write the report to {output_dir}: {existing} is not "
                         "writable. Pass --output=DIR, a folder you can write to.")
-    classifier = _classifier_factory(options.classifier, data.image_shape, data.num_classes)
+    classifier = classifier_factory(options.classifier, splits.image_shape,
+                                    splits.num_classes)
     sampler = samplers.load_sampler(run_dir, options.checkpoint)
-    trainer = _Trainer(classifier, options.steps, test_x, test_y)
+    trainer = Trainer(classifier, options.steps, splits.test_x, splits.test_y)
 
-    _logger.info(f"Downstream report of {run_dir}: {len(train_y)} real training images, "
-                 f"{len(test_y)} {options.split} images, {data.num_classes} classes; "
+    _logger.info(f"Downstream report of {run_dir}: {len(splits.train_y)} real training "
+                 f"images, {len(splits.test_y)} {options.split} images, "
+                 f"{splits.num_classes} classes; "
                  f"{options.seeds} seeds x {len(ARMS)} arms, {options.steps} steps each.")
-    augmentation, candidates = _choose_augmentation(options, trainer, fit_x, fit_y, val_x,
-                                                    val_y)
-    generated_x, generated_y, filtering = _generated(
-        sampler, options, trainer, train_x, train_y, augmentation, data.num_classes)
-    arms = _train_arms(trainer, options, augmentation, (train_x, train_y),
+    augmentation, candidates = _choose_augmentation(options, trainer, splits.fit_x,
+                                                    splits.fit_y, splits.val_x, splits.val_y)
+    generated_x, generated_y, filtering = generated_images(
+        sampler, options, trainer, splits.train_x, splits.train_y, augmentation,
+        splits.num_classes)
+    arms = _train_arms(trainer, options, augmentation, (splits.train_x, splits.train_y),
                        (generated_x, generated_y))
     gain = stats.paired_difference(arms["real_augmented_generated"]["each"],
                                    arms["real_augmented"]["each"])
     report = {
-        "run_dir": os.path.abspath(run_dir), "dataset": data.name, "classes": names,
-        "split": options.split, "real_train_images": int(len(train_y)),
-        "test_images": int(len(test_y)), "validation_images": int(len(val_y)),
-        "validation_seen_by_gan": unseen is None,
+        "run_dir": os.path.abspath(run_dir), "dataset": splits.dataset,
+        "classes": splits.class_names,
+        "split": options.split, "real_train_images": int(len(splits.train_y)),
+        "test_images": int(len(splits.test_y)), "validation_images": int(len(splits.val_y)),
+        "validation_seen_by_gan": splits.validation_seen_by_gan,
         "classifier": options.classifier or "small CNN (gan_tf.downstream.small_cnn)",
         "steps": options.steps, "batch_size": BATCH_SIZE, "seeds": list(range(options.seeds)),
         "checkpoint": options.checkpoint,
@@ -251,6 +226,80 @@ def downstream_report(run_dir, options=None, output_dir=None):
     }
     _write(report, output_dir)
     return report, output_dir
+
+
+@dataclasses.dataclass
+class Splits:
+    """A run's real images for a downstream report, float32 in [-1, 1], labels int.
+
+    train_x, train_y: what the arms train on (the GAN's training images; with
+        `split="validation"`, the fit part below).
+    test_x, test_y: what the arms are tested on (the held-out split; with
+        `split="validation"`, the validation images).
+    fit_x, fit_y, val_x, val_y: what the augmentation is chosen on.
+    validation_seen_by_gan: the validation images are a fifth of the GAN's training
+        images (no unseen ones were left), so arms with generated images score
+        optimistically on them.
+    """
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    fit_x: np.ndarray
+    fit_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    validation_seen_by_gan: bool
+    num_classes: int
+    class_names: list
+    image_shape: tuple
+    dataset: str
+
+
+def prepared_splits(run_dir, split="test"):
+    """The `Splits` of a run that a downstream report can use; UserError if it cannot.
+
+    The validation images are real images the GAN never trained on (those
+    `--max_examples` left out, as many per class as the test split has) when there are
+    some, otherwise a fifth of its training images. `split="validation"` trains on the fit
+    part and tests on the validation images, so options can be chosen without the test
+    split.
+    """
+    from gan_tf import runs
+
+    check_choice("split", split, SPLITS)
+    config, holdout = check_run(run_dir)
+    run_data = runs.load_run_data(config, download=False)
+    if [int(i) for i in run_data.held_out] != holdout["held_out"]:
+        raise UserError(f"The held-out split recorded in {run_dir} differs from the one its "
+                        "dataset gives now: the data changed since training, so the test "
+                        "images may have been trained on. Restore the dataset.")
+    data = run_data.everything
+    _check_fits_in_memory(data, run_data.trained)
+    names = list(data.class_names or [str(c) for c in range(data.num_classes)])
+    train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
+    test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
+    _check_counts(train_y, test_y, names, data.num_classes)
+    unseen = _unseen_validation(run_data, np.bincount(test_y, minlength=data.num_classes),
+                                config.seed)
+    if unseen is not None:
+        fit_x, fit_y = train_x, train_y
+        val_x, val_y = _float(data.images[unseen]), data.labels[unseen]
+    else:
+        fit_idx, val_idx = _validation_split(train_y, config.seed)
+        fit_x, fit_y, val_x, val_y = (train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
+                                      train_y[val_idx])
+    if split == "validation":
+        train_x, train_y, test_x, test_y = fit_x, fit_y, val_x, val_y
+        if unseen is None:
+            _logger.warning("Warning: the GAN trained on every real training image, so the "
+                            "validation images were carved from images it has seen: the "
+                            "arms with generated images score optimistically here. Compare "
+                            "options with each other, not with the real-only arms.")
+    return Splits(train_x, train_y, test_x, test_y, fit_x, fit_y, val_x, val_y,
+                  validation_seen_by_gan=unseen is None, num_classes=data.num_classes,
+                  class_names=names, image_shape=tuple(data.image_shape), dataset=data.name)
 
 
 def summary_lines(report):
@@ -368,7 +417,7 @@ def _validation_split(labels, seed):
                             at_least=1)
 
 
-def _classifier_factory(path, image_shape, num_classes):
+def classifier_factory(path, image_shape, num_classes):
     """A function `seed -> compiled fresh classifier`: the small CNN or the user's model."""
     import keras
 
@@ -402,7 +451,7 @@ def _classifier_factory(path, image_shape, num_classes):
     return make
 
 
-class _Trainer:
+class Trainer:
     """Trains a fresh classifier on a mix of image sets and tests it."""
 
     def __init__(self, make_classifier, steps, test_x, test_y):
@@ -459,7 +508,7 @@ def _choose_augmentation(options, trainer, fit_x, fit_y, val_x, val_y):
     return chosen, scores
 
 
-def _generated(sampler, options, trainer, train_x, train_y, augmentation, num_classes):
+def generated_images(sampler, options, trainer, train_x, train_y, augmentation, num_classes):
     """`(images, labels, facts)`: balanced generated images, filtered if asked."""
     from gan_tf.generate_lib import label_plan
 

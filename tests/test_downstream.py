@@ -219,6 +219,29 @@ def trained_on_an_array(tmp_path, per_class, holdout):
     return config
 
 
+@pytest.mark.slow  # several classifier trainings and 30,000 discriminator scores
+def test_the_options_benchmark_compares_variants_on_validation_only(held_out_run):
+    """benchmarks/downstream_options.py: arm 2 once, arm 4 per variant, tested on the 1,000
+    real digits neither the GAN nor the holdout holds (never the test split)."""
+    result = run_python([os.path.join(REPO, "benchmarks", "downstream_options.py"),
+                         f"--run_dir={held_out_run.output_dir}", "--variants=nofilter,dtop,drs",
+                         "--seeds=2", "--steps=5", "--augmentation=light"], timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [row["variant"] for row in rows] == ["nofilter", "dtop", "drs"]
+    assert {(row["split"], row["validation_images"], row["steps"]) for row in rows} == {
+        ("validation", 1000, 5)}
+    # The same arm-2 baseline for every variant (paired), and a gain from it.
+    assert rows[0]["real_augmented"] == rows[1]["real_augmented"] == rows[2]["real_augmented"]
+    for row in rows:
+        each = np.subtract(row["real_augmented_generated"], row["real_augmented"])
+        assert row["gain"]["mean"] == pytest.approx(each.mean())
+    assert [row["generated"]["filter"] for row in rows[:2]] == ["none",
+                                                                "discriminator top half"]
+    assert rows[2]["generated"]["filter"] == "drs" and 0 < rows[2]["generated"][
+        "acceptance"] <= 1
+
+
 @pytest.mark.slow  # several classifier trainings: seconds each
 def test_without_unseen_images_validation_is_carved_from_the_gan_s_and_says_so(tmp_path,
                                                                              messages):
@@ -320,8 +343,8 @@ def test_a_classifier_fit_depends_on_its_seed_alone():
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (40, 28, 28, 1)).astype(np.float32)
     y = np.arange(40) % 10
-    trainer = downstream._Trainer(downstream._classifier_factory(None, (28, 28, 1), 10), 8,
-                                  x, y)
+    trainer = downstream.Trainer(downstream.classifier_factory(None, (28, 28, 1), 10), 8,
+                                 x, y)
 
     def weights(seed):
         model = trainer.fit([(x, y), (x[:20], y[:20])], [0.5, 0.5], seed, "medium")

@@ -71,6 +71,9 @@ def read_run_config(run_dir):
         # "inception" meant Keras's InceptionV3 weights, now "keras_inception".
         if values.get("extractor") == "inception" and "inception_sha256" not in values:
             values["extractor"] = "keras_inception"
+        # The run is where it was read from: a run folder moved or copied elsewhere still
+        # names its first place in config.json until it trains again.
+        values["output_dir"] = os.path.abspath(run_dir)
         return TrainConfig.from_dict(values), dataset
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise UserError(f"{run_dir} is not a readable gan_tf run ({config_path}: {error}). "

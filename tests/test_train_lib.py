@@ -562,6 +562,26 @@ def test_a_run_recorded_when_inception_meant_keras_weights_reads_as_keras_incept
                                                             "/w/inception_v3.h5")
 
 
+def test_a_moved_run_is_read_and_resumed_where_it_lies_now(trained_tiny_config, tmp_path):
+    """A run folder copied elsewhere (as a user moves one) still names its first place in
+    config.json; reading it gives where it lies now, resuming writes there alone."""
+    moved = trained_tiny_config(root=tmp_path / "moved", epochs=1, max_examples=64)
+    path = os.path.join(moved.output_dir, "config.json")
+    with open(path, encoding="utf-8") as stream:
+        first_place = json.load(stream)["config"]["output_dir"]
+    assert os.path.abspath(first_place) != os.path.abspath(moved.output_dir)
+    before = sorted(os.listdir(first_place))
+    assert runs.read_run_config(moved.output_dir)[0].output_dir == os.path.abspath(
+        moved.output_dir)
+    _, _, epochs = runs.load_run(moved.output_dir)
+    assert epochs == 1
+    result = train_lib.train(dataclasses.replace(moved, epochs=2), verbose=0)
+    assert (result.start_epoch, result.end_epoch) == (1, 2)
+    assert sorted(os.listdir(first_place)) == before
+    with open(path, encoding="utf-8") as stream:
+        assert json.load(stream)["config"]["output_dir"] == moved.output_dir
+
+
 def _first_batch_holding(data_lib, count, batch_size, seed, wanted):
     """`(batch, index)`: the first batch of epoch 0 (after the first) holding an image index
     in `wanted`, from the labels of an in-memory twin whose labels are the indices."""

@@ -29,6 +29,11 @@ Variants (each changes one thing from `base`, the report's defaults):
                  (D_max over 20,000 burn-in samples), until each class has its quota
   dtop           the half of twice as many samples that the discriminator scores highest,
                  per class (no confident filter)
+  trunc50 / trunc75 / wide125   latents scaled by 0.5 / 0.75 (truncation: typical samples)
+                 or 1.25 (more varied ones), then the confident filter
+  newreal        not generated at all: real images that neither the GAN, the validation
+                 nor the test split holds, as many as the generated ones (up to what is
+                 left), labelled truly: what new data could add at best
 """
 
 import dataclasses
@@ -58,7 +63,9 @@ class Variant:
     options: dict = dataclasses.field(default_factory=dict)
     soft: float = None  # share of the requested class in a soft target; None: one-hot
     augment_generated: bool = True
-    select: str = None  # "drs" or "dtop": chosen by the discriminator, not the filter
+    select: str = None  # "drs" or "dtop": chosen by the discriminator, not the filter;
+    # "real": new real images instead of generated ones (what new data could give at best)
+    latent_scale: float = 1.0  # latents times this: < 1 truncates, > 1 widens
 
 
 VARIANTS = {
@@ -75,6 +82,10 @@ VARIANTS = {
     "best": Variant({"checkpoint": "best"}),
     "drs": Variant(select="drs"),
     "dtop": Variant(select="dtop"),
+    "trunc50": Variant(latent_scale=0.5),
+    "trunc75": Variant(latent_scale=0.75),
+    "wide125": Variant(latent_scale=1.25),
+    "newreal": Variant(select="real"),
 }
 
 
@@ -130,6 +141,42 @@ def _discriminator_selected(run_dir, options, select, num_classes):
     return (np.concatenate(kept_x), np.concatenate(kept_y),
             {"filter": "drs", "samples_drawn": drawn,
              "acceptance": round(int(have.sum()) / drawn, 4)})
+
+
+class _ScaledLatents:
+    """A sampler whose latents are scaled by `scale` (the truncation trick when < 1)."""
+
+    def __init__(self, sampler, scale):
+        self.sampler, self.scale = sampler, scale
+
+    def generate(self, num_images, seed=0, labels=None):
+        from gan_tf.gan import sample_latents
+
+        latents = sample_latents(num_images, self.sampler.latent_dim, seed,
+                                 self.sampler.latent_distribution)
+        return self.sampler.images_for(self.scale * latents.numpy(), labels)
+
+
+def _new_real(run_dir, splits, count):
+    """`(images, labels, facts)`: up to `count` real images, balanced over classes, that
+    neither the GAN, the held-out split nor the validation split holds."""
+    import numpy as np
+
+    from gan_tf import downstream, runs
+
+    config, _ = runs.read_run_config(run_dir)
+    run_data = runs.load_run_data(config, download=False)
+    data = run_data.everything
+    used = np.concatenate([run_data.trained, run_data.held_out, splits.validation_indices])
+    spare = np.setdiff1d(np.arange(len(data)), used)
+    per_class = min(count // splits.num_classes,
+                    *np.bincount(data.labels[spare], minlength=splits.num_classes))
+    rng = np.random.default_rng(0)
+    chosen = np.sort(np.concatenate([
+        rng.permutation(spare[data.labels[spare] == c])[:per_class]
+        for c in range(splits.num_classes)]))
+    return (downstream.real_pixels(data.images[chosen]), data.labels[chosen].astype(np.int32),
+            {"filter": "new real images", "per_class": int(per_class)})
 
 
 class _SoftTrainer:
@@ -199,11 +246,15 @@ def main(argv):
                                         **variant.options})
         trainer = downstream.Trainer(make, options.steps, val_x, val_y)
         started = time.perf_counter()
-        if variant.select:
+        if variant.select == "real":
+            gen_x, gen_y, facts = _new_real(FLAGS.run_dir, splits, options.num_generated)
+        elif variant.select:
             gen_x, gen_y, facts = _discriminator_selected(FLAGS.run_dir, options,
                                                           variant.select, num_classes)
         else:
             sampler = samplers.load_sampler(FLAGS.run_dir, options.checkpoint)
+            if variant.latent_scale != 1.0:
+                sampler = _ScaledLatents(sampler, variant.latent_scale)
             gen_x, gen_y, facts = downstream.generated_images(
                 sampler, options, trainer, train_x, train_y, FLAGS.augmentation,
                 num_classes)

@@ -240,6 +240,8 @@ class Splits:
     validation_seen_by_gan: the validation images are a fifth of the GAN's training
         images (no unseen ones were left), so arms with generated images score
         optimistically on them.
+    validation_indices: the unseen validation images' indices in the run's dataset (None
+        when they were carved from the training images).
     """
 
     train_x: np.ndarray
@@ -251,6 +253,7 @@ class Splits:
     val_x: np.ndarray
     val_y: np.ndarray
     validation_seen_by_gan: bool
+    validation_indices: np.ndarray
     num_classes: int
     class_names: list
     image_shape: tuple
@@ -278,14 +281,16 @@ def prepared_splits(run_dir, split="test"):
     data = run_data.everything
     _check_fits_in_memory(data, run_data.trained)
     names = list(data.class_names or [str(c) for c in range(data.num_classes)])
-    train_x, train_y = _float(data.images[run_data.trained]), data.labels[run_data.trained]
-    test_x, test_y = _float(data.images[run_data.held_out]), data.labels[run_data.held_out]
+    train_x = real_pixels(data.images[run_data.trained])
+    train_y = data.labels[run_data.trained]
+    test_x = real_pixels(data.images[run_data.held_out])
+    test_y = data.labels[run_data.held_out]
     _check_counts(train_y, test_y, names, data.num_classes)
     unseen = _unseen_validation(run_data, np.bincount(test_y, minlength=data.num_classes),
                                 config.seed)
     if unseen is not None:
         fit_x, fit_y = train_x, train_y
-        val_x, val_y = _float(data.images[unseen]), data.labels[unseen]
+        val_x, val_y = real_pixels(data.images[unseen]), data.labels[unseen]
     else:
         fit_idx, val_idx = _validation_split(train_y, config.seed)
         fit_x, fit_y, val_x, val_y = (train_x[fit_idx], train_y[fit_idx], train_x[val_idx],
@@ -298,7 +303,8 @@ def prepared_splits(run_dir, split="test"):
                             "arms with generated images score optimistically here. Compare "
                             "options with each other, not with the real-only arms.")
     return Splits(train_x, train_y, test_x, test_y, fit_x, fit_y, val_x, val_y,
-                  validation_seen_by_gan=unseen is None, num_classes=data.num_classes,
+                  validation_seen_by_gan=unseen is None, validation_indices=unseen,
+                  num_classes=data.num_classes,
                   class_names=names, image_shape=tuple(data.image_shape), dataset=data.name)
 
 
@@ -358,7 +364,8 @@ def augmentation_layers(name, seed=0):
     return keras.Sequential(layers)
 
 
-def _float(pixels):
+def real_pixels(pixels):
+    """uint8 pixels as the float32 images in [-1, 1] that the classifiers take."""
     return (np.asarray(pixels, np.float32) / 127.5 - 1.0).astype(np.float32)
 
 

@@ -70,8 +70,8 @@ class Sampler:
         (`gan_tf.gan.sample_latents`, in `latent_distribution`), as `GAN.generate` does, so
         the images do not depend on `batch_size` beyond float32 round-off (bit-identical at
         the same `batch_size` on one machine; below 1e-6 apart across batch sizes) and equal
-        `GAN.generate(num_images, seed, labels=..., batch_size=...)`. `images` are float32 numpy in [-1, 1]; `labels` int32
-        numpy, or None when unconditional.
+        `GAN.generate(num_images, seed, labels=..., batch_size=...)`. `images` are float32
+        numpy in [-1, 1]; `labels` int32 numpy, or None when unconditional.
         """
         from gan_tf.gan import sample_latents
 
@@ -85,6 +85,25 @@ class Sampler:
             images = self._run_batch(latents[start:start + batch_size], part)
             bar.add(len(images))
             yield np.asarray(images, dtype=np.float32), part
+
+    def images_for(self, latents, labels=None, batch_size=500):
+        """The images of your own `latents` `(N, latent_dim)` (e.g. an interpolation, or
+        truncated latents): float32 numpy in [-1, 1]. `labels` as in `labels_for`.
+        `generate(n, seed)` is `images_for(gan_tf.gan.sample_latents(n, latent_dim, seed,
+        latent_distribution))` bit for bit (the same batch size)."""
+        latents = np.asarray(latents, np.float32)
+        if latents.ndim != 2 or latents.shape[1] != self.latent_dim or not len(latents):
+            raise invalid("latents", f"an array of shape {latents.shape}",
+                          f"shape (N, {self.latent_dim}): N >= 1 latents of this generator")
+        check_positive_int("batch_size", batch_size)
+        import tensorflow as tf
+
+        labels = self.labels_for(len(latents), labels)
+        latents = tf.constant(latents)
+        return np.concatenate([np.asarray(self._run_batch(
+            latents[start:start + batch_size],
+            None if labels is None else labels[start:start + batch_size]), np.float32)
+            for start in range(0, len(latents), batch_size)])
 
     def generate(self, num_images, seed=0, labels=None, batch_size=500):
         """`num_images` images, float32 numpy `(N, H, W, C)` in [-1, 1]; see `batches`."""

@@ -71,6 +71,14 @@ def test_sampler_of_a_run_describes_it_and_matches_gan_generate(conditional_run,
                                atol=ACROSS_BATCH_SIZES_ATOL)
     assert images.dtype == np.float32 and images.shape == (7, 28, 28, 1)
     assert not np.allclose(images[0], images[1])
+    # Your own latents: the same images from the same latents; scaled ones differ.
+    from gan_tf.gan import sample_latents
+
+    latents = np.asarray(sample_latents(7, sampler.latent_dim, 5, sampler.latent_distribution))
+    np.testing.assert_array_equal(sampler.images_for(latents, labels, batch_size=3), images)
+    assert not np.allclose(sampler.images_for(0.5 * latents, labels, batch_size=3), images)
+    with pytest.raises(UserError, match=re.escape(f"shape (N, {sampler.latent_dim})")):
+        sampler.images_for(latents[:, :5])
 
 
 @pytest.mark.parametrize("which", ["conditional_run", "unconditional_run"])

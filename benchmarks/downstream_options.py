@@ -34,6 +34,7 @@ Variants (each changes one thing from `base`, the report's defaults):
   newreal        not generated at all: real images that neither the GAN, the validation
                  nor the test split holds, as many as the generated ones (up to what is
                  left), labelled truly: what new data could add at best
+  newreal3000    the same, with 3,000 classifier steps in both arms
 """
 
 import dataclasses
@@ -86,6 +87,7 @@ VARIANTS = {
     "trunc75": Variant(latent_scale=0.75),
     "wide125": Variant(latent_scale=1.25),
     "newreal": Variant(select="real"),
+    "newreal3000": Variant({"steps": 3000}, select="real"),
 }
 
 

@@ -237,11 +237,9 @@ class Splits:
     test_x, test_y: what the arms are tested on (the held-out split; with
         `split="validation"`, the validation images).
     fit_x, fit_y, val_x, val_y: what the augmentation is chosen on.
-    validation_seen_by_gan: the validation images are a fifth of the GAN's training
-        images (no unseen ones were left), so arms with generated images score
-        optimistically on them.
-    validation_indices: the unseen validation images' indices in the run's dataset (None
-        when they were carved from the training images).
+    validation_indices: the unseen validation images' indices in the run's dataset; None
+        when no unseen images were left and the validation images are a fifth of the GAN's
+        training images (`validation_seen_by_gan`).
     """
 
     train_x: np.ndarray
@@ -252,12 +250,17 @@ class Splits:
     fit_y: np.ndarray
     val_x: np.ndarray
     val_y: np.ndarray
-    validation_seen_by_gan: bool
     validation_indices: np.ndarray
     num_classes: int
     class_names: list
     image_shape: tuple
     dataset: str
+
+    @property
+    def validation_seen_by_gan(self):
+        """The GAN trained on the validation images: arms with generated images score
+        optimistically on them."""
+        return self.validation_indices is None
 
 
 def prepared_splits(run_dir, split="test"):
@@ -303,8 +306,7 @@ def prepared_splits(run_dir, split="test"):
                             "arms with generated images score optimistically here. Compare "
                             "options with each other, not with the real-only arms.")
     return Splits(train_x, train_y, test_x, test_y, fit_x, fit_y, val_x, val_y,
-                  validation_seen_by_gan=unseen is None, validation_indices=unseen,
-                  num_classes=data.num_classes,
+                  validation_indices=unseen, num_classes=data.num_classes,
                   class_names=names, image_shape=tuple(data.image_shape), dataset=data.name)
 
 

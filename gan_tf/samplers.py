@@ -80,10 +80,15 @@ class Sampler:
         labels = self.labels_for(num_images, labels)
         latents = sample_latents(num_images, self.latent_dim, seed, self.latent_distribution)
         bar = progress.bar(num_images, f"Drawing {num_images:,} samples")
-        for start in range(0, num_images, batch_size):
+        for images, part in self._batches_of(latents, labels, batch_size):
+            bar.add(len(images))
+            yield images, part
+
+    def _batches_of(self, latents, labels, batch_size):
+        """`(images, labels)` of `latents` (a tensor) in batches of at most `batch_size`."""
+        for start in range(0, int(latents.shape[0]), batch_size):
             part = None if labels is None else labels[start:start + batch_size]
             images = self._run_batch(latents[start:start + batch_size], part)
-            bar.add(len(images))
             yield np.asarray(images, dtype=np.float32), part
 
     def images_for(self, latents, labels=None, batch_size=500):
@@ -99,11 +104,8 @@ class Sampler:
         import tensorflow as tf
 
         labels = self.labels_for(len(latents), labels)
-        latents = tf.constant(latents)
-        return np.concatenate([np.asarray(self._run_batch(
-            latents[start:start + batch_size],
-            None if labels is None else labels[start:start + batch_size]), np.float32)
-            for start in range(0, len(latents), batch_size)])
+        return np.concatenate([images for images, _ in self._batches_of(
+            tf.constant(latents), labels, batch_size)])
 
     def generate(self, num_images, seed=0, labels=None, batch_size=500):
         """`num_images` images, float32 numpy `(N, H, W, C)` in [-1, 1]; see `batches`."""

@@ -36,6 +36,7 @@ flags.DEFINE_float("ema_decay", 0.999, "GAN --ema_decay (0: off)")
 flags.DEFINE_string("loss", "non_saturating", "GAN --loss")
 flags.DEFINE_bool("spectral_norm", False, "GAN --spectral_norm")
 flags.DEFINE_float("r1_penalty", 0.0, "GAN --r1_penalty")
+flags.DEFINE_float("mode_seeking", 0.0, "GAN --mode_seeking")
 flags.DEFINE_integer("gan_seed", 0, "GAN seed (also the holdout's)")
 flags.DEFINE_integer("num_generated", 5000, "generated digits")
 flags.DEFINE_float("generated_fraction", 0.5, "generated share of each batch")
@@ -61,6 +62,7 @@ def main(argv):
             f"pc{per_class}-e{epochs}-{FLAGS.augment}-ema{FLAGS.ema_decay}-{FLAGS.loss}"
             f"-sn{int(FLAGS.spectral_norm)}-r1{FLAGS.r1_penalty}-b{FLAGS.batch_size}"
             f"-s{FLAGS.gan_seed}"
+            + (f"-ms{FLAGS.mode_seeking:g}" if FLAGS.mode_seeking else "")
             + ("" if FLAGS.architecture == "dcgan" else f"-{FLAGS.architecture}")
             + ("" if FLAGS.dataset == "embedded_mnist"
                else "-" + os.path.basename(FLAGS.dataset).split(".")[0]))
@@ -69,6 +71,7 @@ def main(argv):
                              epochs=epochs, batch_size=FLAGS.batch_size, augment=FLAGS.augment,
                              ema_decay=FLAGS.ema_decay or None, loss=FLAGS.loss,
                              spectral_norm=FLAGS.spectral_norm, r1_penalty=FLAGS.r1_penalty,
+                             mode_seeking=FLAGS.mode_seeking,
                              seed=FLAGS.gan_seed, sample_every_n_epochs=max(1, epochs // 10),
                              checkpoint_every_n_epochs=max(1, epochs // 10),
                              eval_every_n_epochs=max(1, epochs // 5), output_dir=run_dir)

@@ -176,6 +176,9 @@ class TrainConfig:
                        "non_saturating | wasserstein | hinge | least_squares")
     gradient_penalty: float = _field(0.0, "WGAN-GP weight (0: off), e.g. 10")
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
+    mode_seeking: float = _field(
+        0.0, "weight of the mode-seeking term on G (Mao et al. 2019; 0: off), e.g. 1: G is "
+        "penalised when two latents give similar images, for more varied samples")
     discriminator_steps: int = _field(1, "D updates per G update")
     update: str = _field(
         "alternating", "alternating (a D step, then a G step on fresh latents) | simultaneous "
@@ -311,7 +314,7 @@ class TrainConfig:
                           "no --data_dir with --dataset=" + self.dataset.split(":", 1)[0]
                           + ": it is where tensorflow-datasets keeps prepared datasets, and "
                           "only a tensorflow-datasets name such as 'mnist' reads it")
-        for name in ("gradient_penalty", "r1_penalty"):
+        for name in ("gradient_penalty", "r1_penalty", "mode_seeking"):
             check_non_negative(name, getattr(self, name))
         for name in ("epochs", "batch_size", "latent_dim", "dcgan_filters", "discriminator_steps",
                      "sample_every_n_epochs", "checkpoint_every_n_epochs", "keep_checkpoints",
@@ -396,6 +399,12 @@ class TrainConfig:
                 f"Invalid combination: --update=simultaneous with --discriminator_steps="
                 f"{self.discriminator_steps}: a simultaneous update takes one D step per G step. "
                 "Drop one of them.")
+        if self.update == "simultaneous" and self.mode_seeking:
+            raise UserError(
+                f"Invalid combination: --update=simultaneous with --mode_seeking="
+                f"{self.mode_seeking:g}: the mode-seeking term needs G's own batch, drawn in "
+                "pairs for the same labels, which only --update=alternating has. Drop one of "
+                "them.")
         if self.gradient_penalty and self.r1_penalty:
             raise UserError(
                 f"Invalid combination: --gradient_penalty={self.gradient_penalty:g} and "

@@ -178,6 +178,13 @@ def moving_averages(optimizer):
         optimizer._trainable_variables, optimizer._model_variables_moving_average)}
 
 
+def _paired_labels(labels):
+    """`labels` with its second half replaced by its first: pair i (images i and i + n // 2)
+    shares a label, as `losses.mode_seeking_penalty` expects. An odd last label stays."""
+    half = tf.shape(labels)[0] // 2
+    return tf.concat([labels[:half], labels[:half], labels[2 * half:]], axis=0)
+
+
 class _Holder:
     """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
 
@@ -262,12 +269,14 @@ class GAN(keras.Model):
         self.fake_accuracy_tracker = keras.metrics.Mean(name="fake_accuracy")
         self.gradient_penalty_tracker = keras.metrics.Mean(name="gradient_penalty")
         self.r1_penalty_tracker = keras.metrics.Mean(name="r1_penalty")
+        self.mode_seeking_tracker = keras.metrics.Mean(name="mode_seeking")
         # Global norms of each player's gradients: a NaN/inf gradient shows up in the logs of
         # the very step (StopOnNonFinite stops there), and their size helps diagnose training.
         self.d_grad_norm_tracker = keras.metrics.Mean(name="d_grad_norm")
         self.g_grad_norm_tracker = keras.metrics.Mean(name="g_grad_norm")
         self.gradient_penalty_weight = 0.0
         self.r1_penalty_weight = 0.0
+        self.mode_seeking_weight = 0.0
         self.discriminator_steps = 1
         self.update = "alternating"
         self.augment = "none"
@@ -286,7 +295,8 @@ class GAN(keras.Model):
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
                 loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,
                 discriminator_steps=1, augment="none", ada_target=names.ADA_TARGET,
-                ada_ramp_images=names.ADA_RAMP_IMAGES, update="alternating", **kwargs):
+                ada_ramp_images=names.ADA_RAMP_IMAGES, update="alternating", mode_seeking=0.0,
+                **kwargs):
         """Sets both optimizers (default Adam(2e-4, beta_1=0.5)), the loss and D's regularizers.
 
         Args:
@@ -314,6 +324,11 @@ class GAN(keras.Model):
                 computed from the same forward pass (the TensorFlow DCGAN tutorial's step):
                 about a third less work per step, a slightly different game. Needs
                 `discriminator_steps=1`.
+            mode_seeking: weight of the mode-seeking term added to G's loss (0: off;
+                Mao et al. 2019 use 1). G's batch is drawn in two halves for the same labels,
+                and G is penalised when two latents give similar images
+                (`losses.mode_seeking_penalty`): more varied samples, especially for a
+                conditional G with few images per class. Needs `update="alternating"`.
             **kwargs: passed to `keras.Model.compile` (e.g. `steps_per_execution`).
         """
         self.generator_loss_fn, self.discriminator_loss_fn = losses_lib.get(loss)
@@ -321,11 +336,15 @@ class GAN(keras.Model):
         self.decision_threshold = losses_lib.decision_threshold(loss)
         check_non_negative("gradient_penalty", gradient_penalty)
         check_non_negative("r1_penalty", r1_penalty)
+        check_non_negative("mode_seeking", mode_seeking)
         check_positive_int("discriminator_steps", discriminator_steps)
         check_choice("update", update, names.UPDATES)
         if update == "simultaneous" and discriminator_steps != 1:
             raise invalid("update", update, "'alternating' when discriminator_steps > 1 "
                           "(a simultaneous update takes one D step per G step)")
+        if update == "simultaneous" and mode_seeking:
+            raise invalid("update", update, "'alternating' with mode_seeking (the term "
+                          "needs G's own batch, drawn in pairs for the same labels)")
         self.update = update
         check_choice("augment", augment, names.AUGMENTATIONS)
         self.augment = augment
@@ -336,6 +355,7 @@ class GAN(keras.Model):
         self.ada_ramp_images = int(ada_ramp_images)
         self.gradient_penalty_weight = float(gradient_penalty)
         self.r1_penalty_weight = float(r1_penalty)
+        self.mode_seeking_weight = float(mode_seeking)
         self.discriminator_steps = discriminator_steps
         self.generator_optimizer = generator_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
         self.discriminator_optimizer = discriminator_optimizer or keras.optimizers.Adam(
@@ -367,6 +387,8 @@ class GAN(keras.Model):
             metrics.append(self.gradient_penalty_tracker)
         if self.r1_penalty_weight:
             metrics.append(self.r1_penalty_tracker)
+        if self.mode_seeking_weight:
+            metrics.append(self.mode_seeking_tracker)
         if self._tracks_gradients():
             metrics += [self.d_grad_norm_tracker, self.g_grad_norm_tracker]
         return metrics
@@ -486,12 +508,20 @@ class GAN(keras.Model):
 
         # Generator step, with fresh latents.
         latents = self._draw_latents(batch_size, self.generator_optimizer.iterations, G_LATENTS)
+        g_labels = labels
+        if self.mode_seeking_weight and labels is not None:
+            g_labels = _paired_labels(labels)
         with tf.GradientTape() as tape:
-            generated = self._augment(self._generate(latents, labels, training=True),
-                                      2 * self.generator_optimizer.iterations + 1)
-            generated_logits = self._discriminate(generated, labels, training=True)
+            g_images = self._generate(latents, g_labels, training=True)
+            generated = self._augment(g_images, 2 * self.generator_optimizer.iterations + 1)
+            generated_logits = self._discriminate(generated, g_labels, training=True)
             g_loss = self.generator_loss_fn(generated_logits)
-            scaled_g_loss = self._scaled(self.generator_optimizer, g_loss, replicas)
+            total_g_loss = g_loss
+            if self.mode_seeking_weight:
+                penalty = losses_lib.mode_seeking_penalty(g_images, latents)
+                total_g_loss += self.mode_seeking_weight * penalty
+                self.mode_seeking_tracker.update_state(penalty)
+            scaled_g_loss = self._scaled(self.generator_optimizer, total_g_loss, replicas)
         self._apply(self.generator_optimizer, scaled_g_loss, tape,
                     self.generator.trainable_variables, self.g_grad_norm_tracker)
         return real_logits, fake_logits, g_loss
@@ -661,6 +691,7 @@ class GAN(keras.Model):
             "loss": self.loss_name,
             "gradient_penalty": self.gradient_penalty_weight,
             "r1_penalty": self.r1_penalty_weight,
+            "mode_seeking": self.mode_seeking_weight,
             "discriminator_steps": self.discriminator_steps,
             "update": self.update,
             "augment": self.augment,
@@ -678,6 +709,7 @@ class GAN(keras.Model):
             loss=config["loss"],
             gradient_penalty=config.get("gradient_penalty", 0.0),
             r1_penalty=config.get("r1_penalty", 0.0),
+            mode_seeking=config.get("mode_seeking", 0.0),
             discriminator_steps=config.get("discriminator_steps", 1),
             update=config.get("update", "alternating"),
             augment=config.get("augment", "none"),

@@ -107,6 +107,29 @@ def r1_penalty(discriminator, real_images):
     return 0.5 * tf.reduce_mean(tf.reduce_sum(tf.square(gradients), axis=axes))
 
 
+def mode_seeking_penalty(images, latents, epsilon=1e-5):
+    """Mode seeking: `1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + epsilon)`, to minimize.
+
+    Mao et al., "Mode Seeking Generative Adversarial Networks for Diverse Image Synthesis",
+    CVPR 2019, eq. 3. `images` are `G(latents)`; the first half of the batch is paired with
+    the second half (pair i is images i and i + n // 2; with an odd batch the last image is
+    left out), so the caller draws both halves for the same labels when G is conditional.
+    Small when different latents give different images: it pushes G to spread its latents
+    over more of the data instead of collapsing them. 0 for a batch of fewer than 2 images.
+    """
+    images, latents = _float(images), _float(latents)
+    half = tf.shape(images)[0] // 2
+    image_gap = tf.abs(images[:half] - images[half:2 * half])
+    latent_gap = tf.abs(latents[:half] - latents[half:2 * half])
+    ratio = _mean_or_zero(image_gap) / (_mean_or_zero(latent_gap) + 1e-12)
+    return tf.where(half > 0, 1.0 / (ratio + epsilon), 0.0)
+
+
+def _mean_or_zero(values):
+    """The mean of `values`; 0 (not reduce_mean's NaN) when empty, so gradients stay finite."""
+    return tf.reduce_sum(values) / tf.maximum(tf.cast(tf.size(values), tf.float32), 1.0)
+
+
 _LOSSES = {
     "minimax": (minimax_generator_loss, minimax_discriminator_loss),
     "non_saturating": (non_saturating_generator_loss, non_saturating_discriminator_loss),

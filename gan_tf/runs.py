@@ -235,6 +235,7 @@ def build_gan(config, image_shape, num_classes=None):
         loss=config.loss,
         gradient_penalty=config.gradient_penalty,
         r1_penalty=config.r1_penalty,
+        mode_seeking=config.mode_seeking,
         discriminator_steps=config.discriminator_steps,
         update=config.update,
         augment=config.augment,

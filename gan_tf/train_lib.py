@@ -537,6 +537,8 @@ def _objective(config):
         parts.append(f"gradient penalty {config.gradient_penalty:g}")
     if config.r1_penalty:
         parts.append(f"R1 {config.r1_penalty:g}")
+    if config.mode_seeking:
+        parts.append(f"mode seeking {config.mode_seeking:g}")
     if config.discriminator_steps > 1:
         parts.append(f"{config.discriminator_steps} D steps per G step")
     if config.spectral_norm:

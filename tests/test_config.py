@@ -57,6 +57,7 @@ def test_every_field_has_help_text():
     ("generator_learning_rate", float("nan"), "between 0 and 1"),
     ("discriminator_learning_rate", float("inf"), "between 0 and 1"),
     ("r1_penalty", float("nan"), ">= 0"),
+    ("mode_seeking", -1.0, ">= 0"),
     ("beta_2", float("nan"), "[0, 1)"),
     ("seed", 2**31, "[0, 2**31)"),
     ("optimizer", "sgd", "'adam', 'rmsprop'"),
@@ -109,6 +110,7 @@ def test_config_and_losses_agree_on_names():
 @pytest.mark.parametrize("values, message", [
     (dict(loss="wasserstein"), "--gradient_penalty=10"),
     (dict(gradient_penalty=10.0, r1_penalty=1.0), "Choose one"),
+    (dict(update="simultaneous", mode_seeking=1.0), "only --update=alternating has"),
     (dict(ada_target=0.7), "--ada_target=0.7 with --augment=none"),
     (dict(augment="diffaugment", ada_ramp_images=10), "only acts with --augment=ada"),
     (dict(architecture="mlp", dcgan_filters=8), "the MLP has no convolutions"),

@@ -228,11 +228,11 @@ def test_invalid_compile_options():
 
 
 def test_compile_options_survive_keras_file_round_trip(tmp_path):
-    gan = make_gan(loss="hinge", gradient_penalty=5.0, discriminator_steps=2)
+    gan = make_gan(loss="hinge", gradient_penalty=5.0, discriminator_steps=2, mode_seeking=0.5)
     gan.save(str(tmp_path / "gan.keras"))
     loaded = keras.saving.load_model(str(tmp_path / "gan.keras"))
-    assert (loaded.loss_name, loaded.gradient_penalty_weight, loaded.discriminator_steps) == (
-        "hinge", 5.0, 2)
+    assert (loaded.loss_name, loaded.gradient_penalty_weight, loaded.discriminator_steps,
+            loaded.mode_seeking_weight) == ("hinge", 5.0, 2, 0.5)
 
 
 def test_ema_generator_holds_the_optimizer_averages():
@@ -390,6 +390,54 @@ def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
         np.testing.assert_allclose(ours, theirs, atol=1e-7)
     with pytest.raises(ValueError, match="discriminator_steps > 1"):
         make_gan(update="simultaneous", discriminator_steps=2)
+
+
+def test_mode_seeking_is_a_hand_written_step_with_paired_labels():
+    """mode_seeking: G's batch drawn in two halves for the same labels, penalty added to G."""
+    gan = make_conditional_gan("mlp", mode_seeking=2.0)
+    generator = keras.models.clone_model(gan.generator)
+    discriminator = keras.models.clone_model(gan.discriminator)
+    generator.set_weights(gan.generator.get_weights())
+    discriminator.set_weights(gan.discriminator.get_weights())
+    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    batch = tf.constant(real_images(7))
+    labels = tf.constant([2, 0, 1, 1, 0, 2, 1], tf.int32)
+    # D's step is the usual one.
+    latents = training_draw(gan.seed, D_LATENTS, 0, [7, 8])
+    with tf.GradientTape() as tape:
+        fake = generator([latents, labels], training=True)
+        d_loss = losses.non_saturating_discriminator_loss(
+            discriminator([batch, labels], training=True),
+            discriminator([fake, labels], training=True))
+    d_optimizer.apply_gradients(zip(tape.gradient(d_loss, discriminator.trainable_variables),
+                                    discriminator.trainable_variables))
+    # G's: pairs (i, i + 3) share a label (the first half's); the odd last one keeps its own.
+    paired = tf.constant([2, 0, 1, 2, 0, 1, 1], tf.int32)
+    latents = training_draw(gan.seed, G_LATENTS, 0, [7, 8])
+    with tf.GradientTape() as tape:
+        fake = generator([latents, paired], training=True)
+        g_loss = losses.non_saturating_generator_loss(
+            discriminator([fake, paired], training=True))
+        penalty = losses.mode_seeking_penalty(fake, latents)
+        total = g_loss + 2.0 * penalty
+    g_optimizer.apply_gradients(zip(tape.gradient(total, generator.trainable_variables),
+                                    generator.trainable_variables))
+
+    history = gan.fit(tf.data.Dataset.from_tensors((batch, labels)), epochs=1, verbose=0)
+    np.testing.assert_allclose(history.history["g_loss"][0], float(g_loss), rtol=1e-5)
+    np.testing.assert_allclose(history.history["mode_seeking"][0], float(penalty), rtol=1e-5)
+    assert float(penalty) > 0
+    for ours, theirs in zip(gan.generator.get_weights() + gan.discriminator.get_weights(),
+                            generator.get_weights() + discriminator.get_weights()):
+        np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    # Off by default (no metric, no pairing); refused where it cannot act.
+    assert "mode_seeking" not in make_gan().fit(real_images(8), batch_size=8,
+                                                verbose=0).history
+    with pytest.raises(ValueError, match="'alternating' with mode_seeking"):
+        make_gan(update="simultaneous", mode_seeking=1.0)
+    with pytest.raises(ValueError, match="mode_seeking=-1"):
+        make_gan(mode_seeking=-1)
 
 
 def test_fit_refuses_integer_pixels_and_unscaled_float_pixels():

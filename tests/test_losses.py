@@ -122,6 +122,29 @@ def test_r1_penalty_known_value():
         0.5 * mean([1.0, 4.0]))
 
 
+def test_mode_seeking_penalty_known_value_pairs_the_two_halves():
+    # Pairs (0, 2) and (1, 3); the fifth image of an odd batch is left out.
+    images = np.array([0.0, 1.0, 2.0, 4.0, 9.0]).reshape(5, 1, 1, 1)
+    latents = np.array([[0, 0], [1, 1], [1, 0], [1, 3], [7, 7]], dtype=np.float32)
+    image_gap = mean([abs(0 - 2), abs(1 - 4)])  # 2.5
+    latent_gap = mean([1, 0, 0, 2])  # 0.75
+    value = losses.mode_seeking_penalty(images, latents)
+    assert float(value) == pytest.approx(1 / (image_gap / latent_gap + 1e-5), rel=1e-6)
+    # More different images for the same latents: a smaller penalty.
+    assert float(losses.mode_seeking_penalty(3 * images, latents)) < float(value)
+
+
+def test_mode_seeking_penalty_of_one_image_is_zero_with_finite_gradients():
+    import tensorflow as tf
+
+    scale = tf.Variable(1.0)
+    with tf.GradientTape() as tape:
+        penalty = losses.mode_seeking_penalty(scale * tf.ones((1, 2, 2, 1)), tf.ones((1, 3)))
+    assert float(penalty) == 0.0
+    gradient = tape.gradient(penalty, scale)
+    assert gradient is None or np.isfinite(float(gradient))
+
+
 def test_decision_thresholds():
     assert losses.decision_threshold("least_squares") == 0.5
     assert losses.decision_threshold("hinge") == 0.0

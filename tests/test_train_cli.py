@@ -114,6 +114,7 @@ INVALID = {
     "loss": ["wgan", "Hinge"],
     "gradient_penalty": ["-1", "-1e-9"],
     "r1_penalty": ["-10"],
+    "mode_seeking": ["-1", ["--update=simultaneous", "--mode_seeking=1"]],
     "discriminator_steps": ["0", "-1"],
     "spectral_norm": ["on"],
     "augment": ["mixup", "ADA"],

@@ -226,7 +226,8 @@ OPTION_SETS = {
                                ema_decay=0.9, augment="ada", ada_ramp_images=500,
                                conditional=True),
     "r1_diffaugment": dict(architecture="dcgan", dcgan_filters=4, loss="least_squares",
-                           r1_penalty=1.0, ema_decay=0.9, augment="diffaugment"),
+                           r1_penalty=1.0, ema_decay=0.9, augment="diffaugment",
+                           mode_seeking=1.0),
     # The design note's remedies for mode collapse (issue 15): RMSprop for G (with momentum,
     # so it has two slots, and the EMA) against an Adam D, uniform latents, PReLU in both.
     "remedies": dict(architecture="dcgan", dcgan_filters=4, generator_optimizer="rmsprop",
@@ -314,6 +315,8 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
     assert [line["epoch"] for line in lines] == [1, 2]
     penalty = "gradient_penalty" if config.gradient_penalty else "r1_penalty"
     assert penalty in lines[-1]
+    assert ("mode_seeking" in lines[-1]) == bool(config.mode_seeking)
+    assert train_lib.load_run(config.output_dir)[0].mode_seeking_weight == config.mode_seeking
     if config.augment == "ada":
         assert lines[0]["ada_p"] == pytest.approx(float(p[0]))
         assert 0 <= lines[1]["ada_p"] <= 1

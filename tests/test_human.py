@@ -379,9 +379,11 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         assert tab.inner_text("#progress") == "Image 5 of 20"
         tab.keyboard.press("b")
         assert tab.inner_text("#progress") == "Image 4 of 20"
-        # Closing and reopening the page keeps the progress.
+        # Closing and reopening the page keeps the progress. Waited for, not read at once: in
+        # one CI run on an overloaded machine the text was still empty just after reload().
         tab.reload()
-        assert tab.inner_text("#progress") == "Image 4 of 20"
+        playwright.expect(tab.locator("#progress")).to_have_text("Image 4 of 20",
+                                                                 timeout=30_000)
         for item in range(3, 20):
             if item == 19:
                 with tab.expect_download() as waiting:

@@ -358,15 +358,20 @@ def test_ema_generator_before_the_first_step_is_the_generator():
                                   gan.generator(sample_latents(2, 8, 1), training=False))
 
 
-def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
-    """--update=simultaneous: D and G gradients from one forward pass, as a hand-written step."""
-    gan = make_gan(update="simultaneous")
+def hand_written_twins(gan):
+    """Copies of the GAN's networks and fresh optimizers of its defaults, for a step by hand."""
     generator = keras.models.clone_model(gan.generator)
     discriminator = keras.models.clone_model(gan.discriminator)
     generator.set_weights(gan.generator.get_weights())
     discriminator.set_weights(gan.discriminator.get_weights())
-    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    return (generator, discriminator, keras.optimizers.Adam(2e-4, beta_1=0.5),
+            keras.optimizers.Adam(2e-4, beta_1=0.5))
+
+
+def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
+    """--update=simultaneous: D and G gradients from one forward pass, as a hand-written step."""
+    gan = make_gan(update="simultaneous")
+    generator, discriminator, g_optimizer, d_optimizer = hand_written_twins(gan)
     batch = real_images(8)
     latents = training_draw(gan.seed, D_LATENTS, 0, [8, 8])  # what the GAN draws at step 0
     with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
@@ -395,12 +400,7 @@ def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
 def test_mode_seeking_is_a_hand_written_step_with_paired_labels():
     """mode_seeking: G's batch drawn in two halves for the same labels, penalty added to G."""
     gan = make_conditional_gan("mlp", mode_seeking=2.0)
-    generator = keras.models.clone_model(gan.generator)
-    discriminator = keras.models.clone_model(gan.discriminator)
-    generator.set_weights(gan.generator.get_weights())
-    discriminator.set_weights(gan.discriminator.get_weights())
-    g_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-    d_optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+    generator, discriminator, g_optimizer, d_optimizer = hand_written_twins(gan)
     batch = tf.constant(real_images(7))
     labels = tf.constant([2, 0, 1, 1, 0, 2, 1], tf.int32)
     # D's step is the usual one.

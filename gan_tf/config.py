@@ -177,8 +177,9 @@ class TrainConfig:
     gradient_penalty: float = _field(0.0, "WGAN-GP weight (0: off), e.g. 10")
     r1_penalty: float = _field(0.0, "R1 penalty gamma on real images (0: off), e.g. 10")
     mode_seeking: float = _field(
-        0.0, "weight of the mode-seeking term on G (Mao et al. 2019; 0: off), e.g. 1: G is "
-        "penalised when two latents give similar images, for more varied samples")
+        0.0, "weight of the mode-seeking term on G (Mao et al. 2019; 0: off), e.g. 0.1: G is "
+        "penalised when two latents give similar images, for more varied samples (the "
+        "paper's 1 spoiled the DCGAN's digits: BUILD_NOTES)")
     discriminator_steps: int = _field(1, "D updates per G update")
     update: str = _field(
         "alternating", "alternating (a D step, then a G step on fresh latents) | simultaneous "

@@ -325,7 +325,8 @@ class GAN(keras.Model):
                 about a third less work per step, a slightly different game. Needs
                 `discriminator_steps=1`.
             mode_seeking: weight of the mode-seeking term added to G's loss (0: off;
-                Mao et al. 2019 use 1). G's batch is drawn in two halves for the same labels,
+                Mao et al. 2019 use 1; 0.1 measured better for the DCGAN on digits, 1 spoiled
+                its samples: BUILD_NOTES). G's batch is drawn in two halves for the same labels,
                 and G is penalised when two latents give similar images
                 (`losses.mode_seeking_penalty`): more varied samples, especially for a
                 conditional G with few images per class. Needs `update="alternating"`.

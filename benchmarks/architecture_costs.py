@@ -178,6 +178,8 @@ def main(argv):
     if FLAGS.child:
         print("RESULT " + json.dumps(_measure(json.loads(FLAGS.child))), flush=True)
         return
+    from gan_tf import hardware
+
     costs, timings = {}, {}
     for architecture in FLAGS.architectures:
         for size in (int(s) for s in FLAGS.sizes):
@@ -212,7 +214,7 @@ def main(argv):
     print(json.dumps({"filters": FLAGS.filters, "latent_dim": FLAGS.latent_dim,
                       "memory_batch": FLAGS.memory_batch, "costs": costs,
                       "time_filters": FLAGS.time_filters, "time_batch": FLAGS.time_batch,
-                      "timings": timings}))
+                      "timings": timings, "cpu": hardware.describe_cpu()}))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def export_samples(export_path, conditional, num_samples, seed=12345):
 
 def main(argv):
     del argv
-    from gan_tf import data, runs, train_lib
+    from gan_tf import data, hardware, runs, train_lib
 
     config = TrainConfig(**{**json.loads(FLAGS.overrides), "output_dir": FLAGS.output_dir})
     started = time.perf_counter()
@@ -106,6 +106,7 @@ def main(argv):
             digits.images[np.random.default_rng(1).permutation(len(digits))[:FLAGS.num_samples]])),
         "samples": judge(classifier, samples, requested),
         "final_metrics": {k: round(v[-1], 4) for k, v in result.history.items()},
+        "cpu": hardware.describe_cpu(),  # times differ about 5x between CPUs
     }
     print(json.dumps(report))
     sys.stdout.flush()

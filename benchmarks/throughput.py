@@ -266,6 +266,8 @@ def main(argv):
     import numpy as np
     import tensorflow as tf
 
+    from gan_tf import hardware
+
     if FLAGS.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
 
@@ -348,6 +350,7 @@ def main(argv):
             "generator_forward_mflops": round(g_flops / 1e6, 2),
             "discriminator_forward_mflops": round(d_flops / 1e6, 2), "modes": results}
     report["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report["cpu"] = hardware.describe_cpu()  # the figures mean little without it
     print(json.dumps(report))
 
 

@@ -15,16 +15,58 @@ _CAPS_WITHOUT_BFLOAT16 = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX512_CORE",
 _BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
-def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
-    """The set of the CPU's feature flags, or None where they cannot be read (not Linux)."""
+# The vector units that decide how fast gan_tf trains on a CPU, as /proc/cpuinfo names them.
+_VECTOR_UNITS = (("avx512f", "AVX-512"), ("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX-BF16"))
+
+
+def _cpuinfo_fields(cpuinfo_path):
+    """The first processor's fields of a /proc/cpuinfo file (name -> text), or None."""
+    fields = {}
     try:
         with open(cpuinfo_path, encoding="utf-8", errors="replace") as stream:
             for line in stream:
-                if line.startswith("flags"):
-                    return set(line.partition(":")[2].split())
+                name, colon, value = line.partition(":")
+                name = name.strip()
+                if not colon or (name == "processor" and fields):
+                    if fields:
+                        break  # the first processor's block has ended
+                    continue
+                fields.setdefault(name, value.strip())
     except OSError:
         return None
-    return None
+    return fields or None
+
+
+def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
+    """The set of the CPU's feature flags, or None where they cannot be read (not Linux)."""
+    fields = _cpuinfo_fields(cpuinfo_path)
+    if not fields or "flags" not in fields:
+        return None
+    return set(fields["flags"].split())
+
+
+def describe_cpu(cpuinfo_path="/proc/cpuinfo"):
+    """This machine's CPU in one line, for the record beside a measured time.
+
+    Its model name, family and model number, the vector units that decide gan_tf's speed
+    (AVX-512, AVX-512 BF16, AMX-BF16, else "AVX2 only") and the cores this process may use,
+    e.g. "Intel(R) Xeon(R) Processor (family 6 model 207); AVX-512, AVX-512 BF16, AMX-BF16;
+    2 cores". Speeds differ about 5x between the CPUs this project meets (BUILD_NOTES.md,
+    "Every CPU kind"), so a figure without this line cannot be compared. None where
+    /proc/cpuinfo cannot be read.
+    """
+    fields = _cpuinfo_fields(cpuinfo_path)
+    if not fields:
+        return None
+    parts = [f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} "
+             f"model {fields.get('model', '?')})"]
+    if "flags" in fields:
+        flags = set(fields["flags"].split())
+        units = [label for flag, label in _VECTOR_UNITS if flag in flags]
+        parts.append(", ".join(units) or ("AVX2 only" if "avx2" in flags else "no AVX2"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts.append(f"{cores} cores")
+    return "; ".join(parts)
 
 
 def cpu_computes_bfloat16(flags, environ=None):

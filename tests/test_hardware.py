@@ -20,6 +20,30 @@ def test_cpu_flags_are_read_from_the_first_flags_line(tmp_path):
     assert hardware.cpu_flags(str(tmp_path / "no_flags")) is None
 
 
+INTEL_EMR_CPUINFO = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 207\n"
+                     "model name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu avx2 avx512f "
+                     "avx512_bf16 amx_bf16 amx_tile\n\nprocessor\t: 1\nmodel name\t: other\n")
+ZEN1_CPUINFO = ("processor\t: 0\ncpu family\t: 23\nmodel\t\t: 1\n"
+                "model name\t: AMD EPYC 7551 32-Core Processor\nflags\t\t: fpu avx avx2 fma\n")
+
+
+@pytest.mark.parametrize("text, expected", [
+    (INTEL_EMR_CPUINFO, "Intel(R) Xeon(R) Processor (family 6 model 207); AVX-512, AVX-512 BF16, "
+                        "AMX-BF16; 2 cores"),
+    (ZEN1_CPUINFO, "AMD EPYC 7551 32-Core Processor (family 23 model 1); AVX2 only; 2 cores"),
+    # No "flags" (an ARM kernel names them "Features"): the vector units are left unsaid.
+    ("processor\t: 0\nFeatures\t: fp asimd\nCPU implementer\t: 0x41\n",
+     "unknown CPU (family ? model ?); 2 cores"),
+])
+def test_describe_cpu_names_the_model_and_the_vector_units_that_decide_speed(
+        text, expected, tmp_path, monkeypatch):
+    monkeypatch.setattr(hardware.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    assert hardware.describe_cpu(str(cpuinfo)) == expected
+    assert hardware.describe_cpu(str(tmp_path / "missing")) is None
+
+
 @pytest.mark.parametrize("flags, environ, expected", [
     (ZEN4, {}, True),
     (SAPPHIRE_RAPIDS, {}, True),

@@ -27,11 +27,10 @@ def _cpuinfo_fields(cpuinfo_path):
             for line in stream:
                 name, colon, value = line.partition(":")
                 name = name.strip()
-                if not colon or (name == "processor" and fields):
-                    if fields:
-                        break  # the first processor's block has ended
-                    continue
-                fields.setdefault(name, value.strip())
+                if fields and name in ("", "processor"):
+                    break  # the first processor's block has ended
+                if colon:
+                    fields.setdefault(name, value.strip())
     except OSError:
         return None
     return fields or None

@@ -36,12 +36,16 @@ def _cpuinfo_fields(cpuinfo_path):
     return fields or None
 
 
-def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
-    """The set of the CPU's feature flags, or None where they cannot be read (not Linux)."""
-    fields = _cpuinfo_fields(cpuinfo_path)
+def _flags_of(fields):
+    """The feature flags among `_cpuinfo_fields`' result, or None where it has none."""
     if not fields or "flags" not in fields:
         return None
     return set(fields["flags"].split())
+
+
+def cpu_flags(cpuinfo_path="/proc/cpuinfo"):
+    """The set of the CPU's feature flags, or None where they cannot be read (not Linux)."""
+    return _flags_of(_cpuinfo_fields(cpuinfo_path))
 
 
 def describe_cpu(cpuinfo_path="/proc/cpuinfo"):
@@ -59,8 +63,8 @@ def describe_cpu(cpuinfo_path="/proc/cpuinfo"):
         return None
     parts = [f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')} "
              f"model {fields.get('model', '?')})"]
-    if "flags" in fields:
-        flags = set(fields["flags"].split())
+    flags = _flags_of(fields)
+    if flags is not None:
         units = [label for flag, label in _VECTOR_UNITS if flag in flags]
         parts.append(", ".join(units) or ("AVX2 only" if "avx2" in flags else "no AVX2"))
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

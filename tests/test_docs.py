@@ -415,6 +415,20 @@ def test_every_console_command_is_checked_with_its_modules_flags():
     assert "quantization" not in tool_flags("gan_tf.generate")[0]
 
 
+def test_every_test_the_notes_and_guides_name_exists():
+    """BUILD_NOTES.md lists the test behind each row of README's "When things go wrong"."""
+    defined = set()
+    for path in glob.glob(os.path.join(REPO, "tests", "*.py")):
+        with open(path, encoding="utf-8") as file:
+            defined.update(re.findall(r"^def (test_\w+)", file.read(), re.M))
+    missing = []
+    for path in [os.path.join(REPO, "BUILD_NOTES.md")] + documents():
+        with open(path, encoding="utf-8") as file:
+            named = set(re.findall(r"`(?:[\w/.]+::)?(test_\w+)", file.read()))
+        missing += [f"{os.path.relpath(path, REPO)}: {name}" for name in sorted(named - defined)]
+    assert not missing, "no such test: " + ", ".join(missing)
+
+
 @pytest.mark.parametrize("command, expected", [
     ("python -m gan_tf.train --epochz=50", "--epochz is not a flag of gan_tf.train"),
     ("gan-tf-export --model=RUN --quantisation=float16 --output=x",

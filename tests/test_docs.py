@@ -1,7 +1,8 @@
-"""The documentation check: README.md and every guide in docs/ say only what the code does.
+"""The documentation check: README.md, every guide in docs/ and BUILD_NOTES.md say only what
+the code does.
 
-For each document (README.md, then every docs/*.md, found by name so a new guide is checked the
-day it lands):
+For each document (README.md, every docs/*.md, found by name so a new guide is checked the day
+it lands, and BUILD_NOTES.md):
 - every command in a code block, or in inline code, that runs a gan_tf command line tool
   (`python -m gan_tf.X`, `.venv/bin/python -m gan_tf.X`, `gan-tf-X`) is parsed by that tool's
   own flags, defined by its own module (so a renamed or removed flag fails here, and so does a
@@ -13,7 +14,9 @@ day it lands):
   `generator.tflite`, ...) is made of names that gan_tf's source writes: string literals and
   f-string patterns read from `gan_tf/**/*.py`, not a second list kept here; a path into the
   repository (`docs/final_grid.png`, `benchmarks/streaming.py`) must exist;
-- every Python code block compiles.
+- every Python code block compiles;
+- every test a document names (BUILD_NOTES.md lists the test behind each reliability case)
+  is defined in tests/.
 
 The flags are collected without starting a process: each tool's module is executed afresh with
 absl's DEFINE functions bound to a private `FlagValues`, so nothing touches the process's
@@ -381,7 +384,9 @@ def document_problems(path, text=None):
 
 
 def documents():
-    return [os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
+    """README.md, every guide in docs/ and BUILD_NOTES.md."""
+    return ([os.path.join(REPO, "README.md")] + sorted(glob.glob(os.path.join(REPO, "docs", "*.md")))
+            + [os.path.join(REPO, "BUILD_NOTES.md")])
 
 
 # === The tests ===
@@ -422,7 +427,7 @@ def test_every_test_the_notes_and_guides_name_exists():
         with open(path, encoding="utf-8") as file:
             defined.update(re.findall(r"^def (test_\w+)", file.read(), re.M))
     missing = []
-    for path in [os.path.join(REPO, "BUILD_NOTES.md")] + documents():
+    for path in documents():
         with open(path, encoding="utf-8") as file:
             named = set(re.findall(r"`(?:[\w/.]+::)?(test_\w+)", file.read()))
         missing += [f"{os.path.relpath(path, REPO)}: {name}" for name in sorted(named - defined)]

@@ -139,15 +139,23 @@ def _takes_flag_values(function):
 def tool_flags(module_name):
     """(FlagValues with the flags `python -m module_name` defines, its config class or None).
 
+    `module_name` may also be a script of the repository (`benchmarks/throughput.py`).
+
     The module is executed afresh (not imported: the process's own copy, if any, keeps its
     flags) with every absl function that takes `flag_values`, and gan_tf.cli's, bound to a new
     `FlagValues`; then its `console_main` runs with `cli.run_console` stubbed, which defines
     the flags a tool defines only when it runs (`train`, `export`) and parses nothing.
     """
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except ModuleNotFoundError:
-        spec = None
+    if module_name.endswith(".py"):  # a script of the repository: benchmarks/streaming.py
+        path = os.path.join(REPO, module_name)
+        name = "_documented_" + re.sub(r"\W", "_", module_name)
+        spec = (importlib.util.spec_from_file_location(name, path)
+                if os.path.isfile(path) else None)
+    else:
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except ModuleNotFoundError:
+            spec = None
     if spec is None or spec.origin is None:
         raise NoSuchTool(module_name)
     flag_values = flags.FlagValues()
@@ -165,9 +173,16 @@ def tool_flags(module_name):
                and _takes_flag_values(getattr(flags, name))]
     patches += [mock.patch.object(cli, "define_config_flags", _bound(define_config, flag_values)),
                 mock.patch.object(cli, "run_console", lambda module, main: None),
-                mock.patch.object(cli, "run", lambda main: None),
-                # `console_main` finds its module as `sys.modules[__name__]`.
-                mock.patch.dict(sys.modules, {module_name: module})]
+                mock.patch.object(cli, "run", lambda main: None)]
+    # A script imports its neighbours as Python does when it runs (its folder first on the
+    # path); they are forgotten afterwards, so the next script defines their flags again. The
+    # modules of gan_tf it imports stay: a second copy of one would split its classes in two.
+    folder = os.path.dirname(spec.origin)
+    if module_name.endswith(".py"):
+        patches.append(mock.patch.object(sys, "path", [folder] + sys.path))
+    before = set(sys.modules)
+    saved = sys.modules.get(spec.name)
+    sys.modules[spec.name] = module  # `console_main` finds its module there
     for patch in patches:
         patch.start()
     try:
@@ -177,6 +192,14 @@ def tool_flags(module_name):
     finally:
         for patch in reversed(patches):
             patch.stop()
+        if saved is None:
+            del sys.modules[spec.name]
+        else:
+            sys.modules[spec.name] = saved
+        for name in set(sys.modules) - before:
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if module_name.endswith(".py") and os.path.dirname(origin) == folder:
+                del sys.modules[name]
     return flag_values, (config_classes[0] if config_classes else None)
 
 
@@ -206,7 +229,8 @@ def shell_commands(code):
 
 
 def tool_invocation(words):
-    """(module, arguments) if `words` runs a gan_tf tool, else None."""
+    """(module, arguments) if `words` runs a gan_tf tool or a script of benchmarks/ or
+    examples/ (`benchmarks/throughput.py`, its flags checked the same way), else None."""
     consoles = console_modules()
     for index, word in enumerate(words):
         if word in consoles:
@@ -214,7 +238,25 @@ def tool_invocation(words):
         if (_PYTHON.match(word) and words[index + 1:index + 2] == ["-m"]
                 and len(words) > index + 2 and words[index + 2].startswith("gan_tf")):
             return words[index + 2], words[index + 3:]
+        script = words[index + 1] if _PYTHON.match(word) and len(words) > index + 1 else ""
+        if script.endswith(".py") and script.split("/")[0] in ("benchmarks", "examples"):
+            return script, words[index + 2:]
     return None
+
+
+def argparse_options(script):
+    """The `--options` a script of the repository gives `argparse` (`add_argument("--x")`)."""
+    path = os.path.join(REPO, script)
+    if not script.endswith(".py") or not os.path.isfile(path):
+        return set()
+    with open(path, encoding="utf-8") as file:
+        tree = ast.parse(file.read())
+    return {argument.value[2:] for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "add_argument"
+            for argument in node.args
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str)
+            and argument.value.startswith("--")}
 
 
 def _joined_values(arguments, flag_values):
@@ -236,16 +278,17 @@ def command_problems(module_name, arguments):
     try:
         flag_values, config_class = tool_flags(module_name)
     except NoSuchTool:
-        return [f"`{module_name}` is not a module of gan_tf"]
+        return [f"`{module_name}` is not a module of gan_tf or a script of the repository"]
     arguments = [argument for argument in _joined_values(arguments, flag_values)
                  if argument.lstrip("-").split("=")[0] not in ABSL_FLAGS]
+    options = argparse_options(module_name)  # checked by name only
     problems = []
     for argument in arguments:
         if not argument.startswith("-"):
             problems.append(f"`{argument}`: every option of {module_name} is a --flag")
             continue
         name = argument.lstrip("-").split("=")[0]
-        known = name in flag_values or (
+        known = name in flag_values or name in options or (
             name.startswith("no") and name[2:] in flag_values
             and isinstance(flag_values[name[2:]], flags.BooleanFlag))
         if not known:
@@ -253,7 +296,8 @@ def command_problems(module_name, arguments):
     if problems:
         return problems
     values = [re.sub(r"=(\w+)$", lambda m: "=" + PLACEHOLDER_VALUES.get(m.group(1), m.group(1)),
-                     argument) for argument in arguments]
+                     argument) for argument in arguments
+              if argument.lstrip("-").split("=")[0] not in options]
     try:
         flag_values.unparse_flags()
         flag_values([module_name] + values)
@@ -444,6 +488,10 @@ def test_every_test_the_notes_and_guides_name_exists():
     ("python -m gan_tf.train --nofoo", "--nofoo is not a flag of gan_tf.train"),
     ("python -m gan_tf.generate --model=RUN --downstream", "--downstream is not a flag"),
     ("python -m gan_tf.impute --epochs=3", "`gan_tf.impute` is not a module of gan_tf"),
+    ("python benchmarks/throughput.py --step=40", "--step is not a flag of benchmarks/throughput.py"),
+    (".venv/bin/python benchmarks/no_such_benchmark.py", "`benchmarks/no_such_benchmark.py` is not"),
+    ("python benchmarks/colour_shapes.py --outptu=/tmp/shapes",
+     "--outptu is not a flag of benchmarks/colour_shapes.py"),
 ])
 def test_a_made_up_flag_or_value_in_a_guide_fails_the_check(tmp_path, command, expected):
     guide = f"# A guide\n\n```\n{command}\n```\n"

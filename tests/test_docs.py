@@ -57,9 +57,9 @@ ABSL_FLAGS = {"help", "helpshort", "helpfull", "helpxml", "flagfile", "undefok",
 # the right form for validation (a checksum must look like one).
 PLACEHOLDER_VALUES = {"HEX": "0" * 64}
 
-# File names the documents mention that gan_tf does not write: the reader's own files, and the
-# answers file the human-evaluation page's script downloads in the rater's browser.
-NOT_WRITTEN_BY_GAN_TF = {"model.keras", "answers-ID-NAME.json", "faces", "photos"}
+# File names the documents mention that gan_tf's Python does not write: the answers file the
+# human-evaluation page's script downloads in the rater's browser.
+NOT_WRITTEN_BY_GAN_TF = {"answers-ID-NAME.json"}
 
 # Names the code writes have these endings; a document's bare file name with one of them is
 # checked against the code.

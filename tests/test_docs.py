@@ -14,6 +14,8 @@ it lands, and BUILD_NOTES.md):
   `generator.tflite`, ...) is made of names that gan_tf's source writes: string literals and
   f-string patterns read from `gan_tf/**/*.py`, not a second list kept here; a path into the
   repository (`docs/final_grid.png`, `benchmarks/streaming.py`) must exist;
+- every flag named alone in the prose (`--checkpoint=best`) is a flag of some gan_tf tool or
+  benchmark script;
 - every Python code block compiles;
 - every test a document names (BUILD_NOTES.md lists the test behind each reliability case)
   is defined in tests/.
@@ -310,6 +312,34 @@ def command_problems(module_name, arguments):
     return []
 
 
+@functools.lru_cache(maxsize=None)
+def every_documented_flag():
+    """The flags of every gan_tf tool and of every script in benchmarks/."""
+    names = set(ABSL_FLAGS)
+    for module_name in set(console_modules().values()):
+        names.update(tool_flags(module_name)[0])
+    for script in glob.glob(os.path.join(REPO, "benchmarks", "*.py")):
+        script = os.path.relpath(script, REPO)
+        names.update(tool_flags(script)[0])
+        names.update(argparse_options(script))
+    return names
+
+
+_BARE_FLAG = re.compile(r"--([a-z][a-z0-9_]*)(?:=\S*)?")
+
+
+def bare_flag_problems(span):
+    """A flag named alone in the prose (`--checkpoint=best`) must be some tool's flag."""
+    match = _BARE_FLAG.fullmatch(span.strip())
+    if not match:
+        return []
+    name = match.group(1)
+    known = every_documented_flag()
+    if name in known or (name.startswith("no") and name[2:] in known):
+        return []
+    return [f"`{span}`: no gan_tf tool or benchmark has the flag --{name}"]
+
+
 # === Output paths ===
 
 @functools.lru_cache(maxsize=None)
@@ -402,6 +432,7 @@ def document_problems(path, text=None):
             commands.append(("inline", words))
         if " " not in span.strip():
             problems += [f"{name}: {problem}" for problem in path_problems(span)]
+            problems += [f"{name}: {problem}" for problem in bare_flag_problems(span)]
     for line, words in commands:
         invocation = tool_invocation(words)
         if invocation:
@@ -517,6 +548,7 @@ def test_real_flags_negated_booleans_and_continuations_pass():
     ("![grid](no_such_grid.png)", "leads to no file"),
     ("[the guide](evaluation_guide_that_is_not_there.md)", "leads to no file"),
     ("[the notes](../BUILD_NOTES.md#no-such-section)", "names no heading"),
+    ("Pass `--checkpoint_evry=best` to any command.", "has the flag --checkpoint_evry"),
     ("```python\nimport gan_tf\ngan_tf.train(\n```\n", "does not compile"),
 ])
 def test_a_wrong_path_link_or_python_block_fails_the_check(text, expected):

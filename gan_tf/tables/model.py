@@ -375,3 +375,24 @@ def condition_counts(transformer, rows):
     rows = np.asarray(rows)
     return [int(count) for span in transformer.condition_spans
             for count in (rows[:, span.start:span.end] > 0.5).sum(axis=0)]
+
+
+def frame_condition_counts(transformer, frame):
+    """`condition_counts` from an untransformed frame: rows per category (and per missing
+    slot) of each discrete column, in the conditional vector's order."""
+    from gan_tf.tables.schema import column_values_as_strings
+
+    counts = []
+    for span in transformer.condition_spans:
+        column = transformer.schema.column(span.column)
+        values = column_values_as_strings(frame[span.column])
+        tally = {category: 0 for category in column.categories}
+        missing = 0
+        for value in values:
+            if value is None:
+                missing += 1
+            else:
+                tally[value] = tally.get(value, 0) + 1
+        counts += [tally[category] for category in column.categories]
+        counts += [missing] * (span.width - len(column.categories))
+    return counts

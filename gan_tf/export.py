@@ -59,6 +59,9 @@ def main(argv):
     from gan_tf.config import check_export_request
 
     FLAGS = flags.FLAGS
+    from gan_tf.tables import cli as tables_cli  # a table run: its own export
+    if FLAGS.output and tables_cli.is_table_model(FLAGS.model):
+        return tables_cli.export_main(FLAGS)
     try:
         if not FLAGS.model or not FLAGS.output:
             raise UserError(f"Pass --model=RUN_OR_EXPORT and --output=NEW_FOLDER (received "

@@ -43,6 +43,8 @@ flags.DEFINE_integer("seed", 0, "seed of the latents: same model and seed, same 
 flags.DEFINE_integer("batch_size", 500, "images per generator call")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
                   "the one with the lowest FD during training")
+from gan_tf.tables import cli as tables_cli  # noqa: E402 - table runs: rows, not images
+tables_cli.define_generate_flags()  # --num_rows, --condition
 FLAGS = flags.FLAGS
 
 
@@ -73,6 +75,8 @@ def summary(manifest):
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    if tables_cli.is_table_model(FLAGS.model):
+        return tables_cli.generate_main(FLAGS)
     try:
         check_flags()
     except UserError as error:

@@ -24,6 +24,10 @@ from gan_tf.errors import UserError
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    from gan_tf.tables import config as table_config  # a table: --dataset=csv:PATH
+    if table_config.is_table_dataset(flags.FLAGS.dataset):
+        from gan_tf.tables import cli as tables_cli
+        return tables_cli.train_main(flags.FLAGS)
     try:
         config = cli.config_from_flags(TrainConfig)
     except UserError as error:
@@ -46,6 +50,8 @@ def console_main():
     # Defined here, not on import: `cli.parse_config(TrainConfig, argv)` parses the same flags
     # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
     cli.define_config_flags(TrainConfig)
+    from gan_tf.tables.config import define_table_flags
+    define_table_flags()  # --target, --column_kinds, ... for --dataset=csv:PATH
     flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
     cli.run_console(sys.modules[__name__], main)
 

@@ -43,8 +43,8 @@ flags.DEFINE_integer("seed", 0, "seed of the latents: same model and seed, same 
 flags.DEFINE_integer("batch_size", 500, "images per generator call")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
                   "the one with the lowest FD during training")
-from gan_tf.tables import cli as tables_cli  # noqa: E402 - table runs: rows, not images
-tables_cli.define_generate_flags()  # --num_rows, --condition
+from gan_tf.tables import commands as tables  # noqa: E402 - table runs: rows, not images
+tables.define_generate_flags()  # --num_rows, --condition
 FLAGS = flags.FLAGS
 
 
@@ -75,8 +75,9 @@ def summary(manifest):
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
-    if tables_cli.is_table_model(FLAGS.model):
-        return tables_cli.generate_main(FLAGS)
+    if tables.is_table_model(FLAGS.model):
+        return cli.run_checked_command(tables.check_generate, tables.generate, FLAGS,
+                                       tables.BadFlag)
     try:
         check_flags()
     except UserError as error:

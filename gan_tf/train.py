@@ -24,10 +24,9 @@ from gan_tf.errors import UserError
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
-    from gan_tf.tables import config as table_config  # a table: --dataset=csv:PATH
-    if table_config.is_table_dataset(flags.FLAGS.dataset):
-        from gan_tf.tables import cli as tables_cli
-        return tables_cli.train_main(flags.FLAGS)
+    from gan_tf.tables import commands as tables  # a table: --dataset=csv:PATH
+    if tables.is_table_dataset(flags.FLAGS.dataset):
+        return cli.run_checked_command(tables.check_train, tables.train, flags.FLAGS)
     try:
         config = cli.config_from_flags(TrainConfig)
     except UserError as error:

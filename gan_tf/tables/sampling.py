@@ -41,7 +41,7 @@ def load_table_run(run_dir, checkpoint="latest"):
                              seed=config.seed)
     gan.compile()
     restored = callbacks_lib.ResumableCheckpoint(
-        os.path.join(run_dir, runs.CHECKPOINTS_DIR), verbose=0, save_running_means=False)
+        os.path.join(run_dir, runs.CHECKPOINTS_DIR), verbose=0)
     epochs = restored.restore(gan)
     if epochs == 0 and not restored.resume_step:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (the same train "

@@ -45,6 +45,7 @@ flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest ch
                   "the one with the lowest FD during training")
 from gan_tf.tables import commands as tables  # noqa: E402 - table runs: rows, not images
 tables.define_generate_flags()  # --num_rows, --condition
+flags.adopt_module_key_flags(tables)
 FLAGS = flags.FLAGS
 
 

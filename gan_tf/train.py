@@ -49,8 +49,9 @@ def console_main():
     # Defined here, not on import: `cli.parse_config(TrainConfig, argv)` parses the same flags
     # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
     cli.define_config_flags(TrainConfig)
-    from gan_tf.tables.config import define_table_flags
-    define_table_flags()  # --target, --column_kinds, ... for --dataset=csv:PATH
+    from gan_tf.tables import config as table_config
+    table_config.define_table_flags()  # --target, --column_kinds, ... for --dataset=csv:PATH
+    flags.adopt_module_key_flags(table_config)
     flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
     cli.run_console(sys.modules[__name__], main)
 

@@ -148,7 +148,9 @@ TABLE_FLAGS = ("target", "column_kinds", "pac", "transformer_rows", "sample_rows
 
 
 def define_table_flags(flag_values=None):
-    """Defines `TABLE_FLAGS` on absl's flags (the train CLI's table flags)."""
+    """Defines `TABLE_FLAGS` on absl's flags (the train CLI's table flags), as key flags of
+    this module (`flags.adopt_module_key_flags(gan_tf.tables.config)` lists them in a
+    command's `--help`)."""
     from absl import flags
 
     flag_values = flags.FLAGS if flag_values is None else flag_values

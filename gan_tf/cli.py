@@ -110,6 +110,34 @@ def start_tensorflow():
     startup.import_tensorflow()
 
 
+def run_checked_command(check, execute, flag_values, bad_flag_errors=()):
+    """Runs a command in two phases and returns its exit code (the table commands use it).
+
+    `check(flag_values)` reads the parsed flags without TensorFlow (a `UserError` exits
+    EXIT_BAD_FLAGS); then TensorFlow starts and `execute(request)` does the work and returns
+    a line to print (a `UserError` exits EXIT_ERROR, one of `bad_flag_errors`
+    EXIT_BAD_FLAGS; training stopped by SIGTERM exits with its own code).
+    """
+    from gan_tf.errors import UserError
+
+    try:
+        request = check(flag_values)
+    except UserError as problem:
+        return error(problem, EXIT_BAD_FLAGS)
+    start_tensorflow()
+    from gan_tf.callbacks import TrainingPreempted
+
+    try:
+        line = execute(request)
+    except TrainingPreempted as stopped:
+        return error(stopped, TrainingPreempted.EXIT_CODE)
+    except UserError as problem:
+        return error(problem, EXIT_BAD_FLAGS if isinstance(problem, bad_flag_errors)
+                     else EXIT_ERROR)
+    print(line)
+    return 0
+
+
 def run(main):
     """Runs an absl `main` with `parse_flags`."""
     app.run(main, flags_parser=parse_flags)

@@ -59,6 +59,9 @@ def main(argv):
     from gan_tf.config import check_export_request
 
     FLAGS = flags.FLAGS
+    from gan_tf.tables import commands as tables  # a table run: its own export
+    if FLAGS.output and tables.is_table_model(FLAGS.model):
+        return cli.run_checked_command(tables.check_export, tables.export, FLAGS)
     try:
         if not FLAGS.model or not FLAGS.output:
             raise UserError(f"Pass --model=RUN_OR_EXPORT and --output=NEW_FOLDER (received "

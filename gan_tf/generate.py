@@ -43,6 +43,9 @@ flags.DEFINE_integer("seed", 0, "seed of the latents: same model and seed, same 
 flags.DEFINE_integer("batch_size", 500, "images per generator call")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "
                   "the one with the lowest FD during training")
+from gan_tf.tables import commands as tables  # noqa: E402 - table runs: rows, not images
+tables.define_generate_flags()  # --num_rows, --condition
+flags.adopt_module_key_flags(tables)
 FLAGS = flags.FLAGS
 
 
@@ -73,6 +76,9 @@ def summary(manifest):
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    if tables.is_table_model(FLAGS.model):
+        return cli.run_checked_command(tables.check_generate, tables.generate, FLAGS,
+                                       tables.BadFlag)
     try:
         check_flags()
     except UserError as error:

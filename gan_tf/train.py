@@ -24,6 +24,9 @@ from gan_tf.errors import UserError
 def main(argv):
     if cli.unexpected_arguments(argv):
         return EXIT_BAD_FLAGS
+    from gan_tf.tables import commands as tables  # a table: --dataset=csv:PATH
+    if tables.is_table_dataset(flags.FLAGS.dataset):
+        return cli.run_checked_command(tables.check_train, tables.train, flags.FLAGS)
     try:
         config = cli.config_from_flags(TrainConfig)
     except UserError as error:
@@ -46,6 +49,9 @@ def console_main():
     # Defined here, not on import: `cli.parse_config(TrainConfig, argv)` parses the same flags
     # on a fresh FlagValues (in tests), and no other CLI's flags can clash with these.
     cli.define_config_flags(TrainConfig)
+    from gan_tf.tables import config as table_config
+    table_config.define_table_flags()  # --target, --column_kinds, ... for --dataset=csv:PATH
+    flags.adopt_module_key_flags(table_config)
     flags.adopt_module_key_flags(cli)  # --help lists them as this program's flags
     cli.run_console(sys.modules[__name__], main)
 

@@ -84,6 +84,8 @@ def main():
                                                             directory, pause)
     sys.argv[0] = "gan_tf.train"
     cli.define_config_flags(TrainConfig)
+    from gan_tf.tables.config import define_table_flags
+    define_table_flags()  # --target, --column_kinds, ... as `python -m gan_tf.train` has them
     flags.adopt_module_key_flags(cli)
     cli.run(train.main)
 

@@ -372,11 +372,12 @@ class TableEncoder:
 
 
 def _as_strings(series):
-    """A column's values as strings, missing values as `MISSING` (an object array)."""
-    values = pd.Series(series).astype(object)
-    missing = values.isna().to_numpy()
-    strings = values.astype(str).to_numpy(object)
-    strings[missing] = MISSING
+    """A column's values as the schema's category strings (1 and 1.0 -> "1", True ->
+    "True"), missing values as `MISSING` (an object array)."""
+    from gan_tf.tables.schema import column_values_as_strings
+
+    strings = np.asarray(column_values_as_strings(pd.Series(series)), dtype=object)
+    strings[pd.isna(strings)] = MISSING
     return strings
 
 

@@ -83,6 +83,7 @@ def _numeric_panel(axis, real, synthetic, kind):
         if values.size:
             axis.hist(np.clip(values, edges[0], edges[-1]), bins=edges, density=True,
                       histtype="stepfilled", alpha=0.45, color=colour, label=label)
+    axis.set_yticks([])  # densities: the shapes are what to compare, not their scale
 
 
 def _category_panel(axis, real, synthetic):

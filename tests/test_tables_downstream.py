@@ -10,20 +10,13 @@ import pytest
 from conftest import collect_messages
 from gan_tf.errors import UserError
 from gan_tf.tables import downstream
-from test_tables_metrics import KINDS, mixed_table
+from test_tables_metrics import KINDS, mixed_table, single_threaded_scikit_learn  # noqa: F401
 
 # Random forests: a fraction of a second each here, where gradient boosting takes seconds
 # on a loaded machine (its OpenMP threads wait for busy cores).
 QUICK = downstream.Options(model="random_forest", seeds=2, repeats=200)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _physical_cores_counted():
-    """scikit-learn's gradient boosting runs `lscpu` once per process (joblib caches it):
-    done here, outside the tests that refuse subprocesses."""
-    import joblib
-
-    joblib.cpu_count(only_physical_cores=True)
 
 
 @pytest.fixture(scope="module")

@@ -318,10 +318,11 @@ def write_report(report, output_dir):
 
     from gan_tf.files import staging_directory
     from gan_tf.tables import plots
+    from gan_tf.tables.evaluate_lib import _json_ready
 
     with staging_directory(output_dir, "downstream") as staging:
         with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as stream:
-            json.dump(report, stream, indent=2)
+            json.dump(_json_ready(report), stream, indent=2)
             stream.write("\n")
         plots.plot_downstream(report, os.path.join(staging, PLOT_FILE))
         if os.path.isdir(output_dir):

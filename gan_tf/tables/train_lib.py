@@ -1,0 +1,306 @@
+"""`train(config)` for a table: reads and checks it, splits it, fits the transformer, trains.
+
+The run directory follows `gan_tf.runs` (config.json, checkpoints/, samples/, metrics.jsonl,
+losses.png, generator/) plus the table's own files (`gan_tf.tables.data`). Everything that
+can be refused (the table, its columns, the flags, a run directory of another run or another
+table) is refused before anything is written. Running the same command again resumes from
+the latest checkpoint, bit for bit as an uninterrupted run; a finished run is left as it is.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import time
+
+from gan_tf import runs
+from gan_tf.errors import UserError
+from gan_tf.files import DirectoryLock, atomic_write_text
+from gan_tf.messages import get_logger
+from gan_tf.tables import config as config_lib
+from gan_tf.tables import data as data_lib
+from gan_tf.tables import schema as schema_lib
+
+_logger = get_logger(__name__)
+
+
+@dataclasses.dataclass
+class TableTrainResult:
+    """What `train` did."""
+
+    run_dir: str
+    start_epoch: int  # finished epochs restored from a checkpoint (0 for a new run)
+    end_epoch: int  # finished epochs now
+    seconds: float  # wall time of fit
+    rows_per_second: float  # real rows judged by the critic per second of fit
+    transformer_seconds: float  # fitting the mixtures (when this call fitted them; else 0)
+    export_path: str
+    history: dict
+
+    @property
+    def trained(self):
+        return self.end_epoch > self.start_epoch
+
+
+@dataclasses.dataclass
+class _Table:
+    """The table as a run sees it: checked, split, and its schema."""
+
+    schema: object
+    train: object
+    holdout: object
+    num_rows: int
+
+
+def prepare_table(config, run_dir):
+    """Reads, checks and splits the table; refuses a run directory of another run or table.
+
+    Writes nothing. A resumed run takes its recorded splits (so a source file that was
+    edited since cannot silently change the training rows).
+    """
+    frame = schema_lib.read_table(config.path)
+    schema = schema_lib.infer_schema(frame, target=config.target, kinds=config.kinds())
+    config_path = os.path.join(run_dir, runs.CONFIG_FILE)
+    if os.path.exists(config_path):
+        saved = read_table_config(run_dir)
+        differences = saved.differences(config)
+        if differences:
+            lines = "; ".join(f"{name}: saved {old!r}, now {new!r}"
+                              for name, (old, new) in sorted(differences.items()))
+            raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
+                            "Resume it with the same flags, or pass a new --output_dir.")
+        if data_lib.is_table_run(run_dir):
+            recorded = data_lib.read_schema(run_dir)
+            if recorded != schema:
+                changed = [c.name for c, r in zip(schema.columns, recorded.columns) if c != r]
+                raise UserError(
+                    f"The table {config.path} changed since the run in {run_dir} started "
+                    f"(columns {', '.join(changed) or 'added or removed'} differ from its "
+                    "schema.json). Resume with the table it trained on, or pass a new "
+                    "--output_dir.")
+            train, holdout = data_lib.read_run_splits(run_dir)
+            return _Table(schema, train, holdout, len(frame))
+    elif os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {DirectoryLock.FILE}:
+        raise UserError(f"--output_dir={run_dir} is not empty and holds no "
+                        f"{runs.CONFIG_FILE}: it is not a gan_tf run. Pass an empty or new "
+                        "folder.")
+    elif os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or empty).")
+    target = schema.column(config.target) if config.target else None
+    train, holdout = data_lib.split_rows(frame, config.holdout, config.seed, config.target,
+                                         discrete_target=bool(target and target.discrete))
+    return _Table(schema, train, holdout, len(frame))
+
+
+def read_table_config(run_dir):
+    """The `TableConfig` of a table run's config.json."""
+    path = os.path.join(run_dir, runs.CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as stream:
+            record = json.load(stream)
+        if record.get("kind") != config_lib.KIND:
+            raise UserError(f"{run_dir} holds an image run, not a table run. Pass a new "
+                            "--output_dir for the table.")
+        values = dict(record["config"])
+        values["output_dir"] = os.path.abspath(run_dir)
+        return config_lib.TableConfig.from_dict(values)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        if isinstance(error, UserError):
+            raise
+        raise UserError(f"{run_dir} is not a readable gan_tf run ({path}: {error}). Restore "
+                        "it, or pass the --output_dir of a training run.") from None
+
+
+def train(config, extra_callbacks=(), verbose=2):
+    """Trains CTGAN on `config`'s table, resuming from the run directory's checkpoint.
+
+    Args:
+        config: a `TableConfig`.
+        extra_callbacks: more Keras callbacks for `fit`.
+        verbose: `fit`'s verbosity (2: one line per epoch).
+
+    Returns:
+        A `TableTrainResult`.
+
+    Raises:
+        UserError: a bad table or flag, or a run directory of another run (nothing is
+            written then), or `TrainingDiverged` on a NaN/inf loss.
+    """
+    import keras
+    import tensorflow as tf
+
+    from gan_tf import train_lib as image_train_lib
+
+    image_train_lib._one_inter_op_thread(tf)  # same-seed runs bit-identical (see there)
+    config.validate()
+    run_dir = config.resolved_output_dir()
+    table = prepare_table(config, run_dir)
+    transformer, transformer_seconds = _transformer(config, run_dir, table)
+    rows = transformer.transform(table.train, seed=config.seed)
+    steps_per_epoch = max(1, len(rows) // config.batch_size)
+    if len(rows) < config.batch_size:
+        raise UserError(f"The table has {len(rows)} training rows, fewer than --batch_size="
+                        f"{config.batch_size}. Pass a smaller --batch_size (a multiple of "
+                        f"--pac={config.pac}), e.g. {_smaller_batch(len(rows), config.pac)}.")
+    tf.config.experimental.enable_op_determinism()
+    gan = build_table_gan(config, transformer, rows)
+    runs.make_run_dir(run_dir)  # the first write
+    with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
+        runs.check_links(run_dir)
+        if not data_lib.is_table_run(run_dir):
+            data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
+                                     table.holdout)
+        write_config(run_dir, config, table, transformer)
+        result = _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose)
+    return dataclasses.replace(result, transformer_seconds=transformer_seconds)
+
+
+def _smaller_batch(num_rows, pac):
+    return max(pac, (num_rows // 2) // pac * pac)
+
+
+def _transformer(config, run_dir, table):
+    """The run's fitted transformer: the recorded one on resume, else fitted now (timed)."""
+    from gan_tf.tables.transformer import TableTransformer
+
+    if data_lib.is_table_run(run_dir):
+        return data_lib.read_transformer(run_dir), 0.0
+    transformer = TableTransformer(table.schema, fit_rows=config.transformer_rows)
+    transformer.fit(table.train, seed=config.seed)
+    _logger.info(f"Fitted the Gaussian mixtures of {len(transformer.modes)} numeric columns "
+                 f"on {transformer.fit_sample_rows} rows in {transformer.fit_seconds:.1f} s; "
+                 f"a row is {transformer.output_dim} numbers.")
+    return transformer, transformer.fit_seconds
+
+
+def build_table_gan(config, transformer, rows):
+    """The compiled `TableGAN` of `config` (weights from its seed)."""
+    import keras
+
+    from gan_tf.tables.model import TableGAN
+
+    gan = TableGAN.build(transformer, rows, seed=config.seed, latent_dim=config.latent_dim,
+                         pac=config.pac)
+    gan.compile(
+        generator_optimizer=keras.optimizers.Adam(
+            config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        discriminator_optimizer=keras.optimizers.Adam(
+            config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        gradient_penalty=config.gradient_penalty)
+    return gan
+
+
+def write_config(run_dir, config, table, transformer):
+    import keras
+    import numpy as np
+    import pandas as pd
+    import sklearn
+    import tensorflow as tf
+
+    record = {
+        "kind": config_lib.KIND,
+        "config": config.to_dict(),
+        "run_dir": run_dir,
+        "table": {"path": config.path, "num_rows": table.num_rows,
+                  "train_rows": len(table.train), "holdout_rows": len(table.holdout),
+                  "columns": len(table.schema.columns), "target": table.schema.target,
+                  "row_width": transformer.output_dim,
+                  "transformer_fit_rows": transformer.fit_sample_rows,
+                  "transformer_seconds": transformer.fit_seconds},
+        "versions": {"gan_tf": runs._version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__, "numpy": np.__version__,
+                     "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
+                     "python": platform.python_version()},
+    }
+    atomic_write_text(os.path.join(run_dir, runs.CONFIG_FILE),
+                      json.dumps(record, indent=2) + "\n")
+
+
+def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose):
+    from gan_tf import callbacks as callbacks_lib
+    from gan_tf.tables.callbacks import SampleRows
+
+    checkpoint = callbacks_lib.ResumableCheckpoint(
+        os.path.join(run_dir, runs.CHECKPOINTS_DIR), max_to_keep=config.keep_checkpoints,
+        every_n_epochs=config.checkpoint_every_n_epochs,
+        every_n_steps=config.checkpoint_every_n_steps or None, handle_sigterm=True)
+    start_epoch = checkpoint.restore(gan)
+    export_path = os.path.join(run_dir, runs.EXPORT_DIR)
+    if start_epoch >= config.epochs:
+        _logger.info(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} "
+                     "epochs; nothing to train. Pass a larger --epochs to train on, or another "
+                     "--output_dir.")
+        if not os.path.exists(export_path):
+            _export(gan, export_path)
+        return TableTrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, 0.0, export_path,
+                                {})
+    samples = SampleRows(os.path.join(run_dir, runs.SAMPLES_DIR), num_rows=config.sample_rows,
+                         every_n_epochs=config.sample_every_n_epochs, seed=config.seed)
+    metrics_log = callbacks_lib.MetricsLog(os.path.join(run_dir, runs.METRICS_FILE),
+                                           plot_path=os.path.join(run_dir, runs.LOSSES_PLOT))
+    callbacks = [metrics_log, samples, callbacks_lib.StopOnNonFinite(), checkpoint,
+                 *extra_callbacks]
+    start_step = checkpoint.resume_step
+    _logger.info(f"Training CTGAN on {os.path.basename(config.path)}: "
+                 f"{gan.transformer.schema.names.__len__()} columns, "
+                 f"{gan._training_rows()['num_rows']} training rows, epochs {start_epoch + 1}-"
+                 f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}"
+                 + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
+                 * bool(start_step) + f". Run: {run_dir}")
+    started = time.perf_counter()
+    try:
+        history = _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks,
+                       verbose)
+    finally:
+        checkpoint.stop_handling_sigterm()
+    seconds = time.perf_counter() - started
+    _export(gan, export_path)
+    epoch, steps = checkpoint.position
+    end_epoch = epoch + 1 if steps >= steps_per_epoch else epoch
+    trained_rows = ((epoch - start_epoch) * steps_per_epoch + steps - start_step
+                    ) * config.batch_size
+    _logger.info(f"Finished epoch {end_epoch} in {seconds:.1f} s "
+                 f"({trained_rows / max(seconds, 1e-9):.0f} rows/s). Samples: "
+                 f"{os.path.join(run_dir, runs.SAMPLES_DIR)}; generator: {export_path}")
+    return TableTrainResult(run_dir, start_epoch, end_epoch, seconds,
+                            trained_rows / max(seconds, 1e-9), 0.0, export_path, history)
+
+
+def _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks, verbose):
+    """Trains epochs `start_epoch + 1 .. config.epochs`, the first from step `start_step`.
+
+    Every draw of a step is a function of (seed, optimizer step), so the dataset only counts
+    steps; a checkpoint saved inside an epoch resumes with a `fit` over that epoch's remaining
+    steps, then one over the other epochs (as the image runs do)."""
+    from gan_tf import train_lib as image_train_lib
+
+    history = {}
+    if start_step:
+        partial = [image_train_lib._part_of_run(callback, config.epochs)
+                   for callback in callbacks]
+        remaining = steps_per_epoch - start_step
+        record = gan.fit(gan.step_dataset(config.batch_size, remaining),
+                         epochs=start_epoch + 1, initial_epoch=start_epoch,
+                         steps_per_epoch=remaining, callbacks=partial, verbose=verbose,
+                         shuffle=False)
+        history = dict(record.history)
+        start_epoch += 1
+        if gan.stop_training:
+            return history
+    if start_epoch < config.epochs:
+        dataset = gan.step_dataset(config.batch_size, steps_per_epoch).repeat()
+        record = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
+                         steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+                         shuffle=False)
+        for key, values in record.history.items():
+            history[key] = history.get(key, []) + list(values)
+    else:
+        for callback in callbacks:
+            callback.on_train_end({})
+    return history
+
+
+def _export(gan, export_path):
+    from gan_tf.tables import export as export_lib
+
+    export_lib.export_table_generator(gan, export_path)

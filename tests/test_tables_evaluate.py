@@ -117,5 +117,5 @@ def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatc
 
 
 def test_a_folder_without_a_schema_is_refused(tmp_path):
-    with pytest.raises(UserError, match="not a table run"):
+    with pytest.raises(UserError, match="is not a table run"):
         evaluate_lib.load_table_run(str(tmp_path))

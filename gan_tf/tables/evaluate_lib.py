@@ -30,7 +30,6 @@ from gan_tf.tables import metrics
 
 _logger = get_logger(__name__)
 
-SCHEMA_FILE = "schema.json"  # what makes a run directory a table run
 REPORT_FILE = "report.json"
 COLUMNS_PLOT = "columns.png"
 PAIRS_PLOT = "pair_trends.png"
@@ -38,7 +37,9 @@ PAIRS_PLOT = "pair_trends.png"
 
 def is_table_run(path):
     """Whether `path` is a table run directory (it holds the run's schema)."""
-    return bool(path) and os.path.isfile(os.path.join(path, SCHEMA_FILE))
+    from gan_tf.tables import data
+
+    return bool(path) and data.is_table_run(path)
 
 
 @dataclasses.dataclass
@@ -60,23 +61,10 @@ class TableRun:
 
 def load_table_run(run_dir, checkpoint="latest"):
     """The `TableRun` of `run_dir`; UserError when it is not a readable table run."""
-    from gan_tf.tables.schema import TableSchema
+    from gan_tf.tables import data
 
-    path = os.path.join(run_dir, SCHEMA_FILE)
-    try:
-        with open(path, encoding="utf-8") as stream:
-            schema = TableSchema.from_json(json.load(stream))
-    except FileNotFoundError:
-        raise UserError(f"{run_dir} is not a table run: it has no {SCHEMA_FILE}. Pass the "
-                        "folder of a run trained with --dataset=csv:PATH.") from None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UserError(f"Cannot read {path} ({type(error).__name__}: {error}); the run's "
-                        "schema is damaged. Restore it from a copy, or train the run "
-                        "again.") from None
-    from gan_tf.tables.data import read_run_splits
-
-    train, holdout = read_run_splits(run_dir)
-    return TableRun(run_dir, checkpoint, schema, train, holdout)
+    return TableRun(run_dir, checkpoint, data.read_schema(run_dir),
+                    *data.read_run_splits(run_dir))
 
 
 def sample(run, num_rows, seed):

@@ -10,10 +10,9 @@ import pytest
 from conftest import collect_messages
 from gan_tf.errors import UserError
 from gan_tf.tables import downstream
-from test_tables_metrics import KINDS, mixed_table, single_threaded_scikit_learn  # noqa: F401
+from test_tables_metrics import KINDS, mixed_table, physical_cores_counted  # noqa: F401
 
-# Random forests: a fraction of a second each here, where gradient boosting takes seconds
-# on a loaded machine (its OpenMP threads wait for busy cores).
+# Random forests: the fastest of the models on these small tables.
 QUICK = downstream.Options(model="random_forest", seeds=2, repeats=200)
 
 

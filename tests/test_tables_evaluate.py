@@ -10,7 +10,7 @@ from PIL import Image
 
 from gan_tf.errors import UserError
 from gan_tf.tables import evaluate_lib, metrics, plots
-from test_tables_metrics import KINDS, mixed_table, single_threaded_scikit_learn  # noqa: F401
+from test_tables_metrics import KINDS, mixed_table, physical_cores_counted  # noqa: F401
 
 
 

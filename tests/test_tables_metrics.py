@@ -17,20 +17,13 @@ SDTYPES = {"integer": "numerical", "continuous": "numerical", "categorical": "ca
 
 
 @pytest.fixture(scope="module", autouse=True)
-def single_threaded_scikit_learn():
-    """One OpenMP thread for scikit-learn's gradient boosting, and its core count asked once.
-
-    On a busy machine (the suite's other processes, other users) its OpenMP threads
-    spin-wait for cores: one fit of 400 rows measured 9.5 s with the default threads
-    against 0.24 s with one. And joblib counts the physical cores by running `lscpu` once
-    per process: done here, outside the tests that refuse subprocesses.
-    """
+def physical_cores_counted():
+    """joblib counts the physical cores for scikit-learn's gradient boosting by running
+    `lscpu`, once per process: done here, outside the tests that refuse subprocesses (a
+    millisecond, no Python started)."""
     import joblib
-    from threadpoolctl import threadpool_limits
 
     joblib.cpu_count(only_physical_cores=True)
-    with threadpool_limits(1, user_api="openmp"):
-        yield
 
 
 def mixed_table(rows, seed, shift=0.0, missing=0.1):

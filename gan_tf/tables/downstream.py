@@ -263,7 +263,8 @@ def smote(x, y, seed=0):
 def _fit_predict(name, task, seed, x, y, test_x):
     if task == "classification" and np.unique(y).size < 2:
         return np.full(len(test_x), y[0])
-    return make_model(name, task, seed).fit(x, y).predict(test_x)
+    with metrics.single_threaded():
+        return make_model(name, task, seed).fit(x, y).predict(test_x)
 
 
 def _minority(codes, sets, predictions, num_classes, repeats):

@@ -119,3 +119,27 @@ def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatc
 def test_a_folder_without_a_schema_is_refused(tmp_path):
     with pytest.raises(UserError, match="is not a table run"):
         evaluate_lib.load_table_run(str(tmp_path))
+
+
+@pytest.mark.slow  # trains a table run (tens of seconds)
+def test_a_trained_table_run_is_evaluated_and_reported_end_to_end(tmp_path):
+    from gan_tf.tables import downstream, train_lib
+    from gan_tf.tables.config import TableConfig
+
+    csv = tmp_path / "people.csv"
+    mixed_table(300, seed=60).to_csv(csv, index=False)
+    run_dir = tmp_path / "run"
+    train_lib.train(TableConfig(dataset=f"csv:{csv}", target="member", epochs=1,
+                                batch_size=100, output_dir=str(run_dir)), verbose=0)
+    assert evaluate_lib.is_table_run(str(run_dir))
+    report, output_dir = evaluate_lib.evaluate_table_run(str(run_dir), num_rows=200)
+    assert output_dir == str(run_dir / "evaluation")
+    assert {"report.json", "columns.png", "pair_trends.png"} <= set(os.listdir(output_dir))
+    assert report["rows"] == {"train": 240, "holdout": 60, "synthetic": 200}
+    assert 0 < report["quality"]["score"] <= 1 and 0 <= report["detection"]["auc"] <= 1
+    assert report["efficacy"]["target"] == "member"
+    options = downstream.Options(model="random_forest", seeds=1, repeats=50)
+    result, folder = downstream.run_downstream_report(str(run_dir), options)
+    assert folder == str(run_dir / "evaluation" / "downstream")
+    assert result["synthetic_rows"] == 240 and result["test_rows"] == 60
+    assert sorted(os.listdir(folder)) == ["downstream.png", "report.json"]

@@ -21,6 +21,10 @@ For each table (real mixed-type tables that ship inside packages, no download):
 Prints one table and writes `RESULTS.json` in `--output_dir`. Not a timed test: the issue's
 targets are measured here and reported as they are.
 
+`--categorical_below=N` declares numeric columns with fewer than N distinct values
+categorical for every method (fair's columns are all codes stored as floats: a few values
+each).
+
 Tables (`--tables`): fair (statsmodels, 6,366 x 9; target had_affair = affairs > 0, the
 affairs column dropped), diamonds (pydataset, 53,940 x 10; target cut), HI and
 DoctorContacts (pydataset; targets whi and mdu) when pydataset is installed.
@@ -42,6 +46,9 @@ flags.DEFINE_list("methods", ["gan_tf", "ctgan", "tvae", "copula", "independent"
 flags.DEFINE_integer("epochs", 300, "epochs of the three networks (gan_tf, CTGAN, TVAE)")
 flags.DEFINE_integer("batch_size", 500, "rows per step of the three networks")
 flags.DEFINE_integer("max_rows", None, "use at most this many rows of each table (seeded)")
+flags.DEFINE_integer("categorical_below", 0, "numeric columns with fewer distinct values "
+                     "than this are declared categorical (--column_kinds) for every method; "
+                     "0 keeps the inferred kinds")
 flags.DEFINE_integer("seed", 0, "seed of the split, the fits and the samples")
 flags.DEFINE_string("output_dir", "/tmp/gan_tf_tables_benchmark", "runs and results")
 flags.DEFINE_string("ctgan_python", "/work/ctgan-venv/bin/python", "a Python with `ctgan`")
@@ -66,14 +73,29 @@ def load_table(name):
     raise SystemExit(f"unknown table {name!r}; expected one of {', '.join(TARGETS)}")
 
 
-def train_gan_tf(csv_path, target, run_dir):
+def kind_overrides(frame, target):
+    """`--column_kinds` text declaring the numeric columns with fewer than
+    --categorical_below distinct values categorical ('' for none)."""
+    import pandas as pd
+
+    if not FLAGS.categorical_below:
+        return ""
+    names = [name for name in frame.columns if name != target
+             and pd.api.types.is_numeric_dtype(frame[name])
+             and not pd.api.types.is_bool_dtype(frame[name])
+             and frame[name].nunique() < FLAGS.categorical_below]
+    return ",".join(f"{name}=categorical" for name in names)
+
+
+def train_gan_tf(csv_path, target, run_dir, column_kinds=""):
     """`(wall seconds, CPU seconds)` of a gan_tf table run trained to --epochs (a finished
     run is reused, with the times recorded when it was trained)."""
     from gan_tf.tables import train_lib
     from gan_tf.tables.config import TableConfig
 
     config = TableConfig(dataset=f"csv:{csv_path}", target=target, epochs=FLAGS.epochs,
-                         batch_size=FLAGS.batch_size, seed=FLAGS.seed, output_dir=run_dir)
+                         batch_size=FLAGS.batch_size, seed=FLAGS.seed, output_dir=run_dir,
+                         column_kinds=column_kinds or None)
     timing_path = os.path.join(run_dir, "benchmark_fit_seconds.json")
     started, cpu_started = time.perf_counter(), time.process_time()
     result = train_lib.train(config, verbose=0)
@@ -185,11 +207,13 @@ def run_table(name):
     csv_path = os.path.join(workdir, f"{name}.csv")
     frame.to_csv(csv_path, index=False)
     target = TARGETS[name]
-    run_dir = os.path.join(workdir, f"gan_tf_{FLAGS.epochs}")
+    overrides = kind_overrides(frame, target)
+    run_dir = os.path.join(workdir, f"gan_tf_{FLAGS.epochs}"
+                                    f"{'_cat' + str(FLAGS.categorical_below) if overrides else ''}")
     results = {"table": name, "rows": len(frame), "columns": frame.shape[1], "target": target,
                "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
-               "cpu": hardware.describe_cpu(), "methods": {}}
-    gan_seconds = train_gan_tf(csv_path, target, run_dir)
+               "column_kinds": overrides, "cpu": hardware.describe_cpu(), "methods": {}}
+    gan_seconds = train_gan_tf(csv_path, target, run_dir, overrides)
     schema = data.read_schema(run_dir)
     train, holdout = data.read_run_splits(run_dir)
     results.update(train_rows=len(train), holdout_rows=len(holdout),

@@ -201,3 +201,13 @@ def test_privacy_counts_copies_and_warns_on_memorised_rows(real):
     assert leaky["synthetic"]["p5"] == 0.0
     assert leaky["closer_than_holdout_p5"] >= 0.5
     assert "memorising" in leaky["warning"] and "150 synthetic rows" in leaky["warning"]
+    # Near-copies (TVAE's failure on a coarse table): no exact copy, and held-out rows that
+    # repeat training rows make their 5th percentile 0, but most rows sit by a training row.
+    coarse = pd.concat([real.iloc[:60], mixed_table(240, seed=23)], ignore_index=True)
+    near = real.iloc[:300].dropna(subset=["income"]).copy()
+    near["income"] = near["income"] + 0.5
+    nearly = metrics.privacy(real, coarse, near, KINDS)
+    assert nearly["synthetic"]["exact_copies"] == 0 and nearly["holdout"]["p5"] == 0.0
+    assert nearly["closer_than_holdout_median"] > 0.9
+    assert "closer to a training row than the median new real row" in nearly["warning"]
+    assert honest["closer_than_holdout_median"] < 0.6

@@ -62,6 +62,8 @@ CONTINGENCY_BINS = 10
 CONTINGENCY_MAX_ROWS = 50000  # SDMetrics subsamples larger frames for contingency tables
 MISSING = "<missing>"  # the category a missing value becomes in `TableEncoder`
 PRIVACY_QUANTILE = 0.05
+PRIVACY_MEDIAN_SHARE = 0.6  # warn when clearly more than this share sits nearer than the
+                            # held-out rows' median distance (half expected)
 
 
 # === Kinds ===
@@ -574,12 +576,16 @@ def privacy(real_train, real_test, synthetic, schema=None, max_rows=5000, seed=0
     row equal to a training row in every column (missing equals missing; 3 equals 3.0).
 
     New real rows show what "close" means for this table: the warning is raised when
-    synthetic rows are closer than they are, that is when the share of synthetic rows nearer
-    than the held-out rows' 5th-percentile distance is above 5% beyond its 95% Wilson
-    interval, or the share of exact copies is above the held-out rows' own share beyond it.
+    synthetic rows are closer than they are, that is when (beyond the 95% Wilson interval of
+    the share) more than 5% of synthetic rows are nearer than the held-out rows'
+    5th-percentile distance, or more than 60% are nearer than the held-out rows' median
+    distance (half are expected; this catches near-copies in tables where many real rows
+    repeat, which make the 5th percentile 0), or the share of exact copies is above the
+    held-out rows' own share.
 
     Returns:
-        `{"synthetic": {...}, "holdout": {...}, "closer_than_holdout_p5", "warning"}`, each
+        `{"synthetic": {...}, "holdout": {...}, "closer_than_holdout_p5",
+        "closer_than_holdout_median", "warning"}`, each
         side with "rows", "exact_copies", "exact_copy_rate" and the distance's "median",
         "p5" and "mean"; "warning" is None or one sentence.
     """
@@ -621,6 +627,13 @@ def privacy(real_train, real_test, synthetic, schema=None, max_rows=5000, seed=0
     if low > PRIVACY_QUANTILE:
         reasons.append(f"{100 * closer / len(synthetic_distances):.1f}% of synthetic rows are "
                        f"closer to a training row than 95% of new real rows are (5% expected)")
+    nearer = int(np.sum(synthetic_distances < result["holdout"]["median"]))
+    result["closer_than_holdout_median"] = nearer / len(synthetic_distances)
+    low, _ = stats.wilson_interval(nearer, len(synthetic_distances))
+    if low > PRIVACY_MEDIAN_SHARE:
+        reasons.append(f"{100 * nearer / len(synthetic_distances):.1f}% of synthetic rows are "
+                       "closer to a training row than the median new real row is (50% "
+                       "expected)")
     copies = result["synthetic"]["exact_copies"]
     low, _ = stats.wilson_interval(copies, result["synthetic"]["rows"])
     if low > result["holdout"]["exact_copy_rate"]:

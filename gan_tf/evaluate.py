@@ -211,6 +211,17 @@ def main(argv):
             f"Choose one of --downstream, --human and --human_results (received "
             f"{', '.join('--' + mode for mode in modes)}): each is a separate job."),
             EXIT_BAD_FLAGS)
+    table_run = FLAGS.run_dir or FLAGS.model
+    if table_run and os.path.isfile(os.path.join(table_run, "schema.json")) and not (
+            FLAGS.human or FLAGS.human_results):
+        # A table run (gan_tf.tables): its own scores, pictures and downstream report.
+        from gan_tf.tables import evaluate_lib as table_evaluate
+
+        return table_evaluate.main(
+            table_run, downstream=FLAGS.downstream, seed=FLAGS.seed,
+            num_rows=FLAGS.num_samples if FLAGS["num_samples"].present else None,
+            checkpoint=FLAGS.checkpoint, output=FLAGS.output,
+            downstream_seeds=FLAGS.downstream_seeds)
     if FLAGS.human or FLAGS.human_results:
         if bool(FLAGS.run_dir) == bool(FLAGS.model):
             return cli.error(UserError(

@@ -1,8 +1,11 @@
 """Small-sample statistics for comparing classifiers trained with different seeds.
 
 Pure functions on sequences of numbers (NumPy only, no SciPy). A downstream report trains
-each arm with the same seeds, so two arms give paired scores: their difference per seed is
-what varies, and its Student-t interval says whether a gain is larger than the noise.
+each arm with the same seeds and tests every arm on the same rows, so two arms are paired
+twice over: by seed and by test row. `paired_difference` is the Student-t interval over
+seeds alone, which is zero wide when every seed scores alike; `paired_bootstrap` resamples
+the test rows and the seeds together, so its interval also holds the test set's own
+sampling error (one image of 60 is 1.7 points of accuracy). The reports use the bootstrap.
 """
 
 import math
@@ -101,3 +104,92 @@ def clustered_bootstrap_interval(groups, repeats=2000, seed=0):
         rates[repeat] = total / count
     low, high = np.percentile(rates, [2.5, 97.5])
     return float(low), float(high)
+
+
+# === Paired bootstrap over test rows and seeds ===
+
+BOOTSTRAP_REPEATS = 2000
+
+
+def accuracy(truth, predicted):
+    """The share of `predicted` equal to `truth` (integer or string labels)."""
+    return float(np.mean(np.asarray(truth) == np.asarray(predicted)))
+
+
+def macro_f1(truth, predicted, num_classes):
+    """The unweighted mean over classes `0..num_classes-1` of each class's F1 (integer
+    labels); a class absent from both truth and predictions counts 0, as scikit-learn's
+    `f1_score(average="macro", labels=range(num_classes), zero_division=0)` does."""
+    return float(np.mean(class_f1(truth, predicted, num_classes)))
+
+
+def class_f1(truth, predicted, num_classes):
+    """Each class's F1 (2 TP / (2 TP + FP + FN), 0 when it is 0/0), integer labels."""
+    truth, predicted = np.asarray(truth, np.int64), np.asarray(predicted, np.int64)
+    true_positive = np.bincount(truth[truth == predicted], minlength=num_classes)
+    support = np.bincount(truth, minlength=num_classes)
+    chosen = np.bincount(predicted, minlength=num_classes)
+    denominator = support + chosen
+    return np.where(denominator > 0, 2 * true_positive / np.maximum(denominator, 1), 0.0)
+
+
+def r2(truth, predicted):
+    """The coefficient of determination 1 - SS_res / SS_tot; with a constant truth, 1 when
+    predicted exactly and 0 otherwise (as scikit-learn's `r2_score`)."""
+    truth, predicted = np.asarray(truth, np.float64), np.asarray(predicted, np.float64)
+    residual = np.sum((truth - predicted) ** 2)
+    total = np.sum((truth - truth.mean()) ** 2)
+    if total == 0:
+        return 1.0 if residual == 0 else 0.0
+    return float(1 - residual / total)
+
+
+def paired_bootstrap(score, truth, treated, control, repeats=BOOTSTRAP_REPEATS, seed=0):
+    """The mean gain of `treated` over `control` and its 95% paired bootstrap interval.
+
+    Both arms were trained with the same seeds and tested on the same rows:
+    `treated[s][i]` and `control[s][i]` are the predictions of seed s's classifiers for test
+    row i, whose true value is `truth[i]`. Each repeat draws the test rows with replacement
+    (the same rows for both arms and every seed) and the seeds with replacement, and takes
+    the mean over the drawn seeds of `score(truth, treated) - score(truth, control)` on the
+    drawn rows; the interval is the 2.5th and 97.5th percentiles of the repeats. So it holds
+    both the test set's sampling error and the spread over seeds, and it is not zero wide
+    when every seed scores alike. Seeded, so reports are reproducible.
+
+    Args:
+        score: `score(truth, predictions) -> float`, e.g. `accuracy` (a metric that is not
+            a mean over rows, like `macro_f1`, works too).
+        truth: `(rows,)` true labels or values.
+        treated, control: `(seeds, rows)` predictions.
+        repeats: bootstrap repeats.
+        seed: the bootstrap's seed.
+
+    Returns:
+        A dict: "mean" (the gain on the test rows as they are, over the seeds), "ci_low",
+        "ci_high", "std" (of the per-seed gains), "each" (the per-seed gains), "method" and
+        "repeats".
+    """
+    truth = np.asarray(truth)
+    treated, control = np.asarray(treated), np.asarray(control)
+    if (treated.shape != control.shape or treated.ndim != 2 or treated.shape[1] != len(truth)
+            or not treated.size):
+        raise ValueError(f"paired predictions need two (seeds, rows) arrays over the "
+                         f"{len(truth)} test rows, got {treated.shape} and {control.shape}")
+    if int(repeats) != repeats or repeats < 1:
+        raise ValueError(f"repeats must be a positive integer, got {repeats}")
+    seeds, rows = treated.shape
+    each = [score(truth, treated[s]) - score(truth, control[s]) for s in range(seeds)]
+    mean, std = mean_and_std(each)
+    rng = np.random.default_rng(seed)
+    gains = np.empty(repeats)
+    for repeat in range(repeats):
+        drawn_rows = rng.integers(0, rows, rows)
+        drawn_seeds = rng.integers(0, seeds, seeds) if seeds > 1 else [0]
+        drawn_truth = truth[drawn_rows]
+        gains[repeat] = np.mean([score(drawn_truth, treated[s, drawn_rows])
+                                 - score(drawn_truth, control[s, drawn_rows])
+                                 for s in drawn_seeds])
+    low, high = np.percentile(gains, [2.5, 97.5])
+    return {"mean": mean, "ci_low": float(low), "ci_high": float(high), "std": std,
+            "each": [float(gain) for gain in each],
+            "method": "paired bootstrap over test rows and seeds", "repeats": int(repeats)}

@@ -50,6 +50,49 @@ def test_paired_difference_and_its_interval():
         stats.paired_difference([0.9, 0.8], [0.8])
 
 
+def test_the_paired_bootstrap_holds_the_test_sets_own_error():
+    # The issue's case: 60 test images, five seeds that all score alike. Arm A is right on
+    # 3 images arm B gets wrong and wrong on 3 others B gets right: no gain on these 60
+    # images, but 6 discordant images of 60 are far from proof of none.
+    truth = np.zeros(60, np.int64)
+    control = np.zeros((5, 60), np.int64)
+    control[:, :3] = 1
+    treated = np.zeros((5, 60), np.int64)
+    treated[:, 3:6] = 1
+    seeds_only = stats.paired_difference([stats.accuracy(truth, p) for p in treated],
+                                         [stats.accuracy(truth, p) for p in control])
+    assert (seeds_only["ci_low"], seeds_only["ci_high"]) == (0.0, 0.0)  # the old report
+    gain = stats.paired_bootstrap(stats.accuracy, truth, treated, control)
+    # One seed's paired differences d_i in {-1, 0, 1}: the interval is about
+    # +- 1.96 sd(d) / sqrt(60) = +- 1.96 sqrt(6 / 60) / sqrt(60) = +- 0.080.
+    half = 1.96 * np.std(np.r_[np.ones(3), -np.ones(3), np.zeros(54)]) / np.sqrt(60)
+    assert gain["mean"] == 0.0 and gain["each"] == [0.0] * 5
+    assert gain["ci_low"] == pytest.approx(-half, abs=0.02)
+    assert gain["ci_high"] == pytest.approx(half, abs=0.02)
+    assert stats.paired_bootstrap(stats.accuracy, truth, treated, control) == gain  # seeded
+    # The same predictions in both arms: no gain and nothing to be unsure of.
+    same = stats.paired_bootstrap(stats.accuracy, truth, control, control, repeats=50)
+    assert (same["mean"], same["ci_low"], same["ci_high"]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ValueError, match="60 test rows"):
+        stats.paired_bootstrap(stats.accuracy, truth, treated[:, :59], control[:, :59])
+
+
+def test_the_fast_scores_match_scikit_learn():
+    from sklearn.metrics import f1_score, r2_score
+
+    rng = np.random.default_rng(0)
+    truth, predicted = rng.integers(0, 4, 200), rng.integers(0, 3, 200)  # class 3 never chosen
+    assert stats.macro_f1(truth, predicted, 4) == pytest.approx(
+        f1_score(truth, predicted, average="macro", labels=range(4), zero_division=0))
+    np.testing.assert_allclose(stats.class_f1(truth, predicted, 4),
+                               f1_score(truth, predicted, average=None, labels=range(4),
+                                        zero_division=0))
+    values = rng.normal(size=50)
+    guesses = values + rng.normal(0, 0.5, 50)
+    assert stats.r2(values, guesses) == pytest.approx(r2_score(values, guesses))
+    assert stats.r2([1.0, 1.0], [1.0, 1.0]) == 1.0 and stats.r2([1.0, 1.0], [0.0, 1.0]) == 0.0
+
+
 def test_the_verdict_reads_the_interval():
     helps = downstream.verdict({"mean": 0.014, "ci_low": 0.008, "ci_high": 0.020})
     assert helps == ("generated data adds +1.4 points over ordinary augmentation "
@@ -182,9 +225,15 @@ def test_a_tiny_report_trains_five_paired_arms_and_writes_its_files(held_out_run
     assert all(len(arm["each"]) == 2 and 0 <= min(arm["each"]) <= max(arm["each"]) <= 1
                for arm in report["arms"].values())
     assert (report["real_train_images"], report["test_images"]) == (200, 1000)
-    gain = stats.paired_difference(report["arms"]["real_augmented_generated"]["each"],
-                                   report["arms"]["real_augmented"]["each"])
-    assert report["gain_over_augmentation"] == gain
+    gain = report["gain_over_augmentation"]
+    # The interval is the paired bootstrap over test images and seeds, around the seeds'
+    # mean gain; with 1000 test images and two seeds it has a width.
+    assert gain["method"] == "paired bootstrap over test rows and seeds"
+    assert gain["each"] == pytest.approx(np.subtract(
+        report["arms"]["real_augmented_generated"]["each"],
+        report["arms"]["real_augmented"]["each"]))
+    assert gain["mean"] == pytest.approx(np.mean(gain["each"]))
+    assert gain["ci_low"] < gain["ci_high"]
     assert report["verdict"] == downstream.verdict(gain)
     assert report["generated"]["images"] == 100
     # Progress: one line per trained classifier.

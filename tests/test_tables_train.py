@@ -64,6 +64,9 @@ def test_a_table_run_directory(trained):
     for name in ("epoch_0001.csv", "epoch_0002.csv", "final.csv"):
         rows = pd.read_csv(os.path.join(run_dir, "samples", name))
         assert list(rows.columns) == list(frame.columns) and len(rows) == 7
+        # Beside each, the picture of real against generated columns (2 epochs: every epoch).
+        with open(os.path.join(run_dir, "samples", name[:-4] + ".png"), "rb") as stream:
+            assert stream.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.isfile(os.path.join(run_dir, "generator", "saved_model.pb"))
     assert not data_lib.is_table_run(os.path.dirname(run_dir))
 

@@ -151,8 +151,17 @@ def train(config, extra_callbacks=(), verbose=2):
             data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
                                      table.holdout)
         write_config(run_dir, config, table, transformer)
-        result = _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose)
+        result = _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose,
+                               table)
     return dataclasses.replace(result, transformer_seconds=transformer_seconds)
+
+
+def _picture_rows(train, num_rows, seed):
+    """As many real training rows as the sample files hold, drawn once by `seed`, for the
+    picture of real against generated columns (equal counts keep the panels comparable)."""
+    if len(train) <= num_rows:
+        return train
+    return train.sample(n=num_rows, random_state=seed)
 
 
 def _smaller_batch(num_rows, pac):
@@ -216,7 +225,7 @@ def write_config(run_dir, config, table, transformer):
                       json.dumps(record, indent=2) + "\n")
 
 
-def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose):
+def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose, table):
     from gan_tf import callbacks as callbacks_lib
     from gan_tf.tables.callbacks import SampleRows
 
@@ -235,7 +244,10 @@ def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbos
         return TableTrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, 0.0, export_path,
                                 {})
     samples = SampleRows(os.path.join(run_dir, runs.SAMPLES_DIR), num_rows=config.sample_rows,
-                         every_n_epochs=config.sample_every_n_epochs, seed=config.seed)
+                         every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
+                         real=_picture_rows(table.train, config.sample_rows, config.seed),
+                         schema=table.schema,
+                         plot_every_n_epochs=max(1, config.epochs // 10))
     metrics_log = callbacks_lib.MetricsLog(os.path.join(run_dir, runs.METRICS_FILE),
                                            plot_path=os.path.join(run_dir, runs.LOSSES_PLOT))
     callbacks = [metrics_log, samples, callbacks_lib.StopOnNonFinite(), checkpoint,

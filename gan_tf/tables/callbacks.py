@@ -70,9 +70,9 @@ class SampleRows(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs == 0:
-            stem = f"epoch_{epoch + 1:04d}"
-            picture = f"{stem}.png" if (epoch + 1) % self.plot_every_n_epochs == 0 else None
-            self._write(f"{stem}.csv", picture)
+            picture = (f"epoch_{epoch + 1:04d}.png"
+                       if (epoch + 1) % self.plot_every_n_epochs == 0 else None)
+            self._write(f"epoch_{epoch + 1:04d}.csv", picture)
 
     def on_train_end(self, logs=None):
         self._write(self.FINAL_FILE, self.FINAL_PICTURE)

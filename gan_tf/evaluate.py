@@ -215,13 +215,16 @@ def main(argv):
     if table_run and os.path.isfile(os.path.join(table_run, "schema.json")) and not (
             FLAGS.human or FLAGS.human_results):
         # A table run (gan_tf.tables): its own scores, pictures and downstream report.
-        from gan_tf.tables import evaluate_lib as table_evaluate
+        from gan_tf.tables import commands as table_commands
 
-        return table_evaluate.main(
-            table_run, downstream=FLAGS.downstream, seed=FLAGS.seed,
-            num_rows=FLAGS.num_samples if FLAGS["num_samples"].present else None,
-            checkpoint=FLAGS.checkpoint, output=FLAGS.output,
-            downstream_seeds=FLAGS.downstream_seeds)
+        return cli.run_checked_command(
+            lambda flag_values: table_commands.check_evaluate(
+                table_run, downstream=flag_values.downstream, seed=flag_values.seed,
+                num_rows=(flag_values.num_samples if flag_values["num_samples"].present
+                          else None),
+                checkpoint=flag_values.checkpoint, output=flag_values.output,
+                downstream_seeds=flag_values.downstream_seeds),
+            table_commands.evaluate, FLAGS, (table_commands.BadFlag,))
     if FLAGS.human or FLAGS.human_results:
         if bool(FLAGS.run_dir) == bool(FLAGS.model):
             return cli.error(UserError(

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from gan_tf.errors import UserError
-from gan_tf.tables import evaluate_lib, metrics, plots
+from gan_tf.tables import commands, evaluate_lib, metrics, plots
 from test_tables_metrics import KINDS, mixed_table, physical_cores_counted  # noqa: F401
 
 
@@ -85,7 +85,7 @@ def test_trend_difference_matrix(frames):
     assert np.allclose(np.diag(matrix), 0)
 
 
-def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatch, capsys):
+def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatch):
     train, holdout, synthetic = frames
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -102,17 +102,17 @@ def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatc
         evaluate_lib.TableRun(path, checkpoint, Schema(KINDS, target="spend"), train,
                               holdout)))
     monkeypatch.setattr(evaluate_lib, "sample", fake_sample)
-    code = evaluate_lib.main(str(run_dir), num_rows=300, seed=3, checkpoint="best")
-    assert code == 0 and asked == {"num_rows": 300, "seed": 3, "checkpoint": "best"}
-    printed = capsys.readouterr().out.splitlines()
+    printed = commands.evaluate(commands.check_evaluate(str(run_dir), num_rows=300, seed=3,
+                                                        checkpoint="best")).splitlines()
+    assert asked == {"num_rows": 300, "seed": 3, "checkpoint": "best"}
     assert printed[0].startswith("Quality (SDMetrics):") and "R2" in printed[2]
     assert printed[-1] == "Report: " + str(run_dir / "evaluation_best" / "report.json")
     report = json.loads((run_dir / "evaluation_best" / "report.json").read_text())
     assert report["seed"] == 3 and report["target"] == "spend"
     assert report["rows"]["synthetic"] == 300
-    # Bad flags: exit 2, one line on stderr, nothing written.
-    assert evaluate_lib.main(str(run_dir), num_rows=0) == 2
-    assert "num_samples=0" in capsys.readouterr().err
+    # Bad flags: refused as a flag (exit 2 from the command line) before anything is written.
+    with pytest.raises(commands.BadFlag, match="num_samples=0"):
+        commands.check_evaluate(str(run_dir), num_rows=0)
     assert not (run_dir / "evaluation").exists()
 
 

@@ -164,3 +164,48 @@ def export(request):
     path = export_lib.export_table_generator(gan, os.path.expanduser(output))
     return (f"Exported the table generator as savedmodel to {path} (signatures: serve(z, "
             "condition, seed), generate(num_rows, seed); see gan_tf.json)")
+
+
+def check_evaluate(path, *, downstream=False, num_rows=None, seed=0, checkpoint="latest",
+                   output=None, downstream_seeds=None):
+    """`python -m gan_tf.evaluate` on a table run, its flags: the request `evaluate` runs.
+
+    Called by `gan_tf.evaluate` when `path` is a table run (`is_table_model`), with the flags
+    that apply to tables. Raises `BadFlag` for a bad one (before TensorFlow starts).
+    """
+    try:
+        check_seed(seed)
+        if num_rows is not None:
+            check_positive_int("num_samples", num_rows)
+        options = None
+        if downstream:
+            from gan_tf.tables import downstream as downstream_lib
+
+            options = downstream_lib.Options(
+                seeds=downstream_seeds or downstream_lib.Options.seeds, sample_seed=seed,
+                num_synthetic=num_rows, checkpoint=checkpoint)
+            options.validate()
+    except UserError as error:
+        raise BadFlag(str(error)) from None
+    return dict(path=path, downstream=options, num_rows=num_rows, seed=seed,
+                checkpoint=checkpoint, output=output)
+
+
+def evaluate(request):
+    """Scores a table run (or writes its downstream report): the lines to print."""
+    if request["downstream"] is not None:
+        from gan_tf.tables import downstream as downstream_lib
+
+        report, output_dir = downstream_lib.run_downstream_report(
+            request["path"], request["downstream"], request["output"])
+        lines = downstream_lib.summary_lines(report)
+        report_path = os.path.join(output_dir, downstream_lib.REPORT_FILE)
+    else:
+        from gan_tf.tables import evaluate_lib
+
+        report, output_dir = evaluate_lib.evaluate_table_run(
+            request["path"], request["num_rows"], request["seed"], request["checkpoint"],
+            request["output"])
+        lines = evaluate_lib.summary_lines(report)
+        report_path = os.path.join(output_dir, evaluate_lib.REPORT_FILE)
+    return "\n".join([*lines, f"Report: {report_path}"])

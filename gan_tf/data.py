@@ -435,6 +435,7 @@ def load_array(path):
                 else f"it starts with {magic!r}")
         raise UserError(f"{file} is not a NumPy .npz or .npy file ({what}). Save it with "
                         "np.savez(path, images=...) or np.save(path, images).")
+    _check_array_sizes(file, magic)
     try:
         if magic == b"\x93NUMPY":  # a .npy: images only
             arrays = {"images": np.load(file, allow_pickle=False)}
@@ -454,6 +455,62 @@ def load_array(path):
     labels, class_names = _array_labels(arrays.get("labels"), arrays.get("class_names"),
                                         len(images), file)
     return ImageData(name, images, labels, class_names)
+
+
+def _npy_header(stream):
+    """`(shape, dtype)` from the header of the .npy data at `stream`'s position."""
+    version = np.lib.format.read_magic(stream)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)  # 2.0 and 3.0 differ in encoding only
+    shape, _, dtype = read(stream)
+    return shape, dtype
+
+
+def _check_array_sizes(file, magic):
+    """Refuses an array file whose arrays would not fit in memory, or a torn .npy, from the
+    headers alone (before numpy allocates what a header claims)."""
+    try:
+        if magic == b"\x93NUMPY":
+            with open(file, "rb") as stream:
+                shape, dtype = _npy_header(stream)
+                start = stream.tell()
+            sizes = {"images": (shape, dtype)}
+            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if not dtype.hasobject and os.path.getsize(file) < start + needed:
+                raise UserError(
+                    f"The array file {file} is truncated: its header promises {shape} "
+                    f"{dtype} ({_size(needed)}), but it holds {_size(os.path.getsize(file))}. "
+                    "Save it again.")
+        else:
+            sizes = {}
+            with zipfile.ZipFile(file) as archive:
+                for member in archive.namelist():
+                    if member.endswith(".npy"):
+                        with archive.open(member) as stream:
+                            sizes[member[:-4]] = _npy_header(stream)
+    except UserError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _array_read_error(file, error) from None
+    needed = sum(int(np.prod(shape, dtype=object)) * dtype.itemsize
+                 for shape, dtype in sizes.values())
+    available = hardware.available_memory()
+    if available is not None and needed > available:
+        arrays = ", ".join(f"{name} {tuple(shape)} {dtype}"
+                           for name, (shape, dtype) in sizes.items())
+        raise UserError(
+            f"The array file {file} holds {arrays}: {_size(needed)}, more than the "
+            f"{_size(available)} of memory available now. Expected arrays that fit in memory: "
+            "save a subset (e.g. images[:100000]), or write the images as files into a folder "
+            "and pass --dataset=folder:PATH, which streams them from disk.")
+
+
+def _size(nbytes):
+    """`nbytes` for a message: "3.2 GiB", "12.0 MiB", "512 bytes"."""
+    for unit, scale in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} bytes"
 
 
 def _array_read_error(file, error):

@@ -136,7 +136,43 @@ def load_run_data(config, download=None):
     trained, held_out = data_lib.split_indices(everything.labels, len(everything),
                                                config.holdout, config.max_examples,
                                                config.seed)
+    if config.holdout:
+        _check_holdout(config.holdout, everything, held_out)
     return RunData(everything, trained, held_out)
+
+
+def _check_holdout(holdout, data, held_out):
+    """Refuses a --holdout that holds out no image of some class (before anything is written).
+
+    Each class gives `round(holdout x its size)` images; a class left with none could not be
+    tested, and with none at all `evaluate --downstream` would find no test split.
+    """
+    import math
+
+    import numpy as np
+
+    counts = np.bincount(data.labels, minlength=data.num_classes or 0)
+    held = np.bincount(data.labels[held_out], minlength=len(counts))
+    empty = [c for c in range(len(counts)) if counts[c] and not held[c]]
+    if not empty:
+        return
+    smallest = int(counts[counts > 0].min())
+    enough = math.ceil(100 / smallest) / 100  # every class of `smallest` images gives one
+    names = data.class_names or [str(c) for c in range(len(counts))]
+    shown = ", ".join(f"{names[c]} ({counts[c]} images)" for c in empty[:5])
+    more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+    from gan_tf.config import MAX_HOLDOUT
+
+    if enough > MAX_HOLDOUT:
+        fix = (f"Drop --holdout: its largest value, {MAX_HOLDOUT}, holds out nothing of a "
+               f"class of {smallest} image(s); or add images to those classes")
+    else:
+        fix = f"Pass --holdout={enough:g} or more, or drop --holdout"
+    raise UserError(f"Invalid value for argument holdout. Received: holdout={holdout!r}, which "
+                    f"holds out {len(held_out)} of {len(data)} images and none of "
+                    f"{len(empty)} class(es): {shown}{more}. Expected a fraction that keeps "
+                    f"at least one image of every class for testing. {fix}; nothing was "
+                    "written.")
 
 
 def write_holdout(run_dir, run_data):
@@ -280,6 +316,7 @@ def load_run(run_dir, checkpoint="latest"):
 
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
     config, dataset = read_run_config(run_dir)
+    check_layout(run_dir)
     gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
     if checkpoint == "best":
         best_dir = os.path.join(run_dir, BEST_DIR)
@@ -341,9 +378,34 @@ def export_metadata(config, class_names, num_classes, epochs=None, checkpoint=No
     return record
 
 
+# What a run keeps in folders and in files: a hand-made file where a folder belongs (or a
+# folder where a file belongs) is refused before anything is written.
+RUN_FOLDERS = (CHECKPOINTS_DIR, SAMPLES_DIR, BEST_DIR, EXPORT_DIR, TENSORBOARD_DIR,
+               "evaluation", "evaluation_best")
+RUN_FILES = (CONFIG_FILE, HOLDOUT_FILE, METRICS_FILE, LOSSES_PLOT, PROGRESS_GIF)
+
+
+def check_layout(run_dir):
+    """Refuses a run directory whose folders are files or whose files are folders."""
+    for names, wanted, is_right in ((RUN_FOLDERS, "folder", os.path.isdir),
+                                    (RUN_FILES, "file", os.path.isfile)):
+        for name in names:
+            path = os.path.join(run_dir, name)
+            if os.path.lexists(path) and not is_right(path):
+                found = ("a folder" if os.path.isdir(path) else "a broken link"
+                         if os.path.islink(path) and not os.path.exists(path) else
+                         "a file" if os.path.isfile(path) else "not a regular file")
+                raise UserError(
+                    f"{path} is {found}, where a gan_tf run keeps its {name} {wanted}; "
+                    "nothing was written. Move it out of the run directory (or restore the "
+                    f"{wanted} it replaced) and rerun.")
+
+
 def check_run_dir(run_dir, config):
     """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.isdir(run_dir):
+        check_layout(run_dir)
     if os.path.exists(config_path):
         saved, _ = read_run_config(run_dir)
         differences = saved.differences(config)

@@ -22,6 +22,7 @@ import numpy as np
 from gan_tf import hardware, image_files
 from gan_tf.errors import UserError, check_choice, first_line, invalid
 from gan_tf.image_files import IMAGE_EXTENSIONS, resize_pixels  # noqa: F401 - public here too
+from gan_tf.messages import get_logger
 from gan_tf.names import (ARRAY_EXTENSIONS, ARRAY_PREFIX, DATA_CACHES, EMBEDDED_DATASET,
                           FOLDER_PREFIX)
 
@@ -30,6 +31,8 @@ ARRAY_KEYS = ("images", "labels", "class_names")  # of an array:PATH .npz; image
 _RANGE_TOLERANCE = 1 / 255
 # Hosts tensorflow-datasets downloads from; probed (3 s) before a download is attempted.
 _DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
+
+_logger = get_logger(__name__)
 
 
 @dataclasses.dataclass
@@ -335,6 +338,11 @@ def load_folder(path, image_size=None, cache="auto"):
     if not files:
         raise UserError(f"The image folder {root} holds no image files. Expected files ending "
                         f"in {', '.join(IMAGE_EXTENSIONS)}.")
+    skipped = image_files.skipped_files(root)
+    if skipped:
+        _logger.info(f"Skipped {sum(skipped.values())} file(s) in {root} that are not images "
+                     f"({', '.join(f'{n} {e}' for e, n in sorted(skipped.items()))}); "
+                     f"images end in {', '.join(IMAGE_EXTENSIONS)}.")
     headers, bad = image_files.read_headers(files)
     if bad:
         raise image_files.unreadable_files_error(bad, len(files), root)
@@ -357,6 +365,14 @@ def load_folder(path, image_size=None, cache="auto"):
     if all(len(parts) == 2 for parts in relative):
         class_names = sorted({parts[0] for parts in relative})
         labels = np.array([class_names.index(parts[0]) for parts in relative], np.int32)
+    elif any(len(parts) == 2 for parts in relative):
+        loose = sum(len(parts) == 1 for parts in relative)
+        nested = sum(len(parts) > 2 for parts in relative)
+        _logger.warning(
+            f"{root} mixes class folders with {loose} image(s) directly in it and {nested} in "
+            "folders inside class folders, so it has no labels: it trains unconditionally. "
+            "For labels, put every image in a folder of its class, directly under the "
+            "dataset folder.")
     if not streams(cache, images.nbytes):
         images = _decode_all(images)
     return ImageData(FOLDER_PREFIX + path, images, labels, class_names)

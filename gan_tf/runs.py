@@ -335,12 +335,57 @@ def load_run(run_dir, checkpoint="latest"):
                             "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
                             ) from None
         return gan, config, epochs
+    check_checkpoint_matches(run_dir, gan)
     restored = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, CHECKPOINTS_DIR),
                                                  verbose=0)
     epochs = restored.restore(gan)
     if epochs == 0:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
     return gan, config, epochs
+
+
+def check_checkpoint_matches(run_dir, gan, checkpoint_dir=None):
+    """Refuses a run whose config.json builds networks other than its checkpoint holds.
+
+    The newest checkpoint's weight shapes (as each player's optimizer lists them) are read
+    from its index and compared with `gan`'s, before anything is restored: a hand-edited
+    config.json (`"conditional": false`, another latent_dim or architecture) is named in one
+    message instead of TensorFlow's restore warnings. A checkpoint that cannot be read is
+    left to the restore, which falls back to an older one.
+    """
+    import re
+
+    import tensorflow as tf
+
+    folder = checkpoint_dir or os.path.join(run_dir, CHECKPOINTS_DIR)
+    try:
+        path = tf.train.latest_checkpoint(folder)
+        saved = tf.train.load_checkpoint(path).get_variable_to_shape_map() if path else {}
+    except (tf.errors.OpError, ValueError, OSError):
+        return
+    for player, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        pattern = re.compile(rf"{player}_optimizer/(?:inner_optimizer/)?_trainable_variables/"
+                             r"(\d+)/\.ATTRIBUTES/VARIABLE_VALUE")
+        found = {}
+        for key, shape in saved.items():
+            match = pattern.fullmatch(key)
+            if match:
+                found[int(match.group(1))] = tuple(shape)
+        if not found:
+            continue
+        recorded = [found[i] for i in sorted(found)]
+        built = [tuple(v.shape) for v in model.trainable_variables]
+        if recorded != built:
+            differ = next((i for i, (a, b) in enumerate(zip(recorded, built)) if a != b),
+                          min(len(recorded), len(built)))
+            detail = (f"weight {differ} is {recorded[differ]} there, {built[differ]} here"
+                      if differ < min(len(recorded), len(built)) else
+                      f"{len(recorded)} weight arrays there, {len(built)} here")
+            raise UserError(
+                f"{os.path.join(run_dir, CONFIG_FILE)} does not describe the networks of "
+                f"{path}: its {player} differs ({detail}). Was config.json edited (e.g. "
+                "conditional, architecture, latent_dim, image_size)? Restore the values "
+                "training wrote, or train into a new --output_dir.")
 
 
 def adopt_recorded_conditional(run_dir, config):

@@ -86,6 +86,7 @@ def train(config, extra_callbacks=(), verbose=2):
     # networks cannot take.
     with strategy.scope():
         gan = build_gan(config, data.image_shape, num_classes)
+    runs.check_checkpoint_matches(run_dir, gan)  # a hand-edited config.json, named at once
     if strategy.num_replicas_in_sync > 1 or distribute.is_multi_worker(strategy):
         _logger.info(f"Distributed: {distribute.describe(strategy)}; "
                      f"global batch {config.batch_size}.")

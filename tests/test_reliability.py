@@ -562,3 +562,29 @@ def test_a_holdout_that_holds_out_nothing_of_a_class_is_refused(make_tiny_config
                                         rf"holdout={holdout}, which " + problem):
         train_lib.train(config, verbose=0)
     assert not os.path.exists(config.output_dir)
+
+
+@pytest.mark.parametrize("field, value", [("conditional", False), ("latent_dim", 7)])
+def test_a_hand_edited_config_is_named_before_any_restore_warning(trained_tiny_config, capfd,
+                                                                  field, value):
+    """A hand-set `"conditional": false` (or another latent_dim) in config.json: one message
+    naming config.json, no TensorFlow restore warnings, nothing written (issue 25)."""
+    from gan_tf import runs
+
+    config = trained_tiny_config(conditional=True)
+    path = os.path.join(config.output_dir, "config.json")
+    with open(path, encoding="utf-8") as stream:
+        record = json.load(stream)
+    record["config"][field] = value
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+    before = _tree(config.output_dir)
+    capfd.readouterr()
+    edited = dataclasses.replace(config, **{"epochs": 3, "conditional": None, field: value})
+    problem = re.escape(path) + r" does not describe the networks of .*ckpt-2: its generator"
+    with pytest.raises(UserError, match=problem):
+        train_lib.train(edited, verbose=0)
+    with pytest.raises(UserError, match=problem):
+        runs.load_run(config.output_dir)
+    assert "checkpoint" not in capfd.readouterr().err
+    assert _tree(config.output_dir) == before

@@ -534,7 +534,8 @@ class Campaign:
             return defect("temporaries left beside the output", f"killed at {delay:.1f} s: "
                           f"{leftovers}")
         return clean("rerun equals an uninterrupted run",
-                     f"killed at {delay:.1f} s" if killed else "finished before the kill")
+                     f"{command} killed at {delay:.1f} s" if killed
+                     else f"{command} finished before the kill")
 
     def _case_full_disk(self, p):
         from gan_tf import train_lib

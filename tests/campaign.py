@@ -223,11 +223,11 @@ def draw_cases(count, seed, families=FAMILIES, weights=None):
         drawn = []
 
         @hypothesis_seed(seed)
-        @settings(max_examples=wanted, database=None, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
+        @settings(max_examples=4 * wanted, database=None, deadline=None,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
         @given(strategies[family])
         def collect(params):
-            if len(drawn) < wanted:
+            if len(drawn) < wanted and params not in drawn:  # each case once
                 drawn.append(params)
 
         collect()  # Hypothesis may give fewer on a small space: fewer cases then
@@ -250,10 +250,12 @@ class Campaign:
         self._counter = 0
 
     def fresh(self, name):
-        self._counter += 1
-        path = os.path.join(self.workdir, f"{self._counter:04d}_{name}")
-        os.makedirs(path)
-        return path
+        while True:  # another Campaign may share the workdir
+            self._counter += 1
+            path = os.path.join(self.workdir, f"{self._counter:04d}_{name}")
+            if not os.path.exists(path):
+                os.makedirs(path)
+                return path
 
     # The references: uninterrupted runs, trained or written once per campaign.
     def reference(self, key):

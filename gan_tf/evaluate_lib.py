@@ -18,7 +18,7 @@ from gan_tf import features as features_lib
 from gan_tf import metrics, names, progress, runs
 from gan_tf.errors import check_positive_int
 from gan_tf.features import real_features  # noqa: F401 (its public name here too)
-from gan_tf.files import atomic_write_text
+from gan_tf.files import atomic_write_text, remove_abandoned
 
 REPORT_FILE = "report.json"
 # The report's key of the class-probability score of each extractor: "inception_score" only
@@ -344,6 +344,9 @@ def evaluate_model(model, dataset=None, data_dir=None, image_size=None, output_d
     except OSError as error:
         raise UserError(f"Cannot write the report to --output={output_dir}: "
                         f"{error.strerror or error}. Pass a folder you can write to.") from None
+    if os.path.isdir(path) and os.path.commonpath(
+            [os.path.abspath(output_dir), os.path.abspath(path)]) == os.path.abspath(path):
+        remove_abandoned(output_dir)  # the run's own folder: what a killed evaluate left
     # The run's own --data_cache: the same images in memory or streamed as in training, so
     # the same domain classifier (its cache key is the pixels, or a streamed folder's files).
     data = data_lib.load_images(dataset, data_dir=data_dir, download=False,

@@ -24,9 +24,10 @@ def atomic_write_bytes(path, data):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp"
+        dir=directory, prefix="." + os.path.basename(path) + ".", suffix=TEMP_SUFFIX
     )
     try:
+        _lock(handle)  # held until closed: `remove_abandoned` leaves a live write alone
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
             stream.flush()
@@ -37,6 +38,74 @@ def atomic_write_bytes(path, data):
         if os.path.exists(temp_path):
             os.remove(temp_path)
         raise
+
+
+TEMP_SUFFIX = ".tmp"  # atomic_write_bytes's temporary files: `.NAME.XXXXXXXX.tmp`
+_STAGING_INFIX = "_tmp_"  # staging_directory's folders: `.LABEL_tmp_XXXXXXXX`
+_RETIRED_PREFIX = ".retired_tmp_"  # what replace_directory moves out of the way
+
+
+def _lock(descriptor):
+    """Takes an exclusive flock on an open file or folder descriptor (held until closed)."""
+    import fcntl
+
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _abandoned(path):
+    """Whether no live process holds the flock of the temporary `path` (its writer died)."""
+    import fcntl
+
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+
+
+def _is_temporary(name, labels=None):
+    """Whether `name` is one of this module's temporaries (of `labels`' staging folders)."""
+    import re
+
+    if labels is None:
+        return bool(re.fullmatch(r"\..+\.[A-Za-z0-9_]{8}" + re.escape(TEMP_SUFFIX), name)
+                    or re.fullmatch(r"\..+" + _STAGING_INFIX + r"[A-Za-z0-9_]{8}", name))
+    return any(re.fullmatch(re.escape(f".{label}{_STAGING_INFIX}") + r"[A-Za-z0-9_]{8}", name)
+               for label in labels)
+
+
+def remove_abandoned(folder, labels=None, recursive=False):
+    """Removes the temporaries that killed writers left in `folder`; returns their paths.
+
+    A temporary is a file of `atomic_write_bytes` or a folder of `staging_directory` (only
+    the folders of `labels`, e.g. ("export",), when given: in a folder of the user's, nothing
+    else is touched). Its writer holds an flock on it while it lives, which the kernel drops
+    when the process dies (kill -9 included), so one being written now is left alone.
+    `recursive` also looks in sub-folders (a run directory's).
+    """
+    removed = []
+    if not os.path.isdir(folder):
+        return removed
+    for parent, folders, files in os.walk(folder):
+        for name in sorted(folders + files):
+            path = os.path.join(parent, name)
+            if (name.startswith(".") and not os.path.islink(path)
+                    and _is_temporary(name, labels) and _abandoned(path)):
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(path)
+                removed.append(path)
+        folders[:] = [name for name in folders if recursive and not name.startswith(".")
+                      and not os.path.islink(os.path.join(parent, name))]
+    return removed
 
 
 def make_temp_dir(parent, prefix):
@@ -56,10 +125,14 @@ def staging_directory(path, label):
     """
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
-    staging = make_temp_dir(parent, f".{label}_tmp_")
+    remove_abandoned(parent, labels=(label,))  # left by a writer killed before this one
+    staging = make_temp_dir(parent, f".{label}{_STAGING_INFIX}")
+    descriptor = os.open(staging, os.O_RDONLY)
     try:
+        _lock(descriptor)  # held while building: `remove_abandoned` leaves it alone
         yield staging
     finally:
+        os.close(descriptor)
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
 

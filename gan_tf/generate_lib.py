@@ -235,6 +235,7 @@ def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=
     if labels is not None and classes is not None and num_images < len(classes):
         raise invalid("num_images", num_images, f"at least {len(classes)}, one image of each "
                       f"class asked for ({len(classes)} classes)")
+    _check_fits(sampler, num_images, format, path)
     plan = None if classes is None else label_plan(num_images, classes)
     try:
         with staging_directory(path, os.path.basename(path)) as staging:
@@ -260,6 +261,45 @@ def write_dataset(sampler, output_dir, num_images, format="png", seed=0, labels=
                         f"{error.strerror or error}. Nothing was written there; pass an "
                         "output folder you can write to.") from None
     return manifest
+
+
+def _check_fits(sampler, num_images, format, path):
+    """Refuses `num_images` whose latents (and labels; the npz format: pixels) would not fit
+    in the memory available now, or whose npz would not fit on the disk, before any work.
+
+    The latents of all images are drawn at once from the seed (`Sampler.batches`), so the
+    images do not depend on the batch size; that is what takes the memory.
+    """
+    from gan_tf import hardware
+
+    pixels = int(np.prod(sampler.image_shape))
+    per_image = 4 * sampler.latent_dim + 4 + (pixels if format == "npz" else 0)
+    needed = num_images * per_image
+    available = hardware.available_memory()
+    if available is not None and needed > available:
+        most = max(1, available // (2 * per_image))
+        what = "latents, labels and pixels" if format == "npz" else "latents and labels"
+        raise invalid("num_images", num_images,
+                      f"a number whose {what} fit in memory: {num_images:,} images need "
+                      f"{_gib(needed)} and {_gib(available)} is available now. Draw at most "
+                      f"about {most:,} per command (several commands with different --seed "
+                      "give different images); nothing was written")
+    if format == "npz":
+        import shutil
+
+        parent = os.path.dirname(path)
+        while not os.path.isdir(parent) and os.path.dirname(parent) != parent:
+            parent = os.path.dirname(parent)
+        free = shutil.disk_usage(parent).free
+        if num_images * pixels > free:
+            raise invalid("num_images", num_images,
+                          f"a number whose {NPZ_FILE} fits on the disk: {num_images:,} images "
+                          f"take {_gib(num_images * pixels)} and {_gib(free)} is free at "
+                          f"{parent}. Free space, or draw fewer; nothing was written")
+
+
+def _gib(nbytes):
+    return f"{nbytes / 2 ** 30:,.1f} GiB"
 
 
 def _resolve_classes(sampler, labels):

@@ -14,6 +14,7 @@ decompresses, so threads decode in parallel.
 """
 
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from gan_tf.errors import UserError, first_line, invalid
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MAX_NAMED = 5  # how many unreadable files of a folder an error message names
 _EXIF_IN_HEADER = ("JPEG", "MPO", "WEBP", "TIFF")
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F")
@@ -89,6 +90,31 @@ def list_image_files(root):
     )
 
 
+def skipped_files(root):
+    """`{extension: count}` of the files under `root` that `list_image_files` skips (not
+    hidden ones), for the one line that says so."""
+    skipped = {}
+    for _, _, names in os.walk(root):
+        for name in names:
+            if not name.startswith(".") and not name.lower().endswith(IMAGE_EXTENSIONS):
+                extension = os.path.splitext(name)[1].lower() or "no extension"
+                skipped[extension] = skipped.get(extension, 0) + 1
+    return skipped
+
+
+@contextlib.contextmanager
+def no_bomb_warnings():
+    """PIL's DecompressionBombWarning (an image of 89-179 megapixels) kept off stderr: gan_tf
+    sizes every image itself and refuses what does not fit, with one message."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
 def image_errors():
     """What PIL raises for a file it cannot read."""
     from PIL import Image
@@ -152,7 +178,9 @@ def read_headers(files):
             return file, None, image_problem(file, error)
 
     headers, bad = {}, {}
-    for file, header, problem in map_in_threads(one, files):
+    with no_bomb_warnings():
+        results = list(map_in_threads(one, files))
+    for file, header, problem in results:
         if problem is None:
             headers[file] = header
         else:
@@ -183,7 +211,7 @@ def read_image(file, gray, image_size=None):
     """
     from PIL import Image, ImageOps
 
-    with Image.open(file) as opened:  # callers report what this raises
+    with no_bomb_warnings(), Image.open(file) as opened:  # callers report what this raises
         # Upright by EXIF orientation where the header holds it (JPEG, WebP, TIFF), as
         # `read_headers` sizes the image; a PNG's rare eXIf chunk is not read.
         image = (ImageOps.exif_transpose(opened) if opened.format in _EXIF_IN_HEADER

@@ -136,7 +136,43 @@ def load_run_data(config, download=None):
     trained, held_out = data_lib.split_indices(everything.labels, len(everything),
                                                config.holdout, config.max_examples,
                                                config.seed)
+    if config.holdout:
+        _check_holdout(config.holdout, everything, held_out)
     return RunData(everything, trained, held_out)
+
+
+def _check_holdout(holdout, data, held_out):
+    """Refuses a --holdout that holds out no image of some class (before anything is written).
+
+    Each class gives `round(holdout x its size)` images; a class left with none could not be
+    tested, and with none at all `evaluate --downstream` would find no test split.
+    """
+    import math
+
+    import numpy as np
+
+    counts = np.bincount(data.labels, minlength=data.num_classes or 0)
+    held = np.bincount(data.labels[held_out], minlength=len(counts))
+    empty = [c for c in range(len(counts)) if counts[c] and not held[c]]
+    if not empty:
+        return
+    smallest = int(counts[counts > 0].min())
+    enough = math.ceil(100 / smallest) / 100  # every class of `smallest` images gives one
+    names = data.class_names or [str(c) for c in range(len(counts))]
+    shown = ", ".join(f"{names[c]} ({counts[c]} images)" for c in empty[:5])
+    more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+    from gan_tf.config import MAX_HOLDOUT
+
+    if enough > MAX_HOLDOUT:
+        fix = (f"Drop --holdout: its largest value, {MAX_HOLDOUT}, holds out nothing of a "
+               f"class of {smallest} image(s); or add images to those classes")
+    else:
+        fix = f"Pass --holdout={enough:g} or more, or drop --holdout"
+    raise UserError(f"Invalid value for argument holdout. Received: holdout={holdout!r}, which "
+                    f"holds out {len(held_out)} of {len(data)} images and none of "
+                    f"{len(empty)} class(es): {shown}{more}. Expected a fraction that keeps "
+                    f"at least one image of every class for testing. {fix}; nothing was "
+                    "written.")
 
 
 def write_holdout(run_dir, run_data):
@@ -280,6 +316,7 @@ def load_run(run_dir, checkpoint="latest"):
 
     check_choice("checkpoint", checkpoint, CHECKPOINTS)
     config, dataset = read_run_config(run_dir)
+    check_layout(run_dir)
     gan = build_gan(config, dataset["image_shape"], dataset["num_classes"])
     if checkpoint == "best":
         best_dir = os.path.join(run_dir, BEST_DIR)
@@ -298,12 +335,57 @@ def load_run(run_dir, checkpoint="latest"):
                             "scores samples (--eval_every_n_epochs); use --checkpoint=latest."
                             ) from None
         return gan, config, epochs
+    check_checkpoint_matches(run_dir, gan)
     restored = callbacks_lib.ResumableCheckpoint(os.path.join(run_dir, CHECKPOINTS_DIR),
                                                  verbose=0)
     epochs = restored.restore(gan)
     if epochs == 0:
         raise UserError(f"{run_dir} has no checkpoint yet. Train it first (same command).")
     return gan, config, epochs
+
+
+def check_checkpoint_matches(run_dir, gan, checkpoint_dir=None):
+    """Refuses a run whose config.json builds networks other than its checkpoint holds.
+
+    The newest checkpoint's weight shapes (as each player's optimizer lists them) are read
+    from its index and compared with `gan`'s, before anything is restored: a hand-edited
+    config.json (`"conditional": false`, another latent_dim or architecture) is named in one
+    message instead of TensorFlow's restore warnings. A checkpoint that cannot be read is
+    left to the restore, which falls back to an older one.
+    """
+    import re
+
+    import tensorflow as tf
+
+    folder = checkpoint_dir or os.path.join(run_dir, CHECKPOINTS_DIR)
+    try:
+        path = tf.train.latest_checkpoint(folder)
+        saved = tf.train.load_checkpoint(path).get_variable_to_shape_map() if path else {}
+    except (tf.errors.OpError, ValueError, OSError):
+        return
+    for player, model in (("generator", gan.generator), ("discriminator", gan.discriminator)):
+        pattern = re.compile(rf"{player}_optimizer/(?:inner_optimizer/)?_trainable_variables/"
+                             r"(\d+)/\.ATTRIBUTES/VARIABLE_VALUE")
+        found = {}
+        for key, shape in saved.items():
+            match = pattern.fullmatch(key)
+            if match:
+                found[int(match.group(1))] = tuple(shape)
+        if not found:
+            continue
+        recorded = [found[i] for i in sorted(found)]
+        built = [tuple(v.shape) for v in model.trainable_variables]
+        if recorded != built:
+            differ = next((i for i, (a, b) in enumerate(zip(recorded, built)) if a != b),
+                          min(len(recorded), len(built)))
+            detail = (f"weight {differ} is {recorded[differ]} there, {built[differ]} here"
+                      if differ < min(len(recorded), len(built)) else
+                      f"{len(recorded)} weight arrays there, {len(built)} here")
+            raise UserError(
+                f"{os.path.join(run_dir, CONFIG_FILE)} does not describe the networks of "
+                f"{path}: its {player} differs ({detail}). Was config.json edited (e.g. "
+                "conditional, architecture, latent_dim, image_size)? Restore the values "
+                "training wrote, or train into a new --output_dir.")
 
 
 def adopt_recorded_conditional(run_dir, config):
@@ -341,9 +423,34 @@ def export_metadata(config, class_names, num_classes, epochs=None, checkpoint=No
     return record
 
 
+# What a run keeps in folders and in files: a hand-made file where a folder belongs (or a
+# folder where a file belongs) is refused before anything is written.
+RUN_FOLDERS = (CHECKPOINTS_DIR, SAMPLES_DIR, BEST_DIR, EXPORT_DIR, TENSORBOARD_DIR,
+               "evaluation", "evaluation_best")
+RUN_FILES = (CONFIG_FILE, HOLDOUT_FILE, METRICS_FILE, LOSSES_PLOT, PROGRESS_GIF)
+
+
+def check_layout(run_dir):
+    """Refuses a run directory whose folders are files or whose files are folders."""
+    for names, wanted, is_right in ((RUN_FOLDERS, "folder", os.path.isdir),
+                                    (RUN_FILES, "file", os.path.isfile)):
+        for name in names:
+            path = os.path.join(run_dir, name)
+            if os.path.lexists(path) and not is_right(path):
+                found = ("a folder" if os.path.isdir(path) else "a broken link"
+                         if os.path.islink(path) and not os.path.exists(path) else
+                         "a file" if os.path.isfile(path) else "not a regular file")
+                raise UserError(
+                    f"{path} is {found}, where a gan_tf run keeps its {name} {wanted}; "
+                    "nothing was written. Move it out of the run directory (or restore the "
+                    f"{wanted} it replaced) and rerun.")
+
+
 def check_run_dir(run_dir, config):
     """Refuses a directory that is not ours or belongs to another config (writes nothing)."""
     config_path = os.path.join(run_dir, CONFIG_FILE)
+    if os.path.isdir(run_dir):
+        check_layout(run_dir)
     if os.path.exists(config_path):
         saved, _ = read_run_config(run_dir)
         differences = saved.differences(config)

@@ -11,8 +11,8 @@ import time
 
 from gan_tf import data as data_lib
 from gan_tf import distribute, hardware, runs
-from gan_tf.errors import UserError
-from gan_tf.files import DirectoryLock
+from gan_tf.errors import UserError, first_line
+from gan_tf.files import DirectoryLock, remove_abandoned
 from gan_tf.messages import get_logger
 # The run directory's names and loading live in `runs`; these stay importable from here.
 from gan_tf.runs import (BEST_DIR, CHECKPOINTS_DIR, CONFIG_FILE, EXPORT_DIR,  # noqa: F401
@@ -86,6 +86,7 @@ def train(config, extra_callbacks=(), verbose=2):
     # networks cannot take.
     with strategy.scope():
         gan = build_gan(config, data.image_shape, num_classes)
+    runs.check_checkpoint_matches(run_dir, gan)  # a hand-edited config.json, named at once
     if strategy.num_replicas_in_sync > 1 or distribute.is_multi_worker(strategy):
         _logger.info(f"Distributed: {distribute.describe(strategy)}; "
                      f"global batch {config.batch_size}.")
@@ -189,6 +190,9 @@ def _train_locked(run):
     from gan_tf import callbacks as callbacks_lib
 
     runs.check_links(run.run_dir)
+    for path in remove_abandoned(run.run_dir, recursive=True):
+        _logger.info(f"Removed {path}, left half-written by a process that was killed.")
+    _drop_unreadable_latents(run)
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run.run_dir, CHECKPOINTS_DIR), max_to_keep=run.config.keep_checkpoints,
         every_n_epochs=run.config.checkpoint_every_n_epochs,
@@ -199,6 +203,38 @@ def _train_locked(run):
     if start_epoch >= run.config.epochs:
         return _complete_finished_run(run, start_epoch)
     return _train_remaining_epochs(run, checkpoint, start_epoch)
+
+
+def _drop_unreadable_latents(run):
+    """Removes a torn or foreign `samples/latents.npy`, which the grid then draws again.
+
+    The grid's latents are a pure function of --seed (and the grid's and latents' sizes), so
+    the file drawn again is the one a kill -9 or a careless edit destroyed; nothing else reads
+    it. A readable file of the right shape is kept as it is.
+    """
+    import numpy as np
+
+    path = os.path.join(run.run_dir, SAMPLES_DIR, "latents.npy")
+    if not os.path.lexists(path):
+        return
+    rows, _ = grid_rows(run.num_classes)
+    expected = (rows * 10, run.config.latent_dim)
+    try:
+        latents = np.load(path, allow_pickle=False)
+        if not isinstance(latents, np.ndarray):
+            raise ValueError("not a .npy file")
+        if latents.shape != expected or latents.dtype.kind != "f":
+            raise ValueError(f"shape {latents.shape} and dtype {latents.dtype}, expected "
+                             f"{expected} floats")
+        if not np.isfinite(latents).all():
+            raise ValueError("it holds NaN or infinite values")
+    except (OSError, ValueError, EOFError) as error:
+        if os.path.isdir(path) and not os.path.islink(path):
+            raise UserError(f"{path} is a folder, where the run keeps the grid's latent "
+                            "vectors; move it away and rerun.") from None
+        os.remove(path)
+        _logger.info(f"{path} was unreadable ({first_line(error, 120) or type(error).__name__}"
+                     f"); the grid's latents are drawn again from --seed={run.config.seed}.")
 
 
 def _complete_finished_run(run, epochs):
@@ -305,7 +341,7 @@ def _callbacks(run, checkpoint, quality):
                        else None)
     callbacks = [quality] if quality else []
     if run.chief:
-        callbacks.append(_training_health(config, run.data))
+        callbacks.append(_training_health(config, run.data, run.num_classes))
     callbacks += [
         _metrics_log(run.run_dir),
         _sample_grid(config, run.run_dir, run.num_classes, tensorboard_dir),
@@ -317,13 +353,23 @@ def _callbacks(run, checkpoint, quality):
     return callbacks + list(run.extra_callbacks)
 
 
-def _training_health(config, data):
-    """The health monitor: D overpowering G, and collapse against 512 of the training images."""
+HEALTH_SAMPLES = 256  # the health monitor's fixed latents (at least 2 per class)
+HEALTH_REAL_IMAGES = 512  # training images it compares them with (at least 2 per class)
+
+
+def _training_health(config, data, num_classes=None):
+    """The health monitor: D overpowering G, and collapse against 512 of the training images.
+
+    A conditional run with more than 128 classes gets 2 samples (and up to 2 real images) per
+    class, as the monitor needs, instead of the 256 (512) that fit up to 128 classes.
+    """
     from gan_tf.callbacks import TrainingHealth
 
-    chosen = data_lib.subset_indices(data.labels, len(data), min(512, len(data)), config.seed)
+    count = min(max(HEALTH_REAL_IMAGES, 2 * (num_classes or 0)), len(data))
+    chosen = data_lib.subset_indices(data.labels, len(data), count, config.seed)
     return TrainingHealth(real_images=data.images[chosen],
                           real_labels=None if data.labels is None else data.labels[chosen],
+                          num_samples=max(HEALTH_SAMPLES, 2 * (num_classes or 0)),
                           seed=config.seed)
 
 
@@ -334,11 +380,27 @@ def _metrics_log(run_dir):
                                     plot_path=os.path.join(run_dir, runs.LOSSES_PLOT))
 
 
+MAX_GRID_ROWS = 128  # a conditional run's grid has one row per class, up to this many
+
+
+def grid_rows(num_classes):
+    """`(rows, labels)` of a run's sample grid: one row per class (`labels` None), or for more
+    than `MAX_GRID_ROWS` classes that many rows of classes spread evenly over all of them
+    (`labels`: the class of each of the 10 cells of each row)."""
+    import numpy as np
+
+    if not num_classes or num_classes <= MAX_GRID_ROWS:
+        return num_classes or 10, None
+    classes = np.linspace(0, num_classes - 1, MAX_GRID_ROWS).round().astype(np.int32)
+    return MAX_GRID_ROWS, np.repeat(classes, 10)
+
+
 def _sample_grid(config, run_dir, num_classes, tensorboard_dir):
     from gan_tf import callbacks as callbacks_lib
 
+    num_rows, labels = grid_rows(num_classes)
     return callbacks_lib.SampleGrid(
-        os.path.join(run_dir, SAMPLES_DIR), num_rows=num_classes or 10, num_cols=10,
+        os.path.join(run_dir, SAMPLES_DIR), num_rows=num_rows, num_cols=10, labels=labels,
         every_n_epochs=config.sample_every_n_epochs, seed=config.seed,
         gif_path=os.path.join(run_dir, runs.PROGRESS_GIF),
         tensorboard_dir=tensorboard_dir and os.path.join(tensorboard_dir, "samples"))

@@ -110,3 +110,59 @@ def test_many_files_are_decoded_in_threads_in_order(folder, monkeypatch):
     assert len(threads) == 2  # 600 files are 3 chunks of 256: both threads work
     np.testing.assert_array_equal(decoded[::-1], data.load_images(f"folder:{folder}",
                                                                   cache="memory").images)
+
+
+def test_tiff_files_are_images_and_other_files_are_skipped_with_one_line(tmp_path, messages):
+    """Issue 25's borderline cases: .tif/.tiff load like PNG; other files are skipped, said
+    in one line with their count and extensions."""
+    from PIL import Image
+
+    root = write_image_folder(tmp_path / "mixed", count=3, size=(6, 5), classes=("a", "b"))
+    pixels = np.arange(30, dtype=np.uint8).reshape(5, 6)
+    Image.fromarray(pixels).save(os.path.join(root, "a", "t.tif"))
+    Image.fromarray(pixels).save(os.path.join(root, "b", "t.TIFF"))
+    for name in ("notes.txt", "b/readme.txt", "a/raw.cr2", "a/.hidden"):
+        with open(os.path.join(root, name), "w", encoding="utf-8") as stream:
+            stream.write("x")
+    loaded = data.load_images(f"folder:{root}")
+    assert len(loaded) == 8 and loaded.class_names == ["a", "b"]
+    np.testing.assert_array_equal(loaded.images[3, ..., 0], pixels)
+    skipped = [m for m in messages if m.startswith("Skipped")]
+    assert skipped == [f"Skipped 3 file(s) in {root} that are not images (1 .cr2, 2 .txt); "
+                       "images end in .png, .jpg, .jpeg, .bmp, .gif, .webp, .tif, .tiff."]
+
+
+def test_class_folders_mixed_with_loose_or_nested_images_warn_they_give_no_labels(
+        tmp_path, messages):
+    root = write_image_folder(tmp_path / "mixed", count=2, size=(6, 5), classes=("a", "b"))
+    write_image_folder(os.path.join(root, "a", "deeper"), count=1, size=(6, 5), classes=())
+    write_image_folder(os.path.join(root, "loose"), count=1, size=(6, 5), classes=())
+    os.rename(os.path.join(root, "loose", "0.png"), os.path.join(root, "0.png"))
+    loaded = data.load_images(f"folder:{root}")
+    assert loaded.labels is None and len(loaded) == 6
+    assert [m for m in messages if "mixes class folders" in m] == [
+        f"{root} mixes class folders with 1 image(s) directly in it and 1 in folders inside "
+        "class folders, so it has no labels: it trains unconditionally. For labels, put every "
+        "image in a folder of its class, directly under the dataset folder."]
+    flat = write_image_folder(tmp_path / "flat", count=2, size=(6, 5), classes=())
+    messages.clear()
+    assert data.load_images(f"folder:{flat}").labels is None and not messages
+
+
+def test_no_decompression_bomb_warning_reaches_the_user(tmp_path, monkeypatch):
+    """PIL warns on 89-179 megapixels; gan_tf sizes images itself (here the limit is lowered
+    so that a small image stands for a 12000 x 12000 one)."""
+    import warnings
+
+    from PIL import Image
+
+    root = write_image_folder(tmp_path / "big", count=2, size=(12, 12), classes=())
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for cache in ("memory", "stream"):
+            loaded = data.load_images(f"folder:{root}", cache=cache)
+            loaded.images[0]
+        with Image.open(os.path.join(root, "0.png")):  # PIL alone does warn
+            pass
+    assert [type(w.message) for w in caught] == [Image.DecompressionBombWarning]

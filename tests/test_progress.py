@@ -15,7 +15,13 @@ def tiny_sampler():
                    description={"path": "test", "kind": "test"})
 
 
-def test_a_bar_shows_only_inside_shown_and_for_long_work(capsys):
+@pytest.fixture
+def terminal(monkeypatch):
+    """Standard output taken for a terminal, where the bar redraws one line (Keras's)."""
+    monkeypatch.setattr(progress, "_is_terminal", lambda stream: True)
+
+
+def test_a_bar_shows_only_inside_shown_and_for_long_work(capsys, terminal):
     bar = progress.bar(2000, "Outside")
     bar.add(2000)
     with progress.shown():
@@ -40,7 +46,8 @@ def test_the_gan_tf_logger_level_silences_bars(capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_writing_a_dataset_shows_its_progress_and_plain_sampling_does_not(tmp_path, capsys):
+def test_writing_a_dataset_shows_its_progress_and_plain_sampling_does_not(tmp_path, capsys,
+                                                                          terminal):
     sampler = tiny_sampler()
     sampler.generate(1500)  # as the sample-quality callback would, inside fit
     assert capsys.readouterr().out == ""
@@ -55,3 +62,16 @@ def test_the_threshold_is_inclusive(total, capsys):
     with progress.shown():
         progress.bar(total, "Work").add(total)
     assert ("Work" in capsys.readouterr().out) == (total >= 1000)
+
+
+def test_without_a_terminal_the_bar_writes_plain_lines_without_redraws(capsys):
+    """`generate > log`: a line per tenth, no carriage return or colour code (issue 25)."""
+    with progress.shown():
+        bar = progress.bar(2000, "Drawing 2,000 samples")
+        for _ in range(8):
+            bar.add(250)
+    out = capsys.readouterr().out
+    assert "\r" not in out and "\x1b" not in out and "\b" not in out
+    assert out.splitlines() == ["Drawing 2,000 samples"] + [
+        f"  {done:,} of 2,000 images ({done // 20}%)" for done in range(250, 2001, 250)
+        if done * 10 // 2000 > (done - 250) * 10 // 2000]

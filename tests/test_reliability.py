@@ -6,9 +6,12 @@ Tests never sleep to wait for it: they wait for the marker files the driver writ
 `paused` when it holds at GAN_TF_PAUSE_AT=E:S).
 """
 
+import dataclasses
 import json
 import os
 import random
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +27,7 @@ from conftest import (REPO, TRAIN_DRIVER, assert_same_checkpoints, checkpoint_va
 from gan_tf import train_lib
 from gan_tf.callbacks import TrainingDiverged, TrainingPreempted
 from gan_tf.errors import UserError
+from gan_tf.files import npy_bytes
 
 EXIT_PREEMPTED = TrainingPreempted.EXIT_CODE
 
@@ -371,3 +375,217 @@ def test_a_run_directory_of_another_config_is_refused_before_the_data_loads(
     with pytest.raises(UserError, match="holds a run with another configuration"):
         # The folder does not exist: had the data been loaded first, that would be the error.
         train_lib.train(make_tiny_config(dataset="folder:/definitely/missing"), **QUIET)
+
+
+# --- Issue 25: what a careless or hostile user found ------------------------------------
+
+
+def _tree(folder):
+    """{relative path: bytes} of every file under `folder` (the `.lock` left out)."""
+    found = {}
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(parent, name)
+            if name != ".lock":
+                with open(path, "rb") as stream:
+                    found[os.path.relpath(path, folder)] = stream.read()
+    return found
+
+
+def test_more_than_128_classes_train_conditional_and_not(make_tiny_config, tmp_path):
+    """129 classes of 2 images: the health monitor takes 2 samples per class, the grid 128
+    rows of classes spread over all 129 (issue 25, item 1)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "many.npz"
+    np.savez(path, images=rng.integers(0, 256, (258, 8, 8), dtype=np.uint8),
+             labels=np.repeat(np.arange(129), 2))
+    for conditional in (None, False):
+        config = make_tiny_config(dataset=f"array:{path}", max_examples=None, epochs=1,
+                                  conditional=conditional,
+                                  output_dir=str(tmp_path / f"run_{conditional}"))
+        assert train_lib.train(config, verbose=0).end_epoch == 1
+        rows = train_lib.MAX_GRID_ROWS if conditional is None else 10
+        with Image.open(os.path.join(config.output_dir, "samples", "final.png")) as grid:
+            assert grid.size[1] >= rows * 8 and grid.size[1] < (rows + 1) * 8 + rows * 3
+    assert train_lib.grid_rows(10) == (10, None)
+    assert train_lib.grid_rows(128) == (128, None)
+    rows, labels = train_lib.grid_rows(1000)
+    assert rows == 128 and len(labels) == 1280 and labels[0] == 0 and labels[-1] == 999
+    assert len(set(labels.tolist())) == 128
+
+
+def test_an_array_larger_than_memory_or_torn_is_refused_before_loading(tmp_path,
+                                                                        monkeypatch):
+    """A header claiming 73 GiB is checked against the file size and the memory first
+    (issue 25, item 2)."""
+    from gan_tf import data, hardware
+
+    huge = tmp_path / "huge.npy"
+    with open(huge, "wb") as stream:
+        np.lib.format.write_array_header_1_0(stream, {
+            "descr": "|u1", "fortran_order": False, "shape": (100_000_000, 28, 28, 1)})
+        stream.write(b"\0" * 1000)
+    with pytest.raises(UserError, match=r"truncated: its header promises .*73\.0 GiB"):
+        data.load_array(str(huge))
+    fits = tmp_path / "fits.npz"
+    np.savez(fits, images=np.zeros((4, 8, 8), np.uint8), labels=np.arange(4))
+    assert data.load_array(str(fits)).images.shape == (4, 8, 8, 1)
+    monkeypatch.setattr(hardware, "available_memory", lambda: 100)
+    with pytest.raises(UserError, match=r"images \(4, 8, 8\) uint8, labels \(4,\) int64: "
+                                        r"288 bytes, more than the 100 bytes of memory"):
+        data.load_array(str(fits))
+
+
+def test_generate_refuses_more_images_than_memory_holds_before_drawing(trained_tiny_config,
+                                                                       tmp_path):
+    """(issue 25, item 3)"""
+    from gan_tf import generate_lib
+
+    config = trained_tiny_config()
+    sampler = generate_lib.load_sampler(config.output_dir)
+    started = time.perf_counter()
+    for format in ("png", "npz"):
+        with pytest.raises(UserError, match=r"Invalid value for argument num_images\. "
+                                            r"Received: num_images=1000000000\. .* GiB"):
+            generate_lib.write_dataset(sampler, tmp_path / "out", 10 ** 9, format=format)
+    assert time.perf_counter() - started < 10
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+
+
+@pytest.mark.parametrize("name", ["checkpoints", "samples", "generator", "config.json"])
+def test_a_file_where_a_run_folder_belongs_is_refused_before_writing(trained_tiny_config,
+                                                                     name):
+    """(issue 25, item 4)"""
+    from gan_tf import runs
+
+    config = trained_tiny_config(epochs=3)
+    path = os.path.join(config.output_dir, name)
+    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    if name == "config.json":
+        os.mkdir(path)
+    else:
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write("not a folder")
+    before = _tree(config.output_dir)
+    with pytest.raises(UserError, match=re.escape(path) + r" is a (file|folder), where a "
+                                                          r"gan_tf run keeps its"):
+        train_lib.train(config, verbose=0)
+    assert _tree(config.output_dir) == before
+    if name != "config.json":
+        with pytest.raises(UserError, match=re.escape(path)):
+            runs.load_run(config.output_dir)
+
+
+@pytest.mark.parametrize("damage", [b"", b"hello, I am not an array", "half", "shape"])
+def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
+        trained_tiny_config, make_tiny_config, tmp_path, messages, damage):
+    """A torn latents.npy is drawn again from the seed, bit-identical (issue 25, item 5)."""
+    config = trained_tiny_config()
+    path = os.path.join(config.output_dir, "samples", "latents.npy")
+    with open(path, "rb") as stream:
+        original = stream.read()
+    if damage == "half":
+        damage = original[:len(original) // 2]
+    elif damage == "shape":
+        damage = npy_bytes(np.zeros((3, 4), np.float32))
+    with open(path, "wb") as stream:
+        stream.write(damage)
+    resumed = dataclasses.replace(config, epochs=3)
+    assert train_lib.train(resumed, verbose=0).end_epoch == 3
+    with open(path, "rb") as stream:
+        assert stream.read() == original
+    assert any("latents.npy was unreadable" in message for message in messages)
+    reference = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"))
+    train_lib.train(reference, verbose=0)
+    assert_same_checkpoints(reference.output_dir, resumed.output_dir, save_counter=False)
+
+
+def test_an_intact_latents_file_is_kept_without_a_word(trained_tiny_config, messages):
+    config = trained_tiny_config(conditional=True)
+    train_lib.train(dataclasses.replace(config, epochs=3), verbose=0)
+    assert not any("unreadable" in message for message in messages)
+
+
+def test_abandoned_temporaries_are_removed_and_live_ones_kept(trained_tiny_config, tmp_path):
+    """What a killed generate, export or train left is removed by the next one; a folder
+    another process is building now (it holds the flock) is not (issue 25, item 7)."""
+    import fcntl
+
+    from gan_tf import generate_lib
+
+    config = trained_tiny_config()
+    dead = tmp_path / ".out_tmp_abcd1234"
+    dead.mkdir()
+    (dead / "images").mkdir()
+    (dead / "images" / "000000.png").write_bytes(b"half")
+    live = tmp_path / ".out_tmp_live5678"
+    live.mkdir()
+    holder = os.open(live, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    users = tmp_path / ".out_tmp_mine"  # not a name gan_tf makes: never touched
+    users.mkdir()
+    try:
+        sampler = generate_lib.load_sampler(config.output_dir)
+        generate_lib.write_dataset(sampler, tmp_path / "out", 4, format="npz")
+        assert not dead.exists() and live.exists() and users.exists()
+    finally:
+        os.close(holder)
+    torn = os.path.join(config.output_dir, ".metrics.jsonl.abcd1234.tmp")
+    staged = os.path.join(config.output_dir, ".export_tmp_abcd1234")
+    with open(torn, "w", encoding="utf-8") as stream:
+        stream.write('{"epoch": 3')
+    os.mkdir(staged)
+    train_lib.train(dataclasses.replace(config, epochs=3), verbose=0)
+    assert not os.path.exists(torn) and not os.path.exists(staged)
+
+
+@pytest.mark.parametrize("holdout, counts, problem", [
+    (0.001, [32] * 8, r"holds out 0 of 256 images and none of 8 class\(es\).*Pass "
+                      r"--holdout=0\.04 or more"),
+    (0.1, [40, 40, 3], r"holds out 8 of 83 images and none of 1 class\(es\): 2 \(3 images\)"
+                       r".*--holdout=0\.34 or more"),
+    (0.5, [40, 1], r"holds out 20 of 41 images and none of 1 class\(es\): 1 \(1 images\)"
+                   r".*Drop --holdout"),
+])
+def test_a_holdout_that_holds_out_nothing_of_a_class_is_refused(make_tiny_config, tmp_path,
+                                                                holdout, counts, problem):
+    """(issue 25, item 8)"""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    path = tmp_path / "data.npz"
+    np.savez(path, images=rng.integers(0, 256, (len(labels), 8, 8), dtype=np.uint8),
+             labels=labels)
+    config = make_tiny_config(dataset=f"array:{path}", max_examples=None, holdout=holdout,
+                              batch_size=8)
+    with pytest.raises(UserError, match=r"Invalid value for argument holdout\. Received: "
+                                        rf"holdout={holdout}, which " + problem):
+        train_lib.train(config, verbose=0)
+    assert not os.path.exists(config.output_dir)
+
+
+@pytest.mark.parametrize("field, value", [("conditional", False), ("latent_dim", 7)])
+def test_a_hand_edited_config_is_named_before_any_restore_warning(trained_tiny_config, capfd,
+                                                                  field, value):
+    """A hand-set `"conditional": false` (or another latent_dim) in config.json: one message
+    naming config.json, no TensorFlow restore warnings, nothing written (issue 25)."""
+    from gan_tf import runs
+
+    config = trained_tiny_config(conditional=True)
+    path = os.path.join(config.output_dir, "config.json")
+    with open(path, encoding="utf-8") as stream:
+        record = json.load(stream)
+    record["config"][field] = value
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(record, stream)
+    before = _tree(config.output_dir)
+    capfd.readouterr()
+    edited = dataclasses.replace(config, **{"epochs": 3, "conditional": None, field: value})
+    problem = re.escape(path) + r" does not describe the networks of .*ckpt-2: its generator"
+    with pytest.raises(UserError, match=problem):
+        train_lib.train(edited, verbose=0)
+    with pytest.raises(UserError, match=problem):
+        runs.load_run(config.output_dir)
+    assert "checkpoint" not in capfd.readouterr().err
+    assert _tree(config.output_dir) == before

@@ -138,6 +138,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self._legacy_checkpoint = None  # the layout of checkpoints saved without the state
         self._manager = None
         self._metric_values = None  # the restored running means, put back at epoch begin
+        self._pending_resume = False  # restored inside an epoch; that epoch not begun yet
+        self._running_means = None  # another model's running means, from the JSON state
         self._sigterm = False
         self._previous_handler = None
         self.keep_state_of(*(callbacks or ()))
@@ -240,6 +242,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             epoch, self.resume_step = int(self.epoch.numpy()), int(self.step.numpy())
             self._restored_state = state.get("callbacks", {})
             self._epoch_steps = state.get("epoch_steps")
+            self._running_means = state.get("running_means") if self.resume_step else None
+            self._pending_resume = bool(self.resume_step)
             for key, callback in self._stateful:
                 if key in self._restored_state:
                     callback.set_state(self._restored_state[key])
@@ -273,6 +277,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         state = {"callbacks": {key: callback.get_state() for key, callback in self._stateful}}
         if step and self._epoch_steps:
             state["epoch_steps"] = self._epoch_steps
+        if step and self.save_running_means and not self._metrics and self.model is not None:
+            # Another model's running means (its `metrics`, e.g. keras-io's d_loss_metric)
+            # go into the JSON state: they may be built only during fit, so they cannot be
+            # part of the checkpoint's layout.
+            state["running_means"] = {
+                f"{index}:{metric.name}": [np.asarray(v).tolist() for v in metric.variables]
+                for index, metric in enumerate(self.model.metrics)}
         self._state.assign(json.dumps(state, default=_plain, sort_keys=True))
         existing = self.checkpoint_paths()
         number = int(os.path.basename(existing[0])[len("ckpt-"):]) + 1 if existing else 1
@@ -299,10 +310,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self._last_saved = (int(self.epoch.numpy()), int(self.step.numpy()))
         self._finished = None  # the last finished epoch whose state may be saved
         self._current_epoch = int(self.epoch.numpy())
-        self._step_offset = self.resume_step
-        self._steps_in_epoch = self.resume_step
+        self._step_offset = self.resume_step if self._pending_resume else 0
+        self._steps_in_epoch = self._step_offset
         steps = (self.params or {}).get("steps")
-        if self.resume_step and not self._skip_given and steps and steps == self._epoch_steps:
+        if (self._pending_resume and not self._skip_given and steps
+                and steps == self._epoch_steps):
             # This fit trains the interrupted epoch from its first batch: its first
             # `resume_step` batches would be trained twice.
             _logger.warning(
@@ -312,7 +324,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 "differs from an uninterrupted one. Use checkpoint.fit(model, dataset, "
                 "epochs) or fit checkpoint.skip_trained(dataset) for that epoch first.")
             self.resume_step = self._step_offset = self._steps_in_epoch = 0
-            self._metric_values = None
+            self._metric_values = self._running_means = None
+            self._pending_resume = False
         self._skip_given = False
         if self.handle_sigterm:
             self._sigterm = False
@@ -333,15 +346,31 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
-        if self._metric_values is not None:
+        if self._pending_resume:
             # fit reset the running means at this epoch's start; put the saved ones back.
+            self._pending_resume = False
             variables = [v for metric in self._metrics for v in metric.variables]
-            for variable, value in zip(variables, self._metric_values):
+            for variable, value in zip(variables, self._metric_values or ()):
                 variable.assign(value)
             self._metric_values = None
+            self._put_back_running_means()
         else:
             self._step_offset = 0
         self._steps_in_epoch = self._step_offset
+
+    def _put_back_running_means(self):
+        """Puts another model's saved running means back (see `save`)."""
+        saved, self._running_means = self._running_means, None
+        if not saved or self.model is None:
+            return
+        for index, metric in enumerate(self.model.metrics):
+            values = saved.get(f"{index}:{metric.name}")
+            if values is None or len(values) != len(metric.variables):
+                continue
+            for variable, value in zip(metric.variables, values):
+                value = np.asarray(value, dtype=variable.dtype)
+                if tuple(value.shape) == tuple(variable.shape):
+                    variable.assign(value)
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps_in_epoch = self._step_offset + batch + 1

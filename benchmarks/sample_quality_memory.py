@@ -69,8 +69,8 @@ def main(argv):
     seconds = time.perf_counter() - started
     print(json.dumps({
         "num_samples": FLAGS.num_samples,
-        "batch_size": FLAGS.batch_size or callbacks.sample_quality.generation_batch(
-            (None, 64, 64, 3)),
+        "batch_size": FLAGS.batch_size or callbacks.sample_quality.foreign_generation_batch(
+            generator),
         "peak_rss_mb_before": round(before), "peak_rss_mb": round(peak_mb()),
         "seconds": round(seconds, 1), "fd": round(float(scores["fd"]), 3),
         "cpu": hardware.describe_cpu()}))

@@ -27,6 +27,39 @@ def generation_batch(image_shape):
     return max(32, min(500, 500 * 28 * 28 // pixels))
 
 
+# A foreign generator's largest activation, over a batch, is kept near this many bytes.
+ACTIVATION_BUDGET = 64 * 2 ** 20
+
+
+def largest_activation(model):
+    """The most floats one sample occupies in any layer output of `model` (its sub-models
+    included), or None when Keras does not know the layers' output shapes (a subclassed
+    model)."""
+    largest = None
+    for layer in getattr(model, "layers", None) or ():
+        inner = largest_activation(layer) if getattr(layer, "layers", None) else None
+        try:
+            outputs = tf.nest.flatten(layer.output)
+        except (AttributeError, ValueError):
+            outputs = []
+        sizes = [inner or 0] + [int(np.prod(o.shape[1:])) for o in outputs
+                                if all(d is not None for d in o.shape[1:])]
+        if max(sizes):
+            largest = max(largest or 0, max(sizes))
+    return largest
+
+
+def foreign_generation_batch(generator):
+    """Samples per call of another project's generator while scoring: its largest layer
+    output over a batch about `ACTIVATION_BUDGET` bytes (keras-io's 64x64 DCGAN, whose last
+    transposed convolution makes 64x64x512 floats a sample: 7), at most 500; 32 when its
+    shapes are unknown."""
+    largest = largest_activation(generator)
+    if not largest:
+        return 32
+    return max(1, min(500, ACTIVATION_BUDGET // (4 * largest)))
+
+
 class SampleQuality(keras.callbacks.Callback):
     """Scores samples every N epochs, keeps the best checkpoint by FD, warns on collapse.
 
@@ -96,7 +129,9 @@ class SampleQuality(keras.callbacks.Callback):
         value_range: the generator's output range, e.g. (0, 1) for a sigmoid. Defaults to
             (-1, 1) (tanh).
         batch_size: samples per generator call and feature extraction. Defaults to 500 for
-            28x28x1 images and fewer for larger ones (`generation_batch`).
+            gan_tf's 28x28x1 generators and fewer for larger images (`generation_batch`);
+            another generator's batches keep its largest layer output near 64 MB
+            (`foreign_generation_batch`), or hold 32 samples when its shapes are unknown.
 
     Scores and warnings go to the `gan_tf.callbacks.sample_quality` logger (see
     `gan_tf.messages`); the warnings are also kept in `warnings`.
@@ -204,10 +239,7 @@ class SampleQuality(keras.callbacks.Callback):
                         else latent_distribution_of(generator))
         latents = numpy_latents(np.random.default_rng(self.seed),
                                 (self.num_samples, latent_dim), distribution)
-        batch_size = self.batch_size
-        if batch_size is None:
-            shape = getattr(generator, "output_shape", None)
-            batch_size = generation_batch(shape) if isinstance(shape, tuple) else 64
+        batch_size = self.batch_size or foreign_generation_batch(generator)
         low, high = self.value_range
         features, probabilities = [], []
         for start in range(0, self.num_samples, batch_size):

@@ -276,3 +276,28 @@ def test_checkpoints_saved_before_callback_states_existed_still_restore(tmp_path
     checkpoint = callbacks.ResumableCheckpoint(tmp_path, items={"v": restored},
                                                callbacks=[counter], verbose=0)
     assert checkpoint.restore() == 2 and float(restored.numpy()) == 5.0 and counter.count == 0
+
+
+def test_checkpoints_saved_before_seed_generators_were_saved_still_restore(tmp_path):
+    """A model with a Dropout layer (a SeedGenerator): its checkpoints from before the seed
+    generators' state was saved restore, weights included."""
+    def model_with_dropout():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                                  keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(), "mse")
+        return model
+
+    old = model_with_dropout()
+    epoch, step = tf.Variable(1, dtype=tf.int64), tf.Variable(0, dtype=tf.int64)
+    tf.train.CheckpointManager(tf.train.Checkpoint(epoch=epoch, step=step, model=old,
+                                                   optimizer=old.optimizer), str(tmp_path),
+                               3, checkpoint_name="ckpt").save(checkpoint_number=1)
+    new = model_with_dropout()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, verbose=0)
+    assert "seed_generators" in checkpoint._items(new)
+    assert checkpoint.restore(new) == 1
+    for a, b in zip(old.weights, new.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    checkpoint.save(2)  # the new layout from now on
+    again = model_with_dropout()
+    assert callbacks.ResumableCheckpoint(tmp_path, verbose=0).restore(again) == 2

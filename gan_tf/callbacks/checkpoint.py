@@ -105,7 +105,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             added with `keep_state_of`. Defaults to none.
     """
 
-    STATE_VARIABLE = "callback_state/.ATTRIBUTES/VARIABLE_VALUE"
+    # Entries that checkpoints written by earlier gan_tf versions lack: such a checkpoint is
+    # restored without them (the callbacks then start over, the seed generators from their
+    # seeds), rather than refused.
+    OPTIONAL_ENTRIES = ("callback_state", "seed_generators")
 
     def __init__(self, directory, items=None, max_to_keep=3, every_n_epochs=1,
                  every_n_steps=None, handle_sigterm=False, save_running_means=True, verbose=1,
@@ -135,7 +138,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self._epoch_steps = None  # batches in the interrupted epoch, when it was known
         self._skip_given = False
         self._checkpoint = None
-        self._legacy_checkpoint = None  # the layout of checkpoints saved without the state
+        self._items_saved = None  # the items of the checkpoint, for restoring older ones
         self._manager = None
         self._metric_values = None  # the restored running means, put back at epoch begin
         self._pending_resume = False  # restored inside an epoch; that epoch not begun yet
@@ -196,8 +199,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 items["metric_variables"] = metric_variables
             self._checkpoint = tf.train.Checkpoint(epoch=self.epoch, step=self.step,
                                                    callback_state=self._state, **items)
-            self._legacy_checkpoint = tf.train.Checkpoint(epoch=self.epoch, step=self.step,
-                                                          **items)
+            self._items_saved = items
             os.makedirs(self.directory, exist_ok=True)
             remove_temp_leftovers(self.directory)
             check_checkpoint_list(self.directory)
@@ -205,6 +207,20 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 self._checkpoint, self.directory, max_to_keep=self.max_to_keep,
                 checkpoint_name="ckpt")
         return self._manager
+
+    def _checkpoint_for(self, path):
+        """The checkpoint object that restores `path`: without the `OPTIONAL_ENTRIES` it
+        lacks (one written before they existed)."""
+        entries = {name.split("/")[0] for name, _ in tf.train.list_variables(path)}
+        missing = [name for name in self.OPTIONAL_ENTRIES
+                   if name not in entries and (name == "callback_state"
+                                               or name in self._items_saved)]
+        if not missing:
+            return self._checkpoint
+        items = {name: item for name, item in self._items_saved.items() if name not in missing}
+        if "callback_state" not in missing:
+            items["callback_state"] = self._state
+        return tf.train.Checkpoint(epoch=self.epoch, step=self.step, **items)
 
     def checkpoint_paths(self):
         """Checkpoint prefixes on disk, newest first (the files, not the index file's list)."""
@@ -229,10 +245,8 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         paths = self.checkpoint_paths()
         for path in paths:
             try:
-                with_state = self.STATE_VARIABLE in dict(tf.train.list_variables(path))
                 self._state.assign("{}")
-                checkpoint = self._checkpoint if with_state else self._legacy_checkpoint
-                checkpoint.restore(path).assert_existing_objects_matched()
+                self._checkpoint_for(path).restore(path).assert_existing_objects_matched()
                 state = json.loads(self._state.numpy().decode("utf-8"))
             except Exception as error:  # noqa: BLE001 - any failure means "not usable"
                 _logger.warning(f"Warning: checkpoint {path} cannot be restored "

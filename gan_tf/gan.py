@@ -8,7 +8,10 @@ from gan_tf import augment as augment_lib
 from gan_tf import names
 from gan_tf import losses as losses_lib
 from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
-                           invalid)
+                           first_line, invalid)
+from gan_tf.messages import get_logger
+
+_logger = get_logger(__name__)
 
 
 def sample_latents(num_images, latent_dim, seed, distribution="normal"):
@@ -185,6 +188,93 @@ def _paired_labels(labels):
     return tf.concat([labels[:half], labels[:half], labels[2 * half:]], axis=0)
 
 
+def _known_shape(shape):
+    """`shape` (without the batch) as a tuple, or None when Keras does not know it."""
+    try:
+        return tuple(None if d is None else int(d) for d in shape[1:])
+    except (TypeError, ValueError):
+        return None
+
+
+def _image_shapes(generator, discriminator):
+    """`(generated image shape, discriminator image input shape)`, each None if unknown."""
+    try:
+        made = generator.output_shape
+    except (AttributeError, ValueError):
+        made = None
+    try:
+        inputs = discriminator.inputs
+    except (AttributeError, ValueError):
+        inputs = None
+    taken = inputs[0].shape if inputs else None
+    return (_known_shape(made) if made is not None and not isinstance(made, list) else None,
+            _known_shape(taken) if taken is not None else None)
+
+
+def _shapes_differ(made, taken):
+    return len(made) != len(taken) or any(
+        a is not None and b is not None and a != b for a, b in zip(made, taken))
+
+
+_PROBABILITY_ACTIVATIONS = ("sigmoid", "softmax")
+
+
+def probability_output(discriminator):
+    """The name of the activation that `discriminator`'s output ends in when it is sigmoid or
+    softmax (an output that looks like a probability), else None."""
+    layers = getattr(discriminator, "layers", None)
+    if not layers:
+        return None
+    last = layers[-1]
+    if isinstance(last, keras.Model):
+        return probability_output(last)
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", None) or (
+        activation if isinstance(activation, str) else None)
+    return name if name in _PROBABILITY_ACTIVATIONS else None
+
+
+def check_networks(generator, discriminator, num_classes):
+    """Raises UserError when G's images cannot go into D, or the conditional convention of
+    the two differs; warns when D's output looks like a probability (gan_tf's losses take
+    logits)."""
+    g_inputs = len(getattr(generator, "inputs", None) or []) if _has_inputs(generator) else 0
+    if num_classes and g_inputs == 1:
+        raise UserError(
+            f"GAN: the generator has num_classes={num_classes} but one input. A conditional "
+            "gan_tf generator takes [latents, labels] (two keras.Inputs: (latent_dim,) and "
+            "() int labels). Give it a labels input, or drop num_classes to train it "
+            "unconditionally.")
+    if not num_classes and g_inputs == 2:
+        raise UserError(
+            "GAN: the generator takes two inputs but has no num_classes attribute. A "
+            "conditional generator takes [latents, labels] and has num_classes (and so "
+            "does its discriminator); set num_classes on both, or give the generator one "
+            "latents input.")
+    made, taken = _image_shapes(generator, discriminator)
+    if made and taken and _shapes_differ(made, taken):
+        raise UserError(
+            f"GAN: the generator makes images of shape {made}, but the discriminator takes "
+            f"images of shape {taken}. Build both for the same image shape (gan_tf's "
+            "networks: the same image_shape=...), or put a resizing layer at the end of the "
+            "generator.")
+    activation = probability_output(discriminator)
+    if activation:
+        _logger.warning(
+            f"Warning: the discriminator's output ends in a {activation} activation, but "
+            "GAN's losses (and its real/fake accuracies) take logits: the losses would "
+            "apply a sigmoid twice and the accuracies read 1.0 and 0.0. Remove the "
+            "activation from its last layer (e.g. Dense(1) instead of "
+            f"Dense(1, activation=\"{activation}\")).")
+
+
+def _has_inputs(model):
+    try:
+        return bool(model.inputs)
+    except (AttributeError, ValueError):
+        return False
+
+
 class _Holder:
     """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
 
@@ -258,11 +348,26 @@ class GAN(keras.Model):
             raise invalid("discriminator", f"a discriminator with num_classes="
                           f"{num_classes_of(discriminator)}",
                           f"num_classes={self.num_classes}, the generator's")
+        check_networks(generator, discriminator, self.num_classes)
         if not (generator.built and discriminator.built):
             # A network defined without keras.Input (e.g. a Sequential of layers) has no
             # variables yet; one forward pass creates them, so compile can build optimizers.
             labels = tf.zeros((1,), tf.int32)
-            self._discriminate(self._generate(tf.zeros((1, self.latent_dim)), labels), labels)
+            try:
+                images = self._generate(tf.zeros((1, self.latent_dim)), labels)
+            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+                raise UserError(
+                    f"GAN: the generator cannot be called on latents of shape (1, "
+                    f"{self.latent_dim}){' and labels' * bool(self.num_classes)}: "
+                    f"{first_line(error)} Pass the generator's latent_dim=..., or a "
+                    "generator that takes (batch, latent_dim) latents.") from None
+            try:
+                self._discriminate(images, labels)
+            except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
+                raise UserError(
+                    f"GAN: the discriminator cannot take the generator's images of shape "
+                    f"{tuple(images.shape[1:])}: {first_line(error)} Build both for the same "
+                    "image shape.") from None
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.real_accuracy_tracker = keras.metrics.Mean(name="real_accuracy")

@@ -342,6 +342,7 @@ def _callbacks(run, checkpoint, quality):
     callbacks = [quality] if quality else []
     if run.chief:
         callbacks.append(_training_health(config, run.data, run.num_classes))
+    checkpoint.keep_state_of(*callbacks)  # their judgement resumes with the run
     callbacks += [
         _metrics_log(run.run_dir),
         _sample_grid(config, run.run_dir, run.num_classes, tensorboard_dir),
@@ -455,42 +456,8 @@ def _batches(data, config, start_epoch, end_epoch, start_step=0):
 
 
 def _part_of_run(callback, epochs):
-    """`callback` for the `fit` that finishes an epoch resumed in its middle (see below)."""
-    import keras
-
-    class PartOfRun(keras.callbacks.Callback):
-        """Passes a callback everything but `on_train_end`, telling it the run's real epochs.
-
-        For the `fit` that finishes an epoch resumed in its middle: the run goes on after it.
-        """
-
-        def __init__(self, callback, epochs):
-            super().__init__()
-            self.callback = callback
-            self._epochs = epochs
-
-        def set_params(self, params):
-            super().set_params(params)
-            self.callback.set_params(dict(params, epochs=self._epochs))
-
-        def set_model(self, model):
-            super().set_model(model)
-            self.callback.set_model(model)
-
-        def on_train_begin(self, logs=None):
-            self.callback.on_train_begin(logs)
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.callback.on_epoch_begin(epoch, logs)
-
-        def on_train_batch_begin(self, batch, logs=None):
-            self.callback.on_train_batch_begin(batch, logs)
-
-        def on_train_batch_end(self, batch, logs=None):
-            self.callback.on_train_batch_end(batch, logs)
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.callback.on_epoch_end(epoch, logs)
+    """`callback` for the `fit` that finishes an epoch resumed in its middle (`PartOfRun`)."""
+    from gan_tf.callbacks.checkpoint import PartOfRun
 
     return PartOfRun(callback, epochs)
 

@@ -232,3 +232,72 @@ def test_sample_scoring_generates_in_batches_sized_to_the_images():
     assert generation_batch((None, 32, 32, 3)) == 127
     assert generation_batch((None, 48, 64, 3)) == 42
     assert generation_batch((None, 256, 256, 3)) == 32
+
+
+class _Counter(keras.callbacks.Callback):
+    """A stateful callback: counts epochs; its count must survive a resume."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.count += 1
+
+    def get_state(self):
+        return {"count": self.count, "ratio": np.float32(0.1) * self.count}
+
+    def set_state(self, state):
+        self.count = state["count"]
+
+
+def test_the_checkpoint_carries_the_state_of_the_callbacks_given(tmp_path):
+    model, _ = autoencoder()
+    counter = _Counter()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, callbacks=[counter], verbose=0)
+    model.fit(*data(), epochs=3, batch_size=8, verbose=0, callbacks=[counter, checkpoint])
+    late, twin = _Counter(), _Counter()
+    fresh = callbacks.ResumableCheckpoint(tmp_path, callbacks=[late], verbose=0)
+    assert fresh.restore(autoencoder()[0]) == 3 and late.count == 3
+    fresh.keep_state_of(twin)  # a second callback of the class: its own key, nothing saved
+    assert twin.count == 0
+    with pytest.raises(ValueError, match="Invalid value for argument callbacks"):
+        fresh.keep_state_of(callbacks.MetricsLog(tmp_path / "m.jsonl"))
+
+
+def test_checkpoints_saved_before_callback_states_existed_still_restore(tmp_path):
+    variable = tf.Variable(5.0)
+    epoch, step = tf.Variable(2, dtype=tf.int64), tf.Variable(0, dtype=tf.int64)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(epoch=epoch, step=step,
+                                                             v=variable), str(tmp_path), 3,
+                                         checkpoint_name="ckpt")
+    manager.save(checkpoint_number=1)  # the layout of gan_tf's checkpoints until now
+    restored, counter = tf.Variable(0.0), _Counter()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, items={"v": restored},
+                                               callbacks=[counter], verbose=0)
+    assert checkpoint.restore() == 2 and float(restored.numpy()) == 5.0 and counter.count == 0
+
+
+def test_checkpoints_saved_before_seed_generators_were_saved_still_restore(tmp_path):
+    """A model with a Dropout layer (a SeedGenerator): its checkpoints from before the seed
+    generators' state was saved restore, weights included."""
+    def model_with_dropout():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5),
+                                  keras.layers.Dense(2)])
+        model.compile(keras.optimizers.Adam(), "mse")
+        return model
+
+    old = model_with_dropout()
+    epoch, step = tf.Variable(1, dtype=tf.int64), tf.Variable(0, dtype=tf.int64)
+    tf.train.CheckpointManager(tf.train.Checkpoint(epoch=epoch, step=step, model=old,
+                                                   optimizer=old.optimizer), str(tmp_path),
+                               3, checkpoint_name="ckpt").save(checkpoint_number=1)
+    new = model_with_dropout()
+    checkpoint = callbacks.ResumableCheckpoint(tmp_path, verbose=0)
+    assert "seed_generators" in checkpoint._items(new)
+    assert checkpoint.restore(new) == 1
+    for a, b in zip(old.weights, new.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    checkpoint.save(2)  # the new layout from now on
+    again = model_with_dropout()
+    assert callbacks.ResumableCheckpoint(tmp_path, verbose=0).restore(again) == 2

@@ -29,6 +29,28 @@ def test_callbacks_example_in_a_vae_resumes(tmp_path):
 
 
 @pytest.mark.slow
+def test_keras_io_gan_example_resumes_from_a_relative_folder(tmp_path):
+    """keras-io's DCGAN with every callback, run twice from a relative output folder (the
+    second run resumes its checkpoint and its callbacks' state)."""
+    script = os.path.join(REPO, "examples", "keras_io_gan_with_callbacks.py")
+    first = run_python([script, "run", "1"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Trained to epoch 1: FD" in first.stdout
+    second = run_python([script, "run", "2"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Restored run/checkpoints/ckpt-" in second.stdout and "1 finished epochs" in (
+        second.stdout)
+    run = tmp_path / "run"
+    assert sorted(os.listdir(run / "samples")) == [
+        "epoch_0001.png", "epoch_0002.png", "final.png", "latents.npy"]
+    records = [json.loads(line) for line in open(run / "metrics.jsonl", encoding="utf-8")]
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert all({"d_loss", "g_loss", "fd", "kid", "class_coverage", "sample_diversity"}
+               <= set(r) for r in records)
+    assert (run / "curves.png").exists() and (run / "best" / "best.json").exists()
+
+
+@pytest.mark.slow
 def test_downstream_benchmark_runs_end_to_end(tmp_path):
     result = run_python(["benchmarks/downstream.py", f"--output_dir={tmp_path}",
                          "--per_class=10", "--epochs_10=1", "--architecture=mlp",

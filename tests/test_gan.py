@@ -518,3 +518,47 @@ def test_training_latents_follow_the_generators_distribution(distribution, updat
         assert np.abs(values).max() > 1.5
     np.testing.assert_array_equal(
         gan.generate(5, seed=2), gan.generator(sample_latents(5, 8, 2, distribution)))
+
+
+def test_networks_that_do_not_fit_together_are_refused_when_the_gan_is_built():
+    generator = networks.make_generator("mlp", 8, (12, 12, 1), filters=4)
+    with pytest.raises(UserError, match=r"makes images of shape \(12, 12, 1\), but the "
+                                        r"discriminator takes images of shape \(28, 28, 1\)"):
+        GAN(generator, networks.make_discriminator("mlp", (28, 28, 1), filters=4))
+    # Networks without keras.Input: the first forward pass names the problem too.
+    unbuilt_g = keras.Sequential([keras.layers.Dense(144, activation="tanh"),
+                                  keras.layers.Reshape((12, 12, 1))])
+    unbuilt_d = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                                  keras.layers.Dense(1)])
+    GAN(unbuilt_g, unbuilt_d, latent_dim=8)  # fits: builds both
+    wrong_d = keras.Sequential([keras.layers.Reshape((28, 28, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(1)])
+    with pytest.raises(UserError, match="discriminator cannot take the generator's images"):
+        GAN(keras.Sequential([keras.layers.Dense(144, activation="tanh"),
+                              keras.layers.Reshape((12, 12, 1))]), wrong_d, latent_dim=8)
+
+
+def test_the_conditional_convention_is_checked_when_the_gan_is_built():
+    generator = networks.make_generator("mlp", 8, (12, 12, 1), filters=4)
+    discriminator = networks.make_discriminator("mlp", (12, 12, 1), filters=4)
+    generator.num_classes = discriminator.num_classes = 3  # but G takes latents alone
+    with pytest.raises(UserError, match="num_classes=3 but one input"):
+        GAN(generator, discriminator)
+    latents, labels = keras.Input((8,)), keras.Input((), dtype="int32")
+    images = keras.layers.Reshape((12, 12, 1))(keras.layers.Dense(144, activation="tanh")(
+        keras.layers.Concatenate()([latents, keras.layers.Embedding(3, 3)(labels)])))
+    two_inputs = keras.Model([latents, labels], images)  # no num_classes attribute
+    with pytest.raises(UserError, match="two inputs but has no num_classes"):
+        GAN(two_inputs, networks.make_discriminator("mlp", (12, 12, 1), filters=4))
+
+
+def test_a_discriminator_that_outputs_a_probability_is_warned_about(messages):
+    generator = networks.make_generator("mlp", 8, (12, 12, 1), filters=4)
+    sigmoid_d = keras.Sequential([keras.Input((12, 12, 1)), keras.layers.Flatten(),
+                                  keras.layers.Dense(1, activation="sigmoid")])
+    GAN(generator, sigmoid_d)
+    (warning,) = [m for m in messages if "take logits" in m]
+    assert "ends in a sigmoid activation" in warning and "Dense(1)" in warning
+    messages.clear()
+    GAN(generator, networks.make_discriminator("mlp", (12, 12, 1), filters=4))
+    assert not [m for m in messages if "take logits" in m]

@@ -4,6 +4,7 @@ The thresholds' calibration (healthy and failing runs of every loss, MLP and DCG
 conditional) is in BUILD_NOTES.md; these tests pin the behaviour on runs of a few seconds.
 """
 
+import json
 import types
 
 import keras
@@ -352,3 +353,39 @@ def test_uint8_real_images_are_mapped_to_the_value_range():
     # -1 everywhere against 1 everywhere: an RMS distance of 2 in (-1, 1).
     (group,) = health.measure()["groups"]
     assert group["reference"] == pytest.approx(2.0)
+
+
+def test_its_state_resumes_the_run_where_a_fresh_monitor_would_start_over(messages):
+    """A monitor continued from `get_state` (as `ResumableCheckpoint` does after a resume)
+    logs and warns at the same epochs as the uninterrupted one; a fresh one does not."""
+    generator = dense_generator()
+    dense = generator.layers[0]
+    kernel = np.asarray(dense.kernel).copy()
+    scales = [1, 1, 0.6, 0.01, 0.01, 0.01, 1, 1, 1]  # spread peaks, then collapses
+
+    def run(health, epochs_to_run, start=0):
+        health.on_train_begin()
+        seen = []
+        for epoch in range(start, start + epochs_to_run):
+            dense.kernel.assign(kernel * scales[epoch])
+            health.on_epoch_begin(epoch)
+            logs = {"real_accuracy": 0.99, "fake_accuracy": 0.99}
+            health.on_epoch_end(epoch, logs)
+            seen.append(logs)
+        return seen
+
+    options = dict(generator=generator, num_samples=32, warmup_epochs=0, patience=3)
+    whole = TrainingHealth(**options)
+    uninterrupted = run(whole, 9)
+    first = TrainingHealth(**options)
+    before = run(first, 3)
+    state = json.loads(json.dumps(first.get_state()))  # what a checkpoint holds
+    resumed = TrainingHealth(**options)
+    resumed.set_state(state)
+    assert before + run(resumed, 6, start=3) == uninterrupted
+    assert resumed.events == whole.events and len(whole.events) >= 2
+    fresh = run(TrainingHealth(**options), 6, start=3)
+    assert fresh != uninterrupted[3:]  # its best spread and windows start over
+    # A fit from an earlier epoch than it has seen is a new run: the judgement starts over.
+    again = run(whole, 9)
+    assert again == uninterrupted

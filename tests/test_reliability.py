@@ -67,12 +67,19 @@ def kill9(process):
 
 
 def assert_same_run(first, second):
-    """Weights, both optimizers (slots, counters), running means and the final grid equal."""
+    """Weights, both optimizers (slots, counters), running means, the callbacks' state, the
+    final grid and metrics.jsonl (but its times) equal."""
     a = assert_same_checkpoints(first, second, save_counter=False)
     assert any(name.startswith("discriminator_optimizer/") for name in a)
     with open(os.path.join(first, "samples", "final.png"), "rb") as one, open(
             os.path.join(second, "samples", "final.png"), "rb") as other:
         assert one.read() == other.read()
+    logs = []
+    for run_dir in (first, second):
+        with open(os.path.join(run_dir, "metrics.jsonl"), encoding="utf-8") as stream:
+            logs.append([{k: v for k, v in json.loads(line).items() if k != "time"}
+                         for line in stream])
+    assert logs[0] == logs[1]
 
 
 def metric_epochs(run_dir):

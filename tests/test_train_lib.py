@@ -259,10 +259,14 @@ def test_every_option_resumes_with_its_whole_state_and_exports(options, make_tin
     # optimizers' slots and step counters, the EMA averages of G and ADA's p.
     ResumableCheckpoint(tmp_path / "again" / "checkpoints", verbose=0,
                         items=gan.checkpoint_items()).save(1)
-    # (The run's checkpoints also hold the running loss means, for mid-epoch resumes.)
+    # (The run's checkpoints also hold the running loss means, for mid-epoch resumes, and
+    # the health monitor's state.)
     original = {name: value for name, value in checkpoint_values(config.output_dir).items()
-                if not name.startswith("metric_variables/")}
-    again = checkpoint_values(tmp_path / "again")
+                if not name.startswith(("metric_variables/", "callback_state/"))}
+    assert b"TrainingHealth" in checkpoint_values(config.output_dir)[
+        "callback_state/.ATTRIBUTES/VARIABLE_VALUE"]
+    again = {name: value for name, value in checkpoint_values(tmp_path / "again").items()
+             if not name.startswith("callback_state/")}
     assert len(original) == len(again)
     if config.augment == "ada":
         p = [value for name, value in original.items() if name.startswith("ada_p/")]

@@ -14,7 +14,11 @@ One module per callback, as Keras lays out its own (`keras/src/callbacks/`):
   diversity.
 
 None of them needs a `gan_tf.GAN`: they take the generator (or the objects to checkpoint)
-explicitly, or find them on the model (`model.generator`, `model.checkpoint_items()`).
+explicitly, or find them on the model (`model.generator`, `model.checkpoint_items()`, the
+optimizers and `keras.random.SeedGenerator`s of any other model). `TrainingHealth` and
+`SampleQuality` have `get_state`/`set_state`: pass them to
+`ResumableCheckpoint(callbacks=[...])` and a resumed run logs what an uninterrupted one
+does. docs/callbacks.md says what each needs from a model of another project.
 """
 
 from gan_tf.callbacks.checkpoint import ResumableCheckpoint, TrainingPreempted

@@ -41,8 +41,11 @@ def check_checkpoint_list(directory):
                         "checkpoints themselves are found by their own files.")
         return
     root = os.path.realpath(directory)
+    # `get_checkpoint_state` has already put a relative name under `directory` (the list
+    # holds "ckpt-1"; it returns "<directory>/ckpt-1", relative to the current folder when
+    # `directory` is): joining it with `directory` again would name a file outside.
     for name in [state.model_checkpoint_path, *state.all_model_checkpoint_paths]:
-        if name and os.path.dirname(os.path.realpath(os.path.join(directory, name))) != root:
+        if name and os.path.dirname(os.path.realpath(name)) != root:
             raise UserError(
                 f"{path} names a checkpoint outside {directory}: {name!r}. gan_tf only "
                 "reads and deletes checkpoints inside their folder; this list was edited or "

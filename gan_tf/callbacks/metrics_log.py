@@ -30,7 +30,10 @@ class MetricsLog(keras.callbacks.Callback):
     Args:
         path: the JSON-lines file. Its folder is created if missing.
         plot_path: if set, a PNG of the curves (matplotlib), rewritten every
-            `plot_every_n_epochs` epochs and when training ends.
+            `plot_every_n_epochs` epochs and when training ends: every numeric key of the
+            log, the losses (keys with "loss" in their name) in one panel and the others in
+            a second (`plot_records`); a gan_tf GAN's log (D's accuracies) gets its losses
+            and D's accuracies.
         plot_every_n_epochs: how often to redraw the plot. Defaults to 10.
     """
 
@@ -67,10 +70,49 @@ class MetricsLog(keras.callbacks.Callback):
             stream.flush()
             os.fsync(stream.fileno())
         if self.plot_path and (epoch + 1) % self.plot_every_n_epochs == 0:
-            plots.plot_metrics(self.read(), self.plot_path)
+            plot_records(self.read(), self.plot_path)
 
     def on_train_end(self, logs=None):
         if self.plot_path:
             records = self.read()
             if records:
-                plots.plot_metrics(records, self.plot_path)
+                plot_records(records, self.plot_path)
+
+
+_NOT_PLOTTED = ("epoch", "time")
+
+
+def plot_records(records, path, title="Training"):
+    """Plots the numeric keys of metrics.jsonl `records` against the epoch into `path`.
+
+    A gan_tf GAN's log (D's `real_accuracy` and `fake_accuracy`) gets `plots.plot_metrics`:
+    losses, and D's accuracies on a 0-1 axis. Any other log: the keys with "loss" in their
+    name in one panel and every other numeric key in a second (one panel when there is only
+    one kind); `epoch` and `time` are not plotted.
+    """
+    if any("real_accuracy" in record or "fake_accuracy" in record for record in records):
+        plots.plot_metrics(records, path, title=title)
+        return
+    keys = []
+    for record in records:
+        for key, value in record.items():
+            if (key not in _NOT_PLOTTED and key not in keys and isinstance(value, (int, float))
+                    and not isinstance(value, bool)):
+                keys.append(key)
+    losses = [key for key in keys if "loss" in key]
+    others = [key for key in keys if "loss" not in key]
+    groups = [(group, name) for group, name in ((losses, "losses"), (others, "metrics"))
+              if group] or [([], "losses")]
+    figure = plots._figure(figsize=(5 * len(groups), 3.6))
+    axes = figure.subplots(1, len(groups), squeeze=False)[0]
+    epochs = [record.get("epoch") for record in records]
+    for axis, (group, name) in zip(axes, groups):
+        for key in group:
+            values = [record.get(key) for record in records]
+            axis.plot(epochs, [float("nan") if v is None else v for v in values], label=key,
+                      marker="." if len(records) < 30 else None)
+        axis.set(xlabel="epoch", ylabel="value", title=f"{title}: {name}")
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend()
+    plots._save(figure, path)

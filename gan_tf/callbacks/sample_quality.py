@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from gan_tf.errors import check_positive_int, invalid
 from gan_tf.files import atomic_write_text
-from gan_tf.gan import class_labels, latent_dim_of, latent_distribution_of, numpy_latents
+from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
+                        num_classes_of, numpy_latents)
 from gan_tf.messages import get_logger
 from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
 
@@ -24,6 +25,39 @@ def generation_batch(image_shape):
     residual G's 500-sample batch took ~2 GB); at least 32."""
     pixels = int(np.prod([d for d in image_shape if d is not None][-3:]))
     return max(32, min(500, 500 * 28 * 28 // pixels))
+
+
+# A foreign generator's largest activation, over a batch, is kept near this many bytes.
+ACTIVATION_BUDGET = 64 * 2 ** 20
+
+
+def largest_activation(model):
+    """The most floats one sample occupies in any layer output of `model` (its sub-models
+    included), or None when Keras does not know the layers' output shapes (a subclassed
+    model)."""
+    largest = None
+    for layer in getattr(model, "layers", None) or ():
+        inner = largest_activation(layer) if getattr(layer, "layers", None) else None
+        try:
+            outputs = tf.nest.flatten(layer.output)
+        except (AttributeError, ValueError):
+            outputs = []
+        sizes = [inner or 0] + [int(np.prod(o.shape[1:])) for o in outputs
+                                if all(d is not None for d in o.shape[1:])]
+        if max(sizes):
+            largest = max(largest or 0, max(sizes))
+    return largest
+
+
+def foreign_generation_batch(generator):
+    """Samples per call of another project's generator while scoring: its largest layer
+    output over a batch about `ACTIVATION_BUDGET` bytes (keras-io's 64x64 DCGAN, whose last
+    transposed convolution makes 64x64x512 floats a sample: 7), at most 500; 32 when its
+    shapes are unknown."""
+    largest = largest_activation(generator)
+    if not largest:
+        return 32
+    return max(1, min(500, ACTIVATION_BUDGET // (4 * largest)))
 
 
 class SampleQuality(keras.callbacks.Callback):
@@ -45,12 +79,31 @@ class SampleQuality(keras.callbacks.Callback):
     `best_checkpoint_dir` it saves the objects of `items` (default:
     `model.checkpoint_items()`) whenever FD reaches a new best, with `best.json`.
 
+    **Which generator, and how it is called.** A `gan_tf.GAN` is sampled with its
+    `generate` (the EMA generator when it keeps one). Any other model: `generator` (default
+    `model.generator`, else the model) is called on latents drawn once from `seed`, as
+    `generator(latents)`, or `generator([latents, labels])` when it has `num_classes`; a
+    generator with another convention (e.g. one-hot labels concatenated to the latents) is
+    called through `sample_fn(latents, labels)`. Its images, in `value_range`, are mapped
+    to the [-1, 1] the extractor and `real` features expect. Samples are drawn and their
+    features extracted `batch_size` at a time, so memory stays that of one batch whatever
+    `num_samples`.
+
+    Put it in `ResumableCheckpoint(callbacks=[...])` so a resumed run keeps its best score
+    and coverage (`get_state` / `set_state`); without that, `best.json` in
+    `best_checkpoint_dir` is the fallback.
+
     Example:
     ```python
     judge = gan_tf.features.DomainClassifier.for_dataset(digits)
     real = gan_tf.features.real_features(judge, digits)
     quality = SampleQuality(judge, real, every_n_epochs=5, best_checkpoint_dir="/tmp/best")
     gan.fit(dataset, epochs=50, callbacks=[quality, MetricsLog("/tmp/metrics.jsonl")])
+
+    # A foreign conditional generator with sigmoid outputs and one-hot labels in its input:
+    quality = SampleQuality(judge, real, value_range=(0, 1), latent_dim=128, num_classes=10,
+                            sample_fn=lambda z, y: model.generator(
+                                tf.concat([z, tf.one_hot(y, 10)], axis=-1)))
     ```
 
     Args:
@@ -65,6 +118,20 @@ class SampleQuality(keras.callbacks.Callback):
         degradation: FD above this multiple of its best triggers a warning. Defaults to 1.5.
         coverage_drop: classes lost, against the most covered so far, that trigger a
             mode-collapse warning. Defaults to 2.
+        generator: the model to sample (not a `gan_tf.GAN`'s). Defaults to
+            `model.generator`, else the model being trained.
+        sample_fn: `sample_fn(latents, labels) -> images`, for a generator called another
+            way; `labels` is None unless `num_classes` is set. Needs `latent_dim`.
+        latent_dim: the size of the latents drawn. Defaults to the generator's
+            `keras.Input` size.
+        num_classes: classes of a conditional generator: samples are drawn for balanced
+            labels. Defaults to the generator's (or model's) `num_classes`, else none.
+        value_range: the generator's output range, e.g. (0, 1) for a sigmoid. Defaults to
+            (-1, 1) (tanh).
+        batch_size: samples per generator call and feature extraction. Defaults to 500 for
+            gan_tf's 28x28x1 generators and fewer for larger images (`generation_batch`);
+            another generator's batches keep its largest layer output near 64 MB
+            (`foreign_generation_batch`), or hold 32 samples when its shapes are unknown.
 
     Scores and warnings go to the `gan_tf.callbacks.sample_quality` logger (see
     `gan_tf.messages`); the warnings are also kept in `warnings`.
@@ -73,12 +140,34 @@ class SampleQuality(keras.callbacks.Callback):
     BEST_FILE = "best.json"
 
     def __init__(self, extractor, real, every_n_epochs=5, num_samples=1000, seed=0,
-                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2):
+                 best_checkpoint_dir=None, items=None, degradation=1.5, coverage_drop=2,
+                 generator=None, sample_fn=None, latent_dim=None, num_classes=None,
+                 value_range=(-1.0, 1.0), batch_size=None):
         super().__init__()
         check_positive_int("every_n_epochs", every_n_epochs)
         check_positive_int("num_samples", num_samples)
         if not degradation > 1:
             raise invalid("degradation", degradation, "a number > 1, e.g. 1.5")
+        if sample_fn is not None and not callable(sample_fn):
+            raise invalid("sample_fn", sample_fn, "a callable sample_fn(latents, labels)")
+        if sample_fn is not None and latent_dim is None:
+            raise invalid("latent_dim", None, "the size of the latents sample_fn takes "
+                          "(without any label slots), e.g. latent_dim=128")
+        if latent_dim is not None:
+            check_positive_int("latent_dim", latent_dim)
+        if num_classes is not None:
+            check_positive_int("num_classes", num_classes)
+        if batch_size is not None:
+            check_positive_int("batch_size", batch_size)
+        if (len(value_range) != 2 or not all(isinstance(v, (int, float)) for v in value_range)
+                or not value_range[0] < value_range[1]):
+            raise invalid("value_range", value_range, "(low, high) with low < high, e.g. (0, 1)")
+        self.generator = generator
+        self.sample_fn = sample_fn
+        self.latent_dim = latent_dim
+        self.num_classes = num_classes
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.batch_size = batch_size
         self.extractor = extractor
         self.real = real
         self.every_n_epochs = every_n_epochs
@@ -126,32 +215,90 @@ class SampleQuality(keras.callbacks.Callback):
         names["requested_class_accuracy"] = "class asked for, seen"
         return names
 
-    def _samples(self):
-        generate = getattr(self.model, "generate", None)
+    def _foreign(self):
+        """True when the model is sampled by calling a generator (not `GAN.generate`)."""
+        return (self.sample_fn is not None or self.generator is not None
+                or not callable(getattr(self.model, "generate", None)))
+
+    def _resolve_generator(self):
+        if self.generator is not None:
+            return self.generator
+        return getattr(self.model, "generator", None) or self.model
+
+    def _features(self):
+        """`(features, probabilities, requested labels)` of this evaluation's samples."""
+        if not self._foreign():
+            images, requested = self._gan_samples()
+            return (*self.extractor.features_and_probabilities(images), requested)
+        generator = self._resolve_generator()
+        num_classes = self.num_classes or num_classes_of(generator) or num_classes_of(
+            self.model)
+        requested = class_labels(self.num_samples, num_classes) if num_classes else None
+        latent_dim = self.latent_dim or latent_dim_of(generator)
+        distribution = ("normal" if self.sample_fn is not None
+                        else latent_distribution_of(generator))
+        latents = numpy_latents(np.random.default_rng(self.seed),
+                                (self.num_samples, latent_dim), distribution)
+        batch_size = self.batch_size or foreign_generation_batch(generator)
+        low, high = self.value_range
+        features, probabilities = [], []
+        for start in range(0, self.num_samples, batch_size):
+            batch = tf.constant(latents[start:start + batch_size])
+            labels = None if requested is None else requested[start:start + batch_size]
+            if self.sample_fn is not None:
+                images = self.sample_fn(batch, None if labels is None else tf.constant(labels))
+            else:
+                images = call_generator(generator, batch, labels)
+            images = np.asarray(images, np.float32)
+            if (low, high) != (-1.0, 1.0):
+                images = (images - low) * (2.0 / (high - low)) - 1.0
+            feature, probability = self.extractor.features_and_probabilities(
+                images, batch_size=min(batch_size, self.extractor.batch_size))
+            features.append(feature)
+            if probability is not None:
+                probabilities.append(probability)
+        return (np.concatenate(features),
+                np.concatenate(probabilities) if probabilities else None, requested)
+
+    def _gan_samples(self):
+        """A `gan_tf.GAN`'s samples, from its `generate` (the EMA generator if kept)."""
+        generate = self.model.generate
         num_classes = getattr(self.model, "num_classes", None)
         requested = None
         if num_classes:
             requested = class_labels(self.num_samples, num_classes)  # balanced
-        if callable(generate):
-            options = {"labels": requested} if num_classes else {}
-            shape = getattr(getattr(self.model, "generator", None), "output_shape", None)
-            if shape is not None and "batch_size" in inspect.signature(generate).parameters:
+        options = {"labels": requested} if num_classes else {}
+        shape = getattr(getattr(self.model, "generator", None), "output_shape", None)
+        if "batch_size" in inspect.signature(generate).parameters:
+            if self.batch_size is not None:
+                options["batch_size"] = self.batch_size
+            elif shape is not None:
                 options["batch_size"] = generation_batch(shape)
-            images = generate(self.num_samples, seed=self.seed, **options)
-        else:
-            generator = getattr(self.model, "generator", None) or self.model
-            latents = numpy_latents(np.random.default_rng(self.seed),
-                                    (self.num_samples, latent_dim_of(generator)),
-                                    latent_distribution_of(generator))
-            images = np.asarray(generator(latents, training=False))
-        return np.asarray(images, np.float32), requested
+        images = generate(self.num_samples, seed=self.seed, **options)
+        images = np.asarray(images, np.float32)
+        low, high = self.value_range
+        if (low, high) != (-1.0, 1.0):
+            images = (images - low) * (2.0 / (high - low)) - 1.0
+        return images, requested
+
+    def get_state(self):
+        """What shapes its later results and warnings, JSON-able (for `ResumableCheckpoint`)."""
+        return {"best": self.best, "most_covered": self.most_covered,
+                "warnings": list(self.warnings)}
+
+    def set_state(self, state):
+        """Continues from `state` (from `get_state`), e.g. after a resume."""
+        self.best = state["best"] and dict(state["best"])
+        self.most_covered = state["most_covered"] and tuple(state["most_covered"])
+        if self.best and self.best.get("most_covered"):
+            self.best["most_covered"] = tuple(self.best["most_covered"])
+        self.warnings = list(state["warnings"])
 
     def evaluate(self):
         """The current scores: {"fd", "kid", ["class_coverage", "requested_class_accuracy"]}."""
         from gan_tf import metrics
 
-        images, requested = self._samples()
-        features, probabilities = self.extractor.features_and_probabilities(images)
+        features, probabilities, requested = self._features()
         labelled = self.real.get("labels") is not None and self.extractor.name == "classifier"
         core = metrics.core_scores(self.real["features"], features,
                                    probabilities if labelled else None,

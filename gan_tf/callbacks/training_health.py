@@ -85,7 +85,10 @@ class TrainingHealth(keras.callbacks.Callback):
     hundred steps and the first samples are alike (the statistics are still logged).
 
     Put it before `MetricsLog`, `TensorBoard` and the like in the callback list, so the keys
-    it adds reach them. It measures the generator being trained (`model.generator`), not an
+    it adds reach them. Its judgement (the patience windows, the best spread, the events)
+    carries on across `fit` calls that continue a run and starts over when a `fit` starts
+    at an earlier epoch than it has seen; pass it to `ResumableCheckpoint(callbacks=[...])`
+    so a resumed run continues it too (`get_state` / `set_state`). It measures the generator being trained (`model.generator`), not an
     averaged (EMA) copy: an average lags the game by about `1 / (1 - decay)` steps, and early
     on its blend of initial and trained weights gives blurry, alike samples.
 
@@ -208,10 +211,30 @@ class TrainingHealth(keras.callbacks.Callback):
         self._latents = None
         self._labels = None
         self._reference = None  # per group: the real images' spread, or None
+        self._reset_judgement()
+
+    def _reset_judgement(self):
+        """Forgets what the run so far has shown (a new run starts)."""
         self._best_spread = None  # per group: the largest spread seen in this run
         self._accuracy_note = False
         self._d_state = _Streak(self.patience)
         self._collapse_state = _Streak(self.patience)
+        self._last_epoch = None  # the last epoch judged (from 1)
+
+    def get_state(self):
+        """What shapes its later results, as a JSON-able dict (for `ResumableCheckpoint`)."""
+        return {"last_epoch": self._last_epoch, "best_spread": self._best_spread,
+                "accuracy_note": self._accuracy_note, "d_overpowering": self._d_state.state(),
+                "collapse": self._collapse_state.state(), "events": list(self.events)}
+
+    def set_state(self, state):
+        """Continues from `state` (from `get_state`), e.g. after a resume."""
+        self._last_epoch = state["last_epoch"]
+        self._best_spread = state["best_spread"] and list(state["best_spread"])
+        self._accuracy_note = state["accuracy_note"]
+        self._d_state = _Streak(self.patience, state["d_overpowering"])
+        self._collapse_state = _Streak(self.patience, state["collapse"])
+        self.events = [dict(event) for event in state["events"]]
 
     @property
     def warnings(self):
@@ -221,12 +244,18 @@ class TrainingHealth(keras.callbacks.Callback):
     # --- Keras hooks -------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self._reset()
+        self._latents = None  # the generator may be another one than at the last fit
         self._prepare()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._last_epoch is not None and epoch < self._last_epoch:
+            self._reset_judgement()  # a run from an earlier epoch: a new run
+            self._prepare()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         epoch += 1
+        self._last_epoch = epoch
         judged = epoch > self.warmup_epochs
         self._check_discriminator(epoch, logs, judged)
         if epoch % self.every_n_epochs == 0:
@@ -298,7 +327,8 @@ class TrainingHealth(keras.callbacks.Callback):
                                       latent_distribution_of(generator))
         self._labels = class_labels(self.num_samples, num_classes) if num_classes else None
         groups = self._groups()
-        self._best_spread = [0.0] * len(groups)
+        if self._best_spread is None or len(self._best_spread) != len(groups):
+            self._best_spread = [0.0] * len(groups)
         self._reference = [None] * len(groups)
         if self.real_images is None:
             return
@@ -428,13 +458,22 @@ class _Streak:
     needs a clean run, so a problem does not flicker on and off.
     """
 
-    def __init__(self, patience):
+    def __init__(self, patience, state=None):
         self.patience = patience
         self.needed = patience // 2 + 1
         self.active = False
         self.start = None  # the first epoch of the observations that started the problem
         self.window = []  # (epoch, bad, value) of the last `patience` observations
         self._good_run = 0
+        if state is not None:
+            self.active, self.start = bool(state["active"]), state["start"]
+            self.window = [tuple(observation) for observation in state["window"]]
+            self._good_run = state["good_run"]
+
+    def state(self):
+        """A JSON-able dict that `_Streak(patience, state)` continues from."""
+        return {"active": self.active, "start": self.start, "good_run": self._good_run,
+                "window": [list(observation) for observation in self.window]}
 
     def update(self, bad, epoch, value):
         """Records one observation; returns "start", "end" or None."""

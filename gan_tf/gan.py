@@ -348,7 +348,7 @@ class GAN(keras.Model):
             raise invalid("discriminator", f"a discriminator with num_classes="
                           f"{num_classes_of(discriminator)}",
                           f"num_classes={self.num_classes}, the generator's")
-        check_networks(generator, discriminator, self.num_classes)
+        self.check_networks(generator, discriminator)
         if not (generator.built and discriminator.built):
             # A network defined without keras.Input (e.g. a Sequential of layers) has no
             # variables yet; one forward pass creates them, so compile can build optimizers.
@@ -396,6 +396,17 @@ class GAN(keras.Model):
         # The networks are built from keras.Input; without this, save_weights and friends
         # refuse the wrapper after fit (Keras 3.15 leaves a subclassed wrapper unbuilt).
         self.built = True
+
+
+    def check_networks(self, generator, discriminator):
+        """Refuses networks that do not fit together (raises `UserError`) and warns on a
+        discriminator that outputs a probability; called once, at construction.
+
+        The image GAN's conventions (`check_networks`); a subclass whose networks follow other
+        conventions (e.g. `gan_tf.tables.model.TableGAN`: rows and a conditional vector)
+        overrides it with checks of its own.
+        """
+        check_networks(generator, discriminator, self.num_classes)
 
     def compile(self, generator_optimizer=None, discriminator_optimizer=None,
                 loss="non_saturating", gradient_penalty=0.0, r1_penalty=0.0,

@@ -145,3 +145,16 @@ def test_config_round_trip_and_checkpoint_items(table):
     with pytest.raises(UserError, match="category counts differ"):
         clone.set_training_rows(table[2][:100])
     assert isinstance(keras.saving.get_registered_object("gan_tf>TableGAN"), type)
+
+
+def test_networks_for_other_rows_are_refused_at_construction(table):
+    _, transformer, rows = table
+    gan = make_gan(table)
+    other = networks.TableCritic(data_dim=transformer.output_dim + 1,
+                                 condition_dim=transformer.condition_dim, pac=10,
+                                 hidden_dims=(4,))
+    with pytest.raises(UserError, match=f"rows {transformer.output_dim} wide"):
+        model_lib.TableGAN(gan.generator, other, transformer.to_json(), gan.condition_counts)
+    # The image GAN's convention (one latents input, or latents and labels) does not apply:
+    # the generator's two inputs are latents and the conditional vector.
+    assert len(gan.generator.inputs) == 2 and not gan.num_classes

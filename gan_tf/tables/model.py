@@ -129,6 +129,20 @@ class TableGAN(gan_lib.GAN):
         self.condition_loss_tracker = keras.metrics.Mean(name="condition_loss")
         self._rows = gan_lib._Holder()
 
+    def check_networks(self, generator, discriminator):
+        """A generator of raw rows and a critic of packed rows, for the same row width and
+        conditional vector (the image GAN's checks do not apply: two inputs, no labels)."""
+        for name, network in (("generator", generator), ("discriminator", discriminator)):
+            if not hasattr(network, "data_dim") or not hasattr(network, "condition_dim"):
+                raise invalid(name, type(network).__name__,
+                              "a gan_tf.tables.networks TableGenerator / TableCritic")
+        if (generator.data_dim, generator.condition_dim) != (
+                discriminator.data_dim, discriminator.condition_dim):
+            raise invalid("discriminator", f"a critic of rows {discriminator.data_dim} wide "
+                          f"with a conditional vector of {discriminator.condition_dim}",
+                          f"rows {generator.data_dim} wide and a conditional vector of "
+                          f"{generator.condition_dim}, the generator's")
+
     @classmethod
     def build(cls, transformer, rows, seed=0, latent_dim=networks.LATENT_DIM,
               generator_dims=networks.HIDDEN_DIMS, critic_dims=networks.HIDDEN_DIMS,

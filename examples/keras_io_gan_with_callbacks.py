@@ -1,6 +1,6 @@
 """Every gan_tf callback on a GAN that is not gan_tf's: keras-io's DCGAN, as you wrote it.
 
-    python examples/keras_io_gan_with_callbacks.py [OUTPUT_DIR] [EPOCHS]
+    python examples/keras_io_gan_with_callbacks.py [--output_dir=DIR] [--epochs=N]
 
 The model is keras-io's "DCGAN overriding train_step" (its own networks, optimizers kept as
 attributes, a sigmoid generator and [0, 1] images, latents from a `keras.random.SeedGenerator`),
@@ -10,8 +10,8 @@ on NaN, and checkpoints that resume exactly, even inside an epoch (kill it and r
 `checkpoint.fit` restores and skips the batches already trained). Relative paths are fine.
 """
 
+import argparse
 import os
-import sys
 
 import keras
 import numpy as np
@@ -119,4 +119,10 @@ def main(output_dir="/tmp/gan_tf_keras_io_gan", epochs=5):
 
 
 if __name__ == "__main__":
-    main(*(sys.argv[1:2]), *(int(a) for a in sys.argv[2:3]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output_dir", default="/tmp/gan_tf_keras_io_gan",
+                        help="where the checkpoints, samples and metrics go (relative works)")
+    parser.add_argument("--epochs", type=int, default=5,
+                        help="train until this epoch; rerun with more to resume and go on")
+    arguments = parser.parse_args()
+    main(arguments.output_dir, arguments.epochs)

@@ -46,11 +46,6 @@ from gan_tf.errors import UserError
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(REPO, "gan_tf")
 
-# Guides that README links to while another branch writes them. A link to one of these is not
-# an error while the file is missing; once it exists it is checked like every other guide, and
-# its entry here can go.
-PENDING_GUIDES = {"docs/callbacks.md"}
-
 # absl's own flags, which every tool accepts (absl.app defines them when it runs).
 ABSL_FLAGS = {"help", "helpshort", "helpfull", "helpxml", "flagfile", "undefok", "only_check_args",
               "verbosity", "logtostderr", "alsologtostderr"}
@@ -447,8 +442,7 @@ def document_problems(path, text=None):
                   if file_part else path)
         relative = os.path.relpath(linked, REPO)
         if not os.path.exists(linked):
-            if relative not in PENDING_GUIDES:
-                problems.append(f"{name}: the link `{target}` leads to no file")
+            problems.append(f"{name}: the link `{target}` leads to no file")
             continue
         if fragment and linked.endswith(".md"):
             anchors = anchors_of(linked) if linked != path else {

@@ -33,10 +33,10 @@ def test_keras_io_gan_example_resumes_from_a_relative_folder(tmp_path):
     """keras-io's DCGAN with every callback, run twice from a relative output folder (the
     second run resumes its checkpoint and its callbacks' state)."""
     script = os.path.join(REPO, "examples", "keras_io_gan_with_callbacks.py")
-    first = run_python([script, "run", "1"], cwd=tmp_path)
+    first = run_python([script, "--output_dir=run", "--epochs=1"], cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Trained to epoch 1: FD" in first.stdout
-    second = run_python([script, "run", "2"], cwd=tmp_path)
+    second = run_python([script, "--output_dir=run", "--epochs=2"], cwd=tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "Restored run/checkpoints/ckpt-" in second.stdout and "1 finished epochs" in (
         second.stdout)

@@ -301,3 +301,17 @@ def test_checkpoints_saved_before_seed_generators_were_saved_still_restore(tmp_p
     checkpoint.save(2)  # the new layout from now on
     again = model_with_dropout()
     assert callbacks.ResumableCheckpoint(tmp_path, verbose=0).restore(again) == 2
+
+
+def test_a_failed_checkpoint_write_names_the_system_reason_without_tensorflow_wrapping():
+    from gan_tf.callbacks.checkpoint_folders import operating_system_reason
+
+    error = tf.errors.ResourceExhaustedError(
+        None, None, "{{function_node __wrapped__SaveV2_dtypes_6_device_/job:localhost/replica:0"
+        "/task:0/device:CPU:0}} /run/checkpoints/ckpt-2_temp/part-00000-of-00001.data-00000-of-"
+        "00001.tempstate1; No space left on device [Op:SaveV2]")
+    assert operating_system_reason(error) == (
+        "/run/checkpoints/ckpt-2_temp/part-00000-of-00001.data-00000-of-00001.tempstate1; "
+        "No space left on device")
+    assert operating_system_reason(OSError(28, "No space left on device")) == (
+        "No space left on device")

@@ -2,6 +2,7 @@
 
 import glob
 import os
+import re
 import shutil
 import time
 
@@ -59,6 +60,18 @@ def remove_temp_leftovers(directory):
         shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else os.remove(path)
 
 
+def operating_system_reason(error):
+    """What the system said of a failed write, without TensorFlow's wrapping.
+
+    TensorFlow's `OpError` reads like `{{function_node __wrapped__SaveV2_dtypes_6_device_...}}
+    PATH; No space left on device [Op:SaveV2]`: the function node and the op name mean nothing
+    to a user, the file and the reason do.
+    """
+    reason = getattr(error, "strerror", None) or getattr(error, "message", None)
+    reason = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first_line(reason or error))
+    return re.sub(r"\s*\[Op:\w+\]", "", reason).strip()
+
+
 def save_checkpoint(manager, number, name="ckpt"):
     """`manager.save(checkpoint_number=number)`, a failed write raised as CheckpointWriteError.
 
@@ -70,8 +83,7 @@ def save_checkpoint(manager, number, name="ckpt"):
         return manager.save(checkpoint_number=number)
     except (OSError, tf.errors.OpError) as error:
         remove_temp_leftovers(directory)
-        reason = getattr(error, "strerror", None) or getattr(error, "message", None)
-        reason = first_line(reason or error)
+        reason = operating_system_reason(error)
         kept = manager.latest_checkpoint
         kept = (f"the previous checkpoint {os.path.basename(kept)} is intact" if kept
                 else "no earlier checkpoint exists")

@@ -37,7 +37,7 @@ def imputer_draw(seed, stream, step, shape, maxval=1.0):
     the rows of each batch) comes from this function of (seed, stream, step), so same-seed
     runs are identical and a resumed run continues with the same draws.
     """
-    key = tf.stack([tf.constant(seed * 3 + stream, tf.int64), tf.cast(step, tf.int64)])
+    key = tf.stack([tf.cast(seed, tf.int64) * 3 + stream, tf.cast(step, tf.int64)])
     return tf.random.stateless_uniform(shape, seed=key, maxval=maxval)
 
 

@@ -1,0 +1,124 @@
+"""The wiring behind `python -m gan_tf.impute`: read, (compare,) fill, write. No flags here.
+
+Tables: `impute_table(config)` reads `--data` (`gan_tf.tables.schema.read_table`), infers
+its schema, optionally compares the methods (`compare`), fills the holes with the chosen
+method and writes the filled table(s) atomically. Images: `gan_tf.imputation.images`.
+"""
+
+import json
+import os
+
+from gan_tf import messages
+from gan_tf.errors import UserError
+from gan_tf.files import atomic_write_text
+
+COMPARE_SUFFIX = "_compare"
+SPREAD_SUFFIX = "_spread"
+
+_logger = messages.get_logger(__name__)
+
+
+def output_paths(config):
+    """The files a table command writes: `{"tables": [...], "spread": path or None,
+    "compare": [md, json] or []}`."""
+    if not config.output:
+        return {"tables": [], "spread": None, "compare": []}
+    stem = os.path.splitext(config.output)[0]
+    if config.num_imputations == 1:
+        tables, spread = [config.output], None
+    else:
+        tables = [f"{stem}_{i}.csv" for i in range(1, config.num_imputations + 1)]
+        spread = f"{stem}{SPREAD_SUFFIX}.csv"
+    compare = ([f"{stem}{COMPARE_SUFFIX}.md", f"{stem}{COMPARE_SUFFIX}.json"]
+               if config.compare or config.method == "auto" else [])
+    return {"tables": tables, "spread": spread, "compare": compare}
+
+
+def check_outputs(config):
+    """Refuses to replace existing output files unless `--overwrite`."""
+    paths = output_paths(config)
+    existing = [p for p in paths["tables"] + [paths["spread"]] + paths["compare"]
+                if p and os.path.exists(p)]
+    if existing and not config.overwrite:
+        raise UserError(f"{existing[0]} exists; impute never replaces a file unless told to. "
+                        "Pass another --output, or --overwrite to replace it.")
+    folder = os.path.dirname(config.output) if config.output else None
+    if folder and not os.path.isdir(folder):
+        raise UserError(f"--output={config.output}: the folder {folder} does not exist. "
+                        "Create it, or pass a path in an existing folder.")
+
+
+def impute(config):
+    """Runs one `impute` command (`ImputeConfig`); returns a dict of what it wrote."""
+    if config.dataset:
+        from gan_tf.imputation import images
+
+        return images.impute_images(config)
+    return impute_table(config)
+
+
+def impute_table(config):
+    """Fills the holes of `config.data`; returns `{"paths": ..., "method": ..., "report"}`."""
+    from gan_tf.imputation import compare as compare_lib
+    from gan_tf.imputation import fill as fill_lib
+    from gan_tf.imputation.tabular import TableCodec
+    from gan_tf.tables.schema import infer_schema, parse_column_kinds, read_table
+
+    check_outputs(config)
+    frame = read_table(config.data)
+    kinds = parse_column_kinds(config.column_kinds)
+    schema = infer_schema(frame, target=config.target or None, kinds=kinds)
+    codec = TableCodec(schema)
+    holes = int((~codec.observed(frame)).sum())
+    if holes == 0 and config.output:
+        raise UserError(f"{config.data} has no missing values: nothing to fill. Missing values "
+                        "are empty cells or NA, NaN, null. To see how each method would fill "
+                        "holes in this table, run with --compare alone (no --output).")
+    gan = fill_lib.GanSettings.from_config(config)
+    paths = output_paths(config)
+    method, report = config.method, None
+    if config.compare or method == "auto":
+        report = compare_lib.compare(frame, schema, rate=config.hide_rate,
+                                     mechanism=config.mechanism, repeats=config.repeats,
+                                     seed=config.seed, gan=gan, target=config.target or None)
+        text = compare_lib.format_report(report)
+        print(text)
+        if paths["compare"]:
+            atomic_write_text(paths["compare"][0], text + "\n")
+            atomic_write_text(paths["compare"][1], json.dumps(report, indent=2) + "\n")
+        if method == "auto":
+            method = report["best"]
+            _logger.info(f"--method=auto: filling with {compare_lib.LABELS[method]}, the best "
+                         "of the comparison.")
+    if not config.output:
+        return {"paths": paths, "method": method, "report": report}
+    lock = None
+    run_dir = None
+    if method == "gan":
+        from gan_tf.imputation import training
+
+        run_dir = config.run_dir
+        lock = training.open_run_dir(run_dir, config, schema)
+    try:
+        fills, imputer = fill_lib.fill_decoded(method, codec, frame, seed=config.seed, gan=gan,
+                                               run_dir=run_dir, draws=config.num_imputations)
+        if imputer is not None:
+            training.export_imputer(imputer, os.path.join(run_dir, training.EXPORT_DIR),
+                                    metadata={"schema": schema.to_json(),
+                                              "widths": [int(w) for w in codec.widths]})
+        for path, decoded in zip(paths["tables"], fills):
+            _write_csv(codec.fill_frame(frame, decoded), path)
+        if paths["spread"]:
+            _write_csv(fill_lib.spread(codec, frame, fills), paths["spread"])
+    finally:
+        if lock is not None:
+            lock.release()
+    written = paths["tables"] + ([paths["spread"]] if paths["spread"] else [])
+    _logger.info(f"Filled {holes} missing entries of {config.data} with "
+                 f"{compare_lib.LABELS[method]}; wrote {', '.join(written)}"
+                 + (f" (run directory {run_dir})" if run_dir else "") + ".")
+    return {"paths": paths, "method": method, "report": report, "holes": holes}
+
+
+def _write_csv(frame, path):
+    atomic_write_text(path, frame.to_csv(index=False))

@@ -9,8 +9,8 @@ method; real holes usually depend on other values (MAR) or on the missing value 
 - `mar`: a third of the columns (at least one) stay as they are and drive the holes of the
   others: in each other column an entry is hidden with probability
   `sigmoid(2 z + b)`, `z` the standardized value of a driving column drawn per column in
-  that row, `b` set so the column loses `rate` of its observed entries on average
-  (the logistic MAR of Muzellec et al. 2020).
+  that row, `b` set so that `rate` of all observed entries are hidden on average (the
+  driven columns lose more, at most 95%; the logistic MAR of Muzellec et al. 2020).
 - `mnar`: self-masking: an entry is hidden with probability `sigmoid(2 z + b)`, `z` its own
   standardized value (large values go missing more often), `b` as above.
 """
@@ -62,10 +62,13 @@ def hide(values, observed, rate, mechanism="mcar", seed=0):
     drivers = rng.permutation(columns)[:max(1, columns // 3)]
     if len(drivers) == columns:  # a single column: nothing else can drive it
         return (uniforms < rate) & observed
-    for column in sorted(set(range(columns)) - set(drivers.tolist())):
+    driven = sorted(set(range(columns)) - set(drivers.tolist()))
+    # The driving columns keep every entry, so the driven ones lose more: `rate` overall.
+    column_rate = min(rate * observed.sum() / max(observed[:, driven].sum(), 1), 0.95)
+    for column in driven:
         driver = drivers[rng.integers(len(drivers))]
         hidden[:, column] = _logistic_holes(standardized[:, driver], observed[:, column],
-                                            uniforms[:, column], rate)
+                                            uniforms[:, column], column_rate)
     return hidden
 
 

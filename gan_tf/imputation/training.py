@@ -30,9 +30,11 @@ STEPS_PER_EPOCH = 1000
 _logger = messages.get_logger(__name__)
 
 
-def schedule(iterations):
-    """`(steps_per_epoch, epochs)` of a run of `iterations` steps (rounded up to whole epochs)."""
-    steps = min(iterations, STEPS_PER_EPOCH)
+def schedule(iterations, steps_per_epoch=STEPS_PER_EPOCH):
+    """`(steps_per_epoch, epochs)` of a run of `iterations` steps (rounded up to whole epochs).
+
+    An "epoch" is `steps_per_epoch` steps: a checkpoint and a metrics line each."""
+    steps = min(iterations, steps_per_epoch)
     return steps, math.ceil(iterations / steps)
 
 
@@ -59,10 +61,12 @@ def build_imputer(sample_shape, seed=0, hint_rate=0.9, alpha=100.0, hidden_units
 
 
 def train_imputer(values, mask, seed=0, iterations=10000, batch_size=128, hint_rate=0.9,
-                  alpha=100.0, hidden_units=None, run_dir=None):
+                  alpha=100.0, hidden_units=None, run_dir=None,
+                  steps_per_epoch=STEPS_PER_EPOCH):
     """A `GainImputer` trained on `values` (in [0, 1], NaN where `mask` is 0).
 
-    With `run_dir`, it checkpoints there, logs `metrics.jsonl` and resumes from the newest
+    With `run_dir`, it checkpoints there every `steps_per_epoch` steps, logs `metrics.jsonl`
+    and resumes from the newest
     checkpoint; training stops with `TrainingDiverged` at a non-finite loss. Without, it
     trains in memory.
 
@@ -73,7 +77,7 @@ def train_imputer(values, mask, seed=0, iterations=10000, batch_size=128, hint_r
     from gan_tf.imputation import gain
 
     imputer = build_imputer(values.shape[1:], seed, hint_rate, alpha, hidden_units)
-    steps, epochs = schedule(iterations)
+    steps, epochs = schedule(iterations, steps_per_epoch)
     callbacks, start = [StopOnNonFinite()], 0
     if run_dir:
         checkpoint = ResumableCheckpoint(os.path.join(run_dir, CHECKPOINTS_DIR), verbose=1)

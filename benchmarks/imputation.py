@@ -12,8 +12,11 @@ and Letter (20,000 x 16) are the files GAIN's authors prepared, read from `--dat
 the paper does. The figures come from `gan_tf.imputation.compare` (the code behind
 `impute --compare`), so the benchmark scores exactly what users get.
 
-With `--validate`, GAN settings are first chosen on a *validation* mask (seed 1000, never a
-reported one) among `--variants`, and the chosen one is reported beside the default.
+With `--validate`, the GAN's settings are first chosen on a *validation* mask (seed 1000,
+never a reported one) among `--variants` (`default` is the paper's; `dropR` hides a further
+share R of the observed entries from G in each step and scores them, `GainImputer`'s
+`drop_rate`; `alpha10`; `hint0.5`; `wide`, hidden layers twice the table's width;
+`steps20k`, twice the steps), and the table's methods are then run with the chosen one.
 
 Prints a Markdown table per table and one JSON line with every figure. Numbers, not a timed
 test: on a shared CPU, say so beside the times.
@@ -38,7 +41,8 @@ flags.DEFINE_list("methods", ["mean", "knn", "mice", "forest", "gan"], "methods"
 flags.DEFINE_integer("iterations", 10000, "GAN training steps")
 flags.DEFINE_float("rate", 0.2, "share of entries hidden")
 flags.DEFINE_boolean("validate", False, "choose GAN settings on a validation mask first")
-flags.DEFINE_list("variants", ["default", "alpha10", "hint0.5", "wide", "steps20k"],
+flags.DEFINE_list("variants", ["default", "drop0.2", "drop0.5", "alpha10", "wide",
+                                "steps20k"],
                   "GAN settings tried with --validate")
 flags.DEFINE_string("json", "", "also write the results to this JSON file")
 
@@ -59,10 +63,10 @@ def load(name, data_dir):
 
 
 def variant_settings(name, iterations):
-    from gan_tf.imputation.fill import GanSettings
-
     settings = {"default": {}, "alpha10": {"alpha": 10.0}, "hint0.5": {"hint_rate": 0.5},
-                "wide": {"hidden_units": 0}, "steps20k": {"iterations": 2 * iterations}}
+                "wide": {"hidden_units": 0}, "steps20k": {"iterations": 2 * iterations},
+                "drop0.2": {"drop_rate": 0.2}, "drop0.5": {"drop_rate": 0.5},
+                "drop0.2_wide": {"drop_rate": 0.2, "hidden_units": 0}}
     if name not in settings:
         sys.exit(f"error: unknown variant {name!r}; expected one of {', '.join(settings)}")
     values = {"iterations": iterations, **settings[name]}
@@ -95,7 +99,7 @@ def main(argv):
     del argv
     import logging
 
-    logging.getLogger("gan_tf").setLevel(logging.WARNING)
+    logging.getLogger("gan_tf").setLevel(logging.INFO)  # one line per method and repeat
     from gan_tf import hardware
     from gan_tf.imputation import compare
 

@@ -51,6 +51,9 @@ class ImputeConfig:
     alpha: float = _field(100.0, "Weight of the GAN's error on observed entries.")
     hidden_units: Optional[int] = _field(None, "Width of the GAN's hidden layers (default: "
                                          "the table's encoded width).")
+    drop_rate: float = _field(0.0, "Not in the paper: the share of observed entries also "
+                              "hidden from the GAN in each step and scored, so it learns to "
+                              "fill (0: GAIN as published).")
     column_kinds: str = _field("", "Kinds the table's columns must have, e.g. "
                                "'age=integer,zip=categorical'.")
     overwrite: bool = _field(False, "Replace an existing OUTPUT.")
@@ -88,6 +91,8 @@ class ImputeConfig:
         if isinstance(self.hint_rate, bool) or not 0.0 <= self.hint_rate <= 1.0:
             raise invalid("hint_rate", self.hint_rate, "a number in [0, 1], e.g. 0.9")
         check_non_negative("alpha", self.alpha)
+        if isinstance(self.drop_rate, bool) or not 0.0 <= self.drop_rate < 1.0:
+            raise invalid("drop_rate", self.drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
         if self.hidden_units is not None:
             check_positive_int("hidden_units", self.hidden_units)
         check_rate(self.hide_rate, "hide_rate")

@@ -22,11 +22,12 @@ class GanSettings:
     hint_rate: float = 0.9
     alpha: float = 100.0
     hidden_units: Optional[int] = None
+    drop_rate: float = 0.0
 
     @classmethod
     def from_config(cls, config):
         return cls(config.iterations, config.batch_size, config.hint_rate, config.alpha,
-                   config.hidden_units)
+                   config.hidden_units, config.drop_rate)
 
 
 def fill_decoded(method, codec, frame, seed=0, gan=GanSettings(), run_dir=None, draws=1):

@@ -27,7 +27,8 @@ LEARNING_RATE = 1e-3  # Adam, both players
 NOISE_SCALE = 0.01  # missing entries enter G as U[0, 0.01] noise
 
 # The random streams of a training step, for `imputer_draw`.
-NOISE, HINT, BATCH = range(3)
+NOISE, HINT, BATCH, DROP = range(4)
+_STREAMS = 4
 
 
 def imputer_draw(seed, stream, step, shape, maxval=1.0):
@@ -37,7 +38,7 @@ def imputer_draw(seed, stream, step, shape, maxval=1.0):
     the rows of each batch) comes from this function of (seed, stream, step), so same-seed
     runs are identical and a resumed run continues with the same draws.
     """
-    key = tf.stack([tf.cast(seed, tf.int64) * 3 + stream, tf.cast(step, tf.int64)])
+    key = tf.stack([tf.cast(seed, tf.int64) * _STREAMS + stream, tf.cast(step, tf.int64)])
     return tf.random.stateless_uniform(shape, seed=key, maxval=maxval)
 
 
@@ -160,6 +161,11 @@ class GainImputer(keras.Model):
     Logged: `d_loss`, `g_loss` (the adversarial term), `mse` (observed entries) and
     `d_accuracy` (D's entry-wise accuracy on the unrevealed entries).
 
+    `drop_rate` > 0 is not in the paper: each step also hides that share of the observed
+    entries from G (they become holes for G and D), and the MSE term covers them, so G is
+    also taught to *fill* (a denoising objective, as in MIDA, Gondara and Wang 2018), not
+    only to copy the entries it sees. 0 is GAIN as published.
+
     Example:
     ```python
     imputer = GainImputer(GainGenerator(8), GainDiscriminator(8), seed=0)
@@ -174,21 +180,27 @@ class GainImputer(keras.Model):
         seed: seed of the training draws. Defaults to 0.
         hint_rate: share of the observed positions revealed to D. Defaults to 0.9.
         alpha: weight of the MSE on observed entries. Defaults to 100.
+        drop_rate: share of the observed entries hidden from G in each step and scored by
+            the MSE (see above). Defaults to 0 (the paper).
     """
 
     def __init__(self, generator, discriminator, seed=0, hint_rate=HINT_RATE, alpha=ALPHA,
-                 **kwargs):
+                 drop_rate=0.0, **kwargs):
         super().__init__(**kwargs)
         check_seed(seed)
         if isinstance(hint_rate, bool) or not isinstance(hint_rate, (int, float)) or not (
                 0.0 <= hint_rate <= 1.0):
             raise invalid("hint_rate", hint_rate, "a number in [0, 1], e.g. 0.9")
         check_non_negative("alpha", alpha)
+        if isinstance(drop_rate, bool) or not isinstance(drop_rate, (int, float)) or not (
+                0.0 <= drop_rate < 1.0):
+            raise invalid("drop_rate", drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
         self.hint_rate = float(hint_rate)
         self.alpha = float(alpha)
+        self.drop_rate = float(drop_rate)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
@@ -221,6 +233,11 @@ class GainImputer(keras.Model):
         values, mask = tf.cast(values, tf.float32), tf.cast(mask, tf.float32)
         step = self.discriminator_optimizer.iterations
         shape = tf.shape(values)
+        observed = mask  # the entries the MSE scores
+        if self.drop_rate:
+            kept = tf.cast(imputer_draw(self.seed, DROP, step, shape) >= self.drop_rate,
+                           tf.float32)
+            mask = mask * kept  # what G and D see as observed
         noisy = self._noisy(values, mask, imputer_draw(self.seed, NOISE, step, shape,
                                                        maxval=NOISE_SCALE))
         revealed = tf.cast(imputer_draw(self.seed, HINT, step, shape) < self.hint_rate,
@@ -242,8 +259,8 @@ class GainImputer(keras.Model):
             completed = mask * noisy + (1.0 - mask) * proposals
             fake_logits = self.discriminator([completed, hint], training=True)
             g_loss = tf.reduce_mean((1.0 - mask) * tf.nn.softplus(-fake_logits))
-            mse = tf.reduce_mean(tf.square(mask * values - mask * proposals)) / tf.maximum(
-                tf.reduce_mean(mask), 1e-8)
+            mse = tf.reduce_mean(tf.square(observed * values - observed * proposals)) / (
+                tf.maximum(tf.reduce_mean(observed), 1e-8))
             total = g_loss + self.alpha * mse
         gradients = tape.gradient(total, self.generator.trainable_variables)
         self.generator_optimizer.apply_gradients(
@@ -295,7 +312,8 @@ class GainImputer(keras.Model):
         return {"name": self.name, "trainable": self.trainable,
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
-                "seed": self.seed, "hint_rate": self.hint_rate, "alpha": self.alpha}
+                "seed": self.seed, "hint_rate": self.hint_rate, "alpha": self.alpha,
+                "drop_rate": self.drop_rate}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -336,7 +354,7 @@ def training_dataset(values, mask, batch_size, seed, start_step, end_step):
     count = int(values.shape[0])
 
     def batch(step):
-        key = tf.stack([tf.constant(seed * 3 + BATCH, tf.int64), step])
+        key = tf.stack([tf.constant(seed * _STREAMS + BATCH, tf.int64), step])
         rows = tf.random.stateless_uniform([batch_size], seed=key, maxval=count,
                                            dtype=tf.int64)
         return tf.gather(values, rows), tf.gather(mask, rows)

@@ -463,3 +463,65 @@ def test_impute_images_fills_holes_keeps_pixels_and_writes_the_grid(tmp_path):
     assert os.path.isdir(tmp_path / "out_run" / "imputer")
     with pytest.raises(UserError, match="--overwrite"):
         impute_lib.impute(config)
+
+
+def test_drop_rate_is_validated_kept_in_the_config_and_changes_training():
+    with pytest.raises(UserError, match="drop_rate"):
+        gain.GainImputer(gain.GainGenerator(2), gain.GainDiscriminator(2), drop_rate=1.0)
+    with pytest.raises(UserError, match="drop_rate"):
+        cli.parse_config(ImputeConfig, ["impute", "--data=t.csv", "--output=o.csv",
+                                        "--drop_rate=-0.1"])
+    values = correlated_matrix(40)
+    mask = np.ones_like(values)
+    plain = training.train_imputer(values, mask, iterations=5, batch_size=8)
+    dropped = training.train_imputer(values, mask, iterations=5, batch_size=8, drop_rate=0.3)
+    assert dropped.get_config()["drop_rate"] == 0.3
+    assert not np.array_equal(plain.generator.get_weights()[0],
+                              dropped.generator.get_weights()[0])
+
+
+_KILL_DRIVER = """
+import sys, numpy as np
+sys.path.insert(0, {repo!r})
+from gan_tf.imputation import training
+values = np.load({data!r})
+mask = (~np.isnan(values)).astype(np.float32)
+training.train_imputer(values, mask, iterations=4000, batch_size=8, steps_per_epoch=20,
+                       run_dir={run_dir!r})
+"""
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    values = correlated_matrix(40)
+    values[np.random.default_rng(4).random(values.shape) < 0.25] = np.nan
+    np.save(tmp_path / "values.npy", values)
+    run_dir = str(tmp_path / "run")
+    script = _KILL_DRIVER.format(repo=REPO, data=str(tmp_path / "values.npy"), run_dir=run_dir)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while not os.path.exists(os.path.join(run_dir, "checkpoints", "ckpt-3.index")):
+            assert process.poll() is None and time.time() < deadline, "no checkpoint came"
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    saved = max(int(name[len("ckpt-"):-len(".index")]) for name in os.listdir(
+        os.path.join(run_dir, "checkpoints")) if name.endswith(".index"))  # one per epoch
+    mask = (~np.isnan(values)).astype(np.float32)
+    kwargs = dict(iterations=(saved + 3) * 20, batch_size=8, steps_per_epoch=20)
+    resumed = training.train_imputer(values, mask, run_dir=run_dir, **kwargs)
+    whole = training.train_imputer(values, mask, **kwargs)
+    assert int(resumed.discriminator_optimizer.iterations.numpy()) == kwargs["iterations"]
+    for mine, theirs in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)

@@ -12,9 +12,6 @@ from gan_tf import messages
 from gan_tf.errors import UserError
 from gan_tf.files import atomic_write_text
 
-COMPARE_SUFFIX = "_compare"
-SPREAD_SUFFIX = "_spread"
-
 _logger = messages.get_logger(__name__)
 
 
@@ -28,8 +25,8 @@ def output_paths(config):
         tables, spread = [config.output], None
     else:
         tables = [f"{stem}_{i}.csv" for i in range(1, config.num_imputations + 1)]
-        spread = f"{stem}{SPREAD_SUFFIX}.csv"
-    compare = ([f"{stem}{COMPARE_SUFFIX}.md", f"{stem}{COMPARE_SUFFIX}.json"]
+        spread = f"{stem}_spread.csv"
+    compare = ([f"{stem}_compare.md", f"{stem}_compare.json"]
                if config.compare or config.method == "auto" else [])
     return {"tables": tables, "spread": spread, "compare": compare}
 

@@ -372,9 +372,11 @@ def test_outputs_are_never_replaced_without_overwrite(tmp_path):
 
 
 def test_method_auto_fills_with_the_compared_best(tmp_path):
-    config = config_for(tmp_path, method="auto", repeats=1, iterations=20)
+    config = config_for(tmp_path, method="auto", repeats=1, iterations=20,
+                        compare_methods="mean,knn,gan")
     result = impute_lib.impute_table(config)
     assert result["method"] == result["report"]["best"]
+    assert set(result["report"]["methods"]) == {"mean", "knn", "gan"}
     assert os.path.exists(tmp_path / "filled_compare.md")
     assert json.load(open(tmp_path / "filled_compare.json"))["best"] == result["method"]
 
@@ -395,6 +397,8 @@ def test_a_table_with_no_holes_is_refused(tmp_path):
     (["--data=t.csv", "--output=o.csv", "--method=knn", "--num_imputations=3"], "one fill"),
     (["--data=t.csv", "--compare", "--hide_rate=1.5"], "hide_rate"),
     (["--data=t.csv", "--compare", "--mechanism=random"], "mechanism"),
+    (["--data=t.csv", "--compare", "--compare_methods=mean,magic"], "compare_methods"),
+    (["--data=t.csv", "--compare", "--compare_methods=mean,mean"], "compare_methods"),
     (["--dataset=embedded_mnist", "--output=o", "--compare"], "tables"),
 ])
 def test_bad_flags_are_refused_with_one_message(argv, message):

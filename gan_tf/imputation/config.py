@@ -19,7 +19,8 @@ MAX_IMPUTATIONS = 100
 MAX_ITERATIONS = 1_000_000
 # Fields that may change when a run directory is reused (they do not change the trained GAN).
 RESUMABLE_CHANGES = frozenset({"output", "run_dir", "num_imputations", "overwrite", "compare",
-                               "repeats", "hide_rate", "mechanism", "target", "method"})
+                               "repeats", "hide_rate", "mechanism", "target", "method",
+                               "compare_methods"})
 
 
 def _field(default, help):
@@ -63,6 +64,8 @@ class ImputeConfig:
     mechanism: str = _field("mcar", "With --compare: how the hidden entries fall: mcar "
                             "(at random), mar (driven by other columns), mnar (by their value).")
     repeats: int = _field(3, "With --compare: repeats, each with its own hidden entries.")
+    compare_methods: str = _field("mean,knn,mice,forest,gan", "With --compare: the methods "
+                                  "to compare, separated by commas.")
     target: str = _field("", "With --compare: a column to predict on each filled table "
                          "(a classifier tested on the rows with no holes).")
     mask: str = _field("square", "Images: the holes to fill: square (a 40% square at a "
@@ -98,6 +101,11 @@ class ImputeConfig:
         check_rate(self.hide_rate, "hide_rate")
         check_choice("mechanism", self.mechanism, MECHANISMS)
         check_positive_int("repeats", self.repeats)
+        methods = self.methods_to_compare()
+        if not methods or any(m not in TABLE_METHODS for m in methods) or len(set(methods)) != len(
+                methods):
+            raise invalid("compare_methods", self.compare_methods, "distinct methods among "
+                          + ", ".join(TABLE_METHODS) + " separated by commas, e.g. mean,mice,gan")
         check_choice("mask", self.mask, IMAGE_MASKS)
         check_rate(self.missing_rate, "missing_rate")
         check_positive_int("max_examples", self.max_examples)
@@ -117,6 +125,10 @@ class ImputeConfig:
             raise invalid("output", self.output, "a .csv path, e.g. filled.csv")
         if not self.run_dir and self.output:
             self.run_dir = os.path.splitext(self.output)[0] + "_run"
+
+    def methods_to_compare(self):
+        """`--compare_methods` as a tuple of names."""
+        return tuple(m.strip() for m in self.compare_methods.split(",") if m.strip())
 
     def to_dict(self):
         return dataclasses.asdict(self)

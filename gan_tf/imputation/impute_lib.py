@@ -75,7 +75,8 @@ def impute_table(config):
     paths = output_paths(config)
     method, report = config.method, None
     if config.compare or method == "auto":
-        report = compare_lib.compare(frame, schema, rate=config.hide_rate,
+        report = compare_lib.compare(frame, schema, methods=config.methods_to_compare(),
+                                     rate=config.hide_rate,
                                      mechanism=config.mechanism, repeats=config.repeats,
                                      seed=config.seed, gan=gan, target=config.target or None)
         text = compare_lib.format_report(report)

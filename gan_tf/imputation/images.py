@@ -5,7 +5,8 @@ mapped to [0, 1], holes are cut in them (`--mask=square`: a square of 40% of the
 seeded random place in each image; `--mask=pixels`: `--missing_rate` of the pixels), and a
 `GainImputer` with the networks below learns to fill them from the masked images alone (the
 true pixels under the holes are never shown to it). The output folder holds
-    grid.png       rows of 8: masked (holes in mid-grey), filled, true images, repeated
+    grid.png       rows of 8 images spread over the dataset: masked (holes in mid-grey),
+                   filled, true; twice
     filled.npz     `images` (uint8, holes filled), `mask` (uint8, 1 observed), `true` (uint8)
     report.json    RMSE over the hidden pixels (in [0, 1]) of the GAN and of a per-pixel mean
 and the run directory (OUTPUT + `_run`) the checkpoints, metrics and exported imputer.
@@ -176,13 +177,13 @@ def impute_images(config):
     rmse = {"gan": float(np.sqrt(np.mean((filled[hidden] - true[hidden]) ** 2))),
             "mean": float(np.sqrt(np.mean((mean_filled[hidden] - true[hidden]) ** 2)))}
     os.makedirs(output, exist_ok=True)
+    # Images spread over the dataset (a labelled one is ordered by class), in rows of 8.
     show = min(GRID_COLUMNS, len(true))
+    groups = max(1, min(GRID_GROUPS, len(true) // show))
+    picked = np.linspace(0, len(true) - 1, show * groups).round().astype(int)
     rows = []
-    for group in range(GRID_GROUPS):
-        picked = slice(group * show, (group + 1) * show)
-        if len(true[picked]) < show:
-            break
-        rows += [np.where(mask[picked] > 0, true[picked], 0.5), filled[picked], true[picked]]
+    for group in np.split(picked, groups):
+        rows += [np.where(mask[group] > 0, true[group], 0.5), filled[group], true[group]]
     grid = images_lib.make_grid(images_lib.to_uint8(np.concatenate(rows), (0.0, 1.0)),
                                 num_rows=len(rows))
     paths = {"grid": os.path.join(output, "grid.png"),

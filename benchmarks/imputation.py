@@ -44,6 +44,8 @@ flags.DEFINE_boolean("validate", False, "choose GAN settings on a validation mas
 flags.DEFINE_list("variants", ["default", "drop0.2", "drop0.5", "alpha10", "wide",
                                 "steps20k"],
                   "GAN settings tried with --validate")
+flags.DEFINE_string("gan_variant", "default", "the GAN's settings without --validate (e.g. "
+                    "the one chosen on another table's validation mask)")
 flags.DEFINE_string("json", "", "also write the results to this JSON file")
 
 PUBLISHED_GAIN = {"breast": 0.0546, "spam": 0.0513, "letter": 0.1198}
@@ -108,7 +110,7 @@ def main(argv):
     results = {}
     for name in flags.FLAGS.tables:
         frame = load(name, flags.FLAGS.data_dir)
-        chosen = "default"
+        chosen = flags.FLAGS.gan_variant
         validation = {}
         if flags.FLAGS.validate and "gan" in flags.FLAGS.methods:
             from gan_tf.tables.schema import infer_schema

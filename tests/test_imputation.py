@@ -381,6 +381,11 @@ def test_method_auto_fills_with_the_compared_best(tmp_path):
     assert json.load(open(tmp_path / "filled_compare.json"))["best"] == result["method"]
 
 
+def test_a_missing_table_is_refused_by_its_flag(tmp_path):
+    with pytest.raises(UserError, match="--data=.*no such file"):
+        impute_lib.impute_table(config_for(tmp_path, data=str(tmp_path / "none.csv")))
+
+
 def test_a_table_with_no_holes_is_refused(tmp_path):
     frame = mixed_frame(missing=0.0)
     frame.to_csv(tmp_path / "full.csv", index=False)

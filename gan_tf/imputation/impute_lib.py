@@ -64,6 +64,9 @@ def impute_table(config):
     from gan_tf.tables.schema import infer_schema, parse_column_kinds, read_table
 
     check_outputs(config)
+    if not os.path.isfile(config.data):
+        raise UserError(f"--data={config.data}: no such file. Give the path of a table with "
+                        "missing values (.csv, .tsv or .parquet).")
     frame = read_table(config.data)
     kinds = parse_column_kinds(config.column_kinds)
     schema = infer_schema(frame, target=config.target or None, kinds=kinds)

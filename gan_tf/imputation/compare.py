@@ -204,7 +204,9 @@ def _verdict(report, results):
             f"({summaries[best][key]['mean']:.4f}).")
     if beaten:
         text += f" It beats {', '.join(beaten)} beyond the noise of {report['repeats']} repeats."
-    if tied:
+    if tied and report["repeats"] == 1:
+        text += " One repeat gives no interval: run --repeats=3 or more to tell them apart."
+    elif tied:
         text += (f" {', '.join(tied)} cannot be told apart from it with "
                  f"{report['repeats']} repeats (95% paired interval includes 0).")
     return best, text

@@ -12,7 +12,7 @@ import pytest
 PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            "gan_tf")
 # The command-line programs and what only they share; the library never imports them.
-CLI_MODULES = {"train", "generate", "evaluate", "export", "cli"}
+CLI_MODULES = {"train", "generate", "evaluate", "export", "impute", "cli"}
 
 
 def _modules():

@@ -1,0 +1,7 @@
+"""Missing values: the GAN imputer (GAIN), classical imputers, masks and their comparison.
+
+One module per job: `gain` (the Keras models and objective), `masks` (MCAR/MAR/MNAR holes),
+`tabular` (a table to GAIN's [0, 1] matrix and back, kinds kept), `classical` (mean/mode,
+KNN, MICE, random-forest iterative), `compare` (which fill is best on a user's table),
+`images` (inpainting) and `runs` (the run directory behind `python -m gan_tf.impute`).
+"""

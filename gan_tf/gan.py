@@ -275,6 +275,23 @@ def _has_inputs(model):
         return False
 
 
+def players_from_config(cls, config, custom_objects=None):
+    """`cls(**config)` with its serialized `generator` and `discriminator` deserialized: the
+    `from_config` of a model that holds two players (the GAN, the GAN imputer)."""
+    config = dict(config)
+    for key in ("generator", "discriminator"):
+        config[key] = keras.saving.deserialize_keras_object(
+            config[key], custom_objects=custom_objects)
+    return cls(**config)
+
+
+def optimizers_config(model):
+    """The two players' optimizers of a compiled `model`, serialized for its compile config."""
+    return {"generator_optimizer": keras.saving.serialize_keras_object(model.generator_optimizer),
+            "discriminator_optimizer": keras.saving.serialize_keras_object(
+                model.discriminator_optimizer)}
+
+
 class _Holder:
     """A plain box: Keras does not track a model kept in it as a sub-layer of the GAN."""
 
@@ -792,19 +809,13 @@ class GAN(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects)
-        return cls(**config)
+        return players_from_config(cls, config, custom_objects)
 
     def get_compile_config(self):
         if not getattr(self, "compiled", False):
             return {}
         return {
-            "generator_optimizer": keras.saving.serialize_keras_object(self.generator_optimizer),
-            "discriminator_optimizer": keras.saving.serialize_keras_object(
-                self.discriminator_optimizer),
+            **optimizers_config(self),
             "loss": self.loss_name,
             "gradient_penalty": self.gradient_penalty_weight,
             "r1_penalty": self.r1_penalty_weight,

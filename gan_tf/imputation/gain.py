@@ -19,6 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from gan_tf import gan as gan_lib
 from gan_tf.errors import check_non_negative, check_positive_int, check_seed, invalid
 
 HINT_RATE = 0.9  # the authors' code reveals 90% of the observed positions to D
@@ -317,19 +318,10 @@ class GainImputer(keras.Model):
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects)
-        return cls(**config)
+        return gan_lib.players_from_config(cls, config, custom_objects)
 
     def get_compile_config(self):
-        if not getattr(self, "compiled", False):
-            return {}
-        return {"generator_optimizer": keras.saving.serialize_keras_object(
-                    self.generator_optimizer),
-                "discriminator_optimizer": keras.saving.serialize_keras_object(
-                    self.discriminator_optimizer)}
+        return gan_lib.optimizers_config(self) if getattr(self, "compiled", False) else {}
 
     def compile_from_config(self, config):
         if not config:

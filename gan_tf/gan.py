@@ -85,6 +85,31 @@ def call_generator(generator, latents, labels=None, training=False):
     return generator([latents, tf.cast(labels, tf.int32)], training=training)
 
 
+def check_sampling_options(sample_fn, latent_dim, num_classes):
+    """Checks how a callback is told to sample a generator that is not gan_tf's.
+
+    `sample_fn(latents, labels) -> images` calls a generator another way (e.g. one-hot labels
+    inside the latent vector) and needs `latent_dim`, the size of the latents it takes
+    without any label slots; `num_classes` asks for balanced labels.
+    """
+    if sample_fn is not None and not callable(sample_fn):
+        raise invalid("sample_fn", sample_fn, "a callable sample_fn(latents, labels)")
+    if sample_fn is not None and latent_dim is None:
+        raise invalid("latent_dim", None, "the size of the latents sample_fn takes "
+                      "(without any label slots), e.g. latent_dim=128")
+    if latent_dim is not None:
+        check_positive_int("latent_dim", latent_dim)
+    if num_classes is not None:
+        check_positive_int("num_classes", num_classes)
+
+
+def call_sampler(generator, sample_fn, latents, labels=None):
+    """`sample_fn(latents, labels)` when a callback was given one, else `call_generator`."""
+    if sample_fn is not None:
+        return sample_fn(latents, None if labels is None else tf.constant(labels))
+    return call_generator(generator, latents, labels)
+
+
 def latent_dim_of(generator, latent_dim=None):
     """The generator's latent size: `latent_dim` if given, else read off its latents input.
 

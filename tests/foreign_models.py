@@ -363,23 +363,20 @@ def train(name, folder, epochs, stop_at=None, keep_state=True, extra=()):
         low, high = value_range
         real_scaled = (real - low) * (2.0 / (high - low)) - 1.0
         options = {"value_range": value_range}
-        health_options = {"value_range": value_range}
-        if name == "conditional":
+        if name == "conditional":  # every sampling callback is told how to call it
             options.update(sample_fn=conditional_sample_fn(model),
                            latent_dim=LATENT_DIM, num_classes=4)
-            health_options["latent_dim"] = LATENT_DIM + 4
         quality = callbacks.SampleQuality(judge, {"features": judge.features(real_scaled)},
                                           every_n_epochs=1, num_samples=40, batch_size=16,
                                           best_checkpoint_dir="best", **options)
         health = callbacks.TrainingHealth(real_images=real, num_samples=16, warmup_epochs=0,
-                                          patience=3, **health_options)
+                                          patience=3, **options)
         checkpoint = callbacks.ResumableCheckpoint(
             "checkpoints", every_n_steps=1,
             callbacks=[health, quality] if keep_state else None)
         extra = list(extra) + ([InterruptAt(*stop_at)] if stop_at else [])
         run = [quality, health, callbacks.MetricsLog("metrics.jsonl", plot_path="curves.png"),
-               callbacks.SampleGrid("samples", num_rows=2, num_cols=2, value_range=value_range,
-                                    latent_dim=health_options.get("latent_dim")),
+               callbacks.SampleGrid("samples", num_rows=2, num_cols=2, **options),
                callbacks.StopOnNonFinite(), checkpoint] + extra
         try:
             checkpoint.fit(model, dataset, epochs, callbacks=run, verbose=0)

@@ -197,6 +197,36 @@ def test_sample_quality_gives_a_conditional_foreign_generator_its_labels():
                                   np.arange(12) % 4)
 
 
+def test_grid_and_health_give_a_conditional_foreign_generator_its_labels(tmp_path):
+    """Labels inside the latent vector: each row of the grid and each class of the health
+    monitor's samples is drawn with its one-hot label, never with noise in the label slots."""
+    calls = []
+
+    def sample(latents, labels):  # an image whose every pixel is the label it was given
+        calls.append((int(latents.shape[1]), np.asarray(labels)))
+        return tf.tile(tf.cast(tf.reshape(labels, (-1, 1, 1, 1)), tf.float32) / 3.0,
+                       (1, 8, 8, 1))
+
+    grid = callbacks.SampleGrid(str(tmp_path), num_rows=4, num_cols=3, value_range=(0, 1),
+                                latent_dim=8, num_classes=4, sample_fn=sample)
+    grid.set_model(keras.Sequential([keras.Input((12,)), keras.layers.Dense(1)]))
+    pixels = grid.grid()
+    assert calls[0][0] == 8  # the latents alone, without label slots
+    # The first cell of row r (make_grid pads 2 pixels around 8x8 cells): class r.
+    cells = [pixels[2 + 10 * r:10 + 10 * r, 2:10] for r in range(4)]
+    assert [int(round(float(np.mean(cell)))) for cell in cells] == [0, 85, 170, 255]
+    health = callbacks.TrainingHealth(num_samples=8, latent_dim=8, num_classes=4,
+                                      sample_fn=sample, value_range=(0, 1))
+    health.set_model(grid.model)
+    samples = health.samples()
+    np.testing.assert_array_equal(calls[-1][1], np.arange(8) % 4)
+    np.testing.assert_allclose(samples[:, 0, 0, 0], (np.arange(8) % 4) / 3.0)
+    with pytest.raises(ValueError, match="Invalid value for argument latent_dim"):
+        callbacks.SampleGrid(str(tmp_path), sample_fn=sample)
+    with pytest.raises(ValueError, match="Invalid value for argument num_classes"):
+        callbacks.TrainingHealth(latent_dim=8, num_classes=0, sample_fn=sample)
+
+
 @pytest.mark.parametrize("arguments, match", [
     ({"sample_fn": lambda z, y: z}, "latent_dim"),
     ({"sample_fn": 3, "latent_dim": 8}, "sample_fn"),

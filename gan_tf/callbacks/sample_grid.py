@@ -10,8 +10,8 @@ import tensorflow as tf
 from gan_tf import images as images_lib
 from gan_tf.errors import UserError, check_positive_int, invalid
 from gan_tf.files import atomic_write_bytes, npy_bytes
-from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
-                        num_classes_of, numpy_latents)
+from gan_tf.gan import (call_sampler, check_sampling_options, class_labels, latent_dim_of,
+                        latent_distribution_of, num_classes_of, numpy_latents)
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -53,14 +53,20 @@ class SampleGrid(keras.callbacks.Callback):
             needed for a generator built without one.
         labels: for a class-conditional generator, the class of each of the
             `num_rows * num_cols` cells (row-major). Defaults to one class per row.
+        sample_fn: `sample_fn(latents, labels) -> images`, for a generator called another
+            way (e.g. one-hot labels concatenated to the latents); `labels` is None unless
+            the generator is conditional (`num_classes`). Needs `latent_dim`.
+        num_classes: classes of a conditional generator called through `sample_fn`.
+            Defaults to the generator's `num_classes`, else none.
     """
 
     FINAL_FILE = "final.png"  # the grid written when training ends
 
     def __init__(self, directory, generator=None, num_rows=8, num_cols=8, every_n_epochs=1,
                  seed=0, value_range=(-1.0, 1.0), gif_path=None, tensorboard_dir=None,
-                 latent_dim=None, labels=None):
+                 latent_dim=None, labels=None, sample_fn=None, num_classes=None):
         super().__init__()
+        check_sampling_options(sample_fn, latent_dim, num_classes)
         for name, value in (("num_rows", num_rows), ("num_cols", num_cols),
                             ("every_n_epochs", every_n_epochs)):
             check_positive_int(name, value)
@@ -77,6 +83,8 @@ class SampleGrid(keras.callbacks.Callback):
         self.tensorboard_dir = tensorboard_dir
         self.latent_dim = latent_dim
         self.labels = labels
+        self.sample_fn = sample_fn
+        self.num_classes = num_classes
         self._writer = None
         self._latents = None
         self._last_epoch = None  # the last finished epoch seen in this fit
@@ -108,8 +116,9 @@ class SampleGrid(keras.callbacks.Callback):
                     f"grid needs {shape}. Use another directory, or the grid size and latent "
                     "size it was made with.")
         else:
-            latents = numpy_latents(np.random.default_rng(self.seed), shape,
-                                    latent_distribution_of(self._resolve_generator()))
+            distribution = ("normal" if self.sample_fn is not None
+                            else latent_distribution_of(self._resolve_generator()))
+            latents = numpy_latents(np.random.default_rng(self.seed), shape, distribution)
             os.makedirs(self.directory, exist_ok=True)
             buffer = npy_bytes(latents)
             atomic_write_bytes(self.latents_path, buffer)
@@ -118,7 +127,7 @@ class SampleGrid(keras.callbacks.Callback):
 
     def fixed_labels(self):
         """The class of each cell for a conditional generator (None if unconditional)."""
-        num_classes = num_classes_of(self._resolve_generator())
+        num_classes = self.num_classes or num_classes_of(self._resolve_generator())
         if not num_classes:
             return None
         cells = self.num_rows * self.num_cols
@@ -130,7 +139,7 @@ class SampleGrid(keras.callbacks.Callback):
         """The current grid as uint8 pixels `(H, W, C)`."""
         generator = self._resolve_generator()
         latents, labels = self.fixed_latents(), self.fixed_labels()
-        images = call_generator(generator, tf.constant(latents), labels)
+        images = call_sampler(generator, self.sample_fn, tf.constant(latents), labels)
         return images_lib.make_grid(
             images_lib.to_uint8(np.asarray(images, np.float32), self.value_range), self.num_rows)
 

@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from gan_tf.errors import check_positive_int, invalid
 from gan_tf.files import atomic_write_text
-from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
-                        num_classes_of, numpy_latents)
+from gan_tf.gan import (call_sampler, check_sampling_options, class_labels, latent_dim_of,
+                        latent_distribution_of, num_classes_of, numpy_latents)
 from gan_tf.messages import get_logger
 from gan_tf.callbacks.checkpoint_folders import check_checkpoint_list, save_checkpoint
 
@@ -148,15 +148,7 @@ class SampleQuality(keras.callbacks.Callback):
         check_positive_int("num_samples", num_samples)
         if not degradation > 1:
             raise invalid("degradation", degradation, "a number > 1, e.g. 1.5")
-        if sample_fn is not None and not callable(sample_fn):
-            raise invalid("sample_fn", sample_fn, "a callable sample_fn(latents, labels)")
-        if sample_fn is not None and latent_dim is None:
-            raise invalid("latent_dim", None, "the size of the latents sample_fn takes "
-                          "(without any label slots), e.g. latent_dim=128")
-        if latent_dim is not None:
-            check_positive_int("latent_dim", latent_dim)
-        if num_classes is not None:
-            check_positive_int("num_classes", num_classes)
+        check_sampling_options(sample_fn, latent_dim, num_classes)
         if batch_size is not None:
             check_positive_int("batch_size", batch_size)
         if (len(value_range) != 2 or not all(isinstance(v, (int, float)) for v in value_range)
@@ -245,11 +237,8 @@ class SampleQuality(keras.callbacks.Callback):
         for start in range(0, self.num_samples, batch_size):
             batch = tf.constant(latents[start:start + batch_size])
             labels = None if requested is None else requested[start:start + batch_size]
-            if self.sample_fn is not None:
-                images = self.sample_fn(batch, None if labels is None else tf.constant(labels))
-            else:
-                images = call_generator(generator, batch, labels)
-            images = np.asarray(images, np.float32)
+            images = np.asarray(call_sampler(generator, self.sample_fn, batch, labels),
+                                np.float32)
             if (low, high) != (-1.0, 1.0):
                 images = (images - low) * (2.0 / (high - low)) - 1.0
             feature, probability = self.extractor.features_and_probabilities(

@@ -21,8 +21,8 @@ import tensorflow as tf
 from gan_tf import metrics
 from gan_tf.errors import UserError, check_non_negative_int, check_positive_int, invalid
 from gan_tf.messages import get_logger
-from gan_tf.gan import (call_generator, class_labels, latent_dim_of, latent_distribution_of,
-                        num_classes_of, numpy_latents)
+from gan_tf.gan import (call_sampler, check_sampling_options, class_labels, latent_dim_of,
+                        latent_distribution_of, num_classes_of, numpy_latents)
 
 # Keys added to the epoch's logs.
 D_OVERPOWERING = "health_d_overpowering"
@@ -129,6 +129,12 @@ class TrainingHealth(keras.callbacks.Callback):
             Defaults to 0.1.
         value_range: the generator's output range. Defaults to (-1, 1) (tanh).
         latent_dim: the generator's input size. Defaults to the size of its `keras.Input`.
+        sample_fn: `sample_fn(latents, labels) -> images`, for a generator called another
+            way (e.g. one-hot labels concatenated to the latents); `labels` is None unless
+            `num_classes` is set or the generator has one. Needs `latent_dim`.
+        num_classes: classes of a conditional generator called through `sample_fn`:
+            diversity is then measured within each class. Defaults to the generator's
+            `num_classes`, else none.
 
     Warnings and notes go to the `gan_tf.callbacks.training_health` logger (see
     `gan_tf.messages`); every event is also kept in `events`.
@@ -137,8 +143,10 @@ class TrainingHealth(keras.callbacks.Callback):
     def __init__(self, generator=None, real_images=None, real_labels=None, every_n_epochs=1,
                  num_samples=256, seed=0, patience=5, warmup_epochs=5,
                  overpowering_accuracy=0.95, max_duplicates=0.5, min_diversity=0.5,
-                 duplicate_distance=0.1, value_range=(-1.0, 1.0), latent_dim=None):
+                 duplicate_distance=0.1, value_range=(-1.0, 1.0), latent_dim=None,
+                 sample_fn=None, num_classes=None):
         super().__init__()
+        check_sampling_options(sample_fn, latent_dim, num_classes)
         check_positive_int("every_n_epochs", every_n_epochs)
         check_positive_int("num_samples", num_samples)
         if num_samples < 2:
@@ -186,6 +194,8 @@ class TrainingHealth(keras.callbacks.Callback):
         self.min_diversity = float(min_diversity)
         self.duplicate_distance = float(duplicate_distance)
         self.latent_dim = latent_dim
+        self.sample_fn = sample_fn
+        self.num_classes = num_classes
         self.events = []  # {"epoch", "check", "event": "start" | "end", "message"}
         self._reset()
 
@@ -316,7 +326,7 @@ class TrainingHealth(keras.callbacks.Callback):
     def _prepare(self):
         """Draws the fixed latents (and labels) and measures the real images' spreads."""
         generator = self._resolve_generator()
-        num_classes = num_classes_of(generator)
+        num_classes = self.num_classes or num_classes_of(generator)
         if num_classes and self.num_samples < 2 * num_classes:
             raise invalid("num_samples", self.num_samples,
                           f"at least 2 per class of this conditional generator "
@@ -324,7 +334,8 @@ class TrainingHealth(keras.callbacks.Callback):
         latent_dim = latent_dim_of(generator, self.latent_dim)
         rng = np.random.default_rng(self.seed)
         self._latents = numpy_latents(rng, (self.num_samples, latent_dim),
-                                      latent_distribution_of(generator))
+                                      "normal" if self.sample_fn is not None
+                                      else latent_distribution_of(generator))
         self._labels = class_labels(self.num_samples, num_classes) if num_classes else None
         groups = self._groups()
         if self._best_spread is None or len(self._best_spread) != len(groups):
@@ -363,7 +374,7 @@ class TrainingHealth(keras.callbacks.Callback):
         for start in range(0, self.num_samples, 64):
             latents = tf.constant(self._latents[start:start + 64])
             labels = None if self._labels is None else self._labels[start:start + 64]
-            batch = call_generator(generator, latents, labels)
+            batch = call_sampler(generator, self.sample_fn, latents, labels)
             images.append(np.asarray(batch, np.float32))
         return np.concatenate(images)
 

@@ -101,7 +101,7 @@ def _measure(job):
                 -1, 1, (job["batch"], size, size, 3)).astype("float32")
             # No autotuning: deleting an autotuned iterator waits for the autotuner's next
             # wake-up, which would add up to the whole call to a timed `fit` (BUILD_NOTES,
-            # "The fixed cost around fit"). Steps are timed between batch ends, inside one
+            # "The training pipeline is not autotuned"). Steps are timed between batch ends, inside one
             # call, after a warm-up call.
             options = tf.data.Options()
             options.autotune.enabled = False

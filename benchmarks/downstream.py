@@ -1,4 +1,4 @@
-r"""The downstream table of README: does generated data beat ordinary augmentation?
+r"""The downstream table of docs/evaluation.md: does generated data beat ordinary augmentation?
 
     python benchmarks/downstream.py --output_dir=/tmp/downstream --per_class=10,50 \
         [--split=validation] [--epochs_10=4000 ...] [-- any train flag via --train_flags]
@@ -24,10 +24,10 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_string("output_dir", "/tmp/gan_tf_downstream", "where the GAN runs go")
 flags.DEFINE_list("per_class", ["10", "50"], "real training digits per class")
 flags.DEFINE_string("split", "test", "test | validation")
-flags.DEFINE_integer("epochs_10", 4000, "GAN epochs at 10 digits per class (2000 until "
-                     "2026-11-30: less good on validation, BUILD_NOTES)")
-flags.DEFINE_integer("epochs_50", 1800, "GAN epochs at 50 digits per class (600 until "
-                     "2026-11-30: less good, BUILD_NOTES)")
+flags.DEFINE_integer("epochs_10", 4000, "GAN epochs at 10 digits per class (2,000 gained "
+                     "less on the validation split)")
+flags.DEFINE_integer("epochs_50", 1800, "GAN epochs at 50 digits per class (600 gained "
+                     "less on the validation split)")
 flags.DEFINE_string("dataset", "embedded_mnist", "a labelled dataset (e.g. array:letters.npz)")
 flags.DEFINE_string("architecture", "dcgan", "GAN architecture")
 flags.DEFINE_integer("batch_size", 32, "GAN batch size")

@@ -1,4 +1,4 @@
-"""Peak memory of `SampleQuality` scoring a foreign 64x64x3 generator (issue 26, item 2).
+"""Peak memory of `SampleQuality` scoring a foreign 64x64x3 generator.
 
     python benchmarks/sample_quality_memory.py [--num_samples=1000] [--batch_size=N]
 

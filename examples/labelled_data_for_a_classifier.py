@@ -6,7 +6,7 @@ Trains a class-conditional GAN on 500 embedded digits (the design note's MLP, fa
 CPU), writes 2,000 generated digits as a labelled PNG dataset (one folder per class, with a
 manifest), reads it back with `keras.utils.image_dataset_from_directory` and trains a small
 classifier on it, tested on real digits the GAN never saw. `python -m gan_tf.evaluate
---downstream` is the measured version of this workflow (see README).
+--downstream` is the measured version of this workflow (see docs/evaluation.md).
 """
 
 import json

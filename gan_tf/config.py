@@ -179,7 +179,7 @@ class TrainConfig:
     mode_seeking: float = _field(
         0.0, "weight of the mode-seeking term on G (Mao et al. 2019; 0: off), e.g. 0.1: G is "
         "penalised when two latents give similar images, for more varied samples (the "
-        "paper's 1 spoiled the DCGAN's digits: BUILD_NOTES)")
+        "paper's 1 spoiled the DCGAN's digits)")
     discriminator_steps: int = _field(1, "D updates per G update")
     update: str = _field(
         "alternating", "alternating (a D step, then a G step on fresh latents) | simultaneous "
@@ -248,7 +248,7 @@ class TrainConfig:
                                                     "InceptionV3 .h5 (default: Keras cache)")
     inception_sha256: Optional[str] = _field(None, "the SHA-256 you trust for "
                                                    "--extractor=inception's graph file, needed "
-                                                   "while gan_tf pins none (see README, FID)")
+                                                   "while gan_tf pins none (see docs/evaluation.md)")
 
     def __post_init__(self):
         # A relative image folder or array file is made absolute, so the run (and `evaluate`,

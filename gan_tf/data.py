@@ -226,7 +226,7 @@ def load_tfds(name, data_dir=None, download=True, image_size=None, split="train"
             f"Dataset {name!r} stores its images ({image_key!r}) as {pixel_type.name}, not "
             "uint8 pixels; gan_tf trains on uint8 image datasets. Convert them to uint8 "
             "pixels in [0, 255] or floats in [-1, 1] and save them as an array file "
-            "(--dataset=array:PATH.npz; see the README).")
+            "(--dataset=array:PATH.npz; see docs/training.md, 'Options').")
     image_shape = image_feature.shape
     if None in image_shape[:2] and image_size is None:
         raise UserError(f"Dataset {name!r} has images of varying size {image_shape}. "

@@ -70,8 +70,8 @@ def make_strategy(name):
             raise UserError("--strategy=multi_worker needs TF_CONFIG naming the cluster, e.g. "
                             "TF_CONFIG='{\"cluster\": {\"worker\": [\"10.0.0.1:12345\", "
                             "\"10.0.0.2:12345\"]}, \"task\": {\"type\": \"worker\", \"index\": "
-                            "0}}' on the first machine (index 1 on the second). See README, "
-                            "\"Training on several GPUs or machines\".")
+                            "0}}' on the first machine (index 1 on the second). See "
+                            "docs/distributed.md.")
         # No collective timeout: a dead worker is found by TensorFlow's heartbeats (seconds),
         # while a timeout would also fail workers waiting for a chief that scores samples.
         return tf.distribute.MultiWorkerMirroredStrategy()

@@ -53,7 +53,8 @@ flags.DEFINE_string("inception_weights", None, "--extractor=inception: "
                     "CACHE/classify_image_graph_def.pb); --extractor=keras_inception: an "
                     "InceptionV3 .h5 (default: Keras cache)")
 flags.DEFINE_string("inception_sha256", None, "the SHA-256 you trust for --extractor="
-                    "inception's graph file, needed while gan_tf pins none (see README, FID)")
+                    "inception's graph file, needed while gan_tf pins none (see "
+                    "docs/evaluation.md)")
 flags.DEFINE_string("output", None, "report folder (default RUN/evaluation)")
 flags.DEFINE_integer("seed", 0, "seed of the samples")
 flags.DEFINE_enum("checkpoint", "latest", ["latest", "best"], "a run's newest checkpoint, or "

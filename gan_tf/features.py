@@ -410,7 +410,8 @@ def check_reference_graph(data, path, expected_sha256=None):
                 f"Use {source}.")
         raise UserError(
             f"gan_tf pins no SHA-256 for {names.REFERENCE_INCEPTION_FILE} (none is "
-            f"published; see the README, 'FID that matches the papers'). {path} has SHA-256 "
+            f"published; see docs/evaluation.md, 'FID that matches the papers'). {path} has "
+            f"SHA-256 "
             f"{actual}: if a copy you trust has the same, pass --inception_sha256={actual}.")
     if actual != expected:
         raise UserError(

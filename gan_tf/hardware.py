@@ -55,7 +55,7 @@ def describe_cpu(cpuinfo_path="/proc/cpuinfo"):
     (AVX-512, AVX-512 BF16, AMX-BF16, else "AVX2 only") and the cores this process may use,
     e.g. "Intel(R) Xeon(R) Processor (family 6 model 207); AVX-512, AVX-512 BF16, AMX-BF16;
     2 cores". Speeds differ about 5x between the CPUs this project meets (BUILD_NOTES.md,
-    "Every CPU kind"), so a figure without this line cannot be compared. None where
+    "Current figures"), so a figure without this line cannot be compared. None where
     /proc/cpuinfo cannot be read.
     """
     fields = _cpuinfo_fields(cpuinfo_path)

@@ -51,7 +51,7 @@ REFERENCE_INCEPTION_FILE = "classify_image_graph_def.pb"  # the member of that a
 # Its size as a public listing of the archive gives it (the archive: 88,931,400 bytes).
 REFERENCE_INCEPTION_SIZE = 95_673_916
 # The SHA-256 of classify_image_graph_def.pb. None: no published checksum was found (the archive
-# and the code that reads it publish none; see BUILD_NOTES, "FID that matches the papers"), so
+# and the code that reads it publish none; see docs/evaluation.md, "FID that matches the papers"), so
 # until someone pins it here from a trusted copy, the user states the checksum they trust with
 # --inception_sha256. This is the one place to pin it.
 REFERENCE_INCEPTION_SHA256 = None

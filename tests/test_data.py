@@ -35,7 +35,7 @@ def _batches(dataset):
 
 def test_training_batches_are_not_autotuned():
     # An autotuned iterator deleted before its end (every fit with steps_per_epoch) blocks
-    # until the autotuner wakes, up to the length of the fit call (BUILD_NOTES.md, issue 16).
+    # until the autotuner wakes, up to the length of the fit call (BUILD_NOTES.md).
     dataset, _ = data.make_dataset(data.load_images(max_examples=200), 64, seed=0)
     options = dataset.options()
     assert options.autotune.enabled is False

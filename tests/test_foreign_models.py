@@ -1,4 +1,4 @@
-"""gan_tf's callbacks on GANs written the way other Keras projects write them (issue 26).
+"""gan_tf's callbacks on GANs written the way other Keras projects write them.
 
 The models (tests/foreign_models.py) keep their own networks, optimizers, `train_step` and
 `keras.random.SeedGenerator`. Every callback is attached; a run interrupted inside an epoch

@@ -65,7 +65,7 @@ def test_the_threshold_is_inclusive(total, capsys):
 
 
 def test_without_a_terminal_the_bar_writes_plain_lines_without_redraws(capsys):
-    """`generate > log`: a line per tenth, no carriage return or colour code (issue 25)."""
+    """`generate > log`: a line per tenth, no carriage return or colour code."""
     with progress.shown():
         bar = progress.bar(2000, "Drawing 2,000 samples")
         for _ in range(8):

@@ -401,7 +401,7 @@ def _tree(folder):
 
 def test_more_than_128_classes_train_conditional_and_not(make_tiny_config, tmp_path):
     """129 classes of 2 images: the health monitor takes 2 samples per class, the grid 128
-    rows of classes spread over all 129 (issue 25, item 1)."""
+    rows of classes spread over all 129."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -425,8 +425,7 @@ def test_more_than_128_classes_train_conditional_and_not(make_tiny_config, tmp_p
 
 def test_an_array_larger_than_memory_or_torn_is_refused_before_loading(tmp_path,
                                                                         monkeypatch):
-    """A header claiming 73 GiB is checked against the file size and the memory first
-    (issue 25, item 2)."""
+    """A header claiming 73 GiB is checked against the file size and the memory first."""
     from gan_tf import data, hardware
 
     huge = tmp_path / "huge.npy"
@@ -447,7 +446,8 @@ def test_an_array_larger_than_memory_or_torn_is_refused_before_loading(tmp_path,
 
 def test_generate_refuses_more_images_than_memory_holds_before_drawing(trained_tiny_config,
                                                                        tmp_path):
-    """(issue 25, item 3)"""
+    """A billion images are refused before anything is drawn or allocated (it used to run for
+    a minute, then die allocating 730 GiB)."""
     from gan_tf import generate_lib
 
     config = trained_tiny_config()
@@ -457,14 +457,15 @@ def test_generate_refuses_more_images_than_memory_holds_before_drawing(trained_t
         with pytest.raises(UserError, match=r"Invalid value for argument num_images\. "
                                             r"Received: num_images=1000000000\. .* GiB"):
             generate_lib.write_dataset(sampler, tmp_path / "out", 10 ** 9, format=format)
-    assert time.perf_counter() - started < 10
+    assert time.perf_counter() - started < 60  # refused, not drawn (drawing takes hours)
     assert sorted(os.listdir(tmp_path)) == ["run"]
 
 
 @pytest.mark.parametrize("name", ["checkpoints", "samples", "generator", "config.json"])
 def test_a_file_where_a_run_folder_belongs_is_refused_before_writing(trained_tiny_config,
                                                                      name):
-    """(issue 25, item 4)"""
+    """A file where the run keeps a folder, or a folder where it keeps a file: refused, and
+    nothing in the run changes."""
     from gan_tf import runs
 
     config = trained_tiny_config(epochs=3)
@@ -488,7 +489,7 @@ def test_a_file_where_a_run_folder_belongs_is_refused_before_writing(trained_tin
 @pytest.mark.parametrize("damage", [b"", b"hello, I am not an array", "half", "shape"])
 def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
         trained_tiny_config, make_tiny_config, tmp_path, messages, damage):
-    """A torn latents.npy is drawn again from the seed, bit-identical (issue 25, item 5)."""
+    """A torn latents.npy is drawn again from the seed, bit-identical."""
     config = trained_tiny_config()
     path = os.path.join(config.output_dir, "samples", "latents.npy")
     with open(path, "rb") as stream:
@@ -517,7 +518,7 @@ def test_an_intact_latents_file_is_kept_without_a_word(trained_tiny_config, mess
 
 def test_abandoned_temporaries_are_removed_and_live_ones_kept(trained_tiny_config, tmp_path):
     """What a killed generate, export or train left is removed by the next one; a folder
-    another process is building now (it holds the flock) is not (issue 25, item 7)."""
+    another process is building now (it holds the flock) is not."""
     import fcntl
 
     from gan_tf import generate_lib
@@ -558,7 +559,7 @@ def test_abandoned_temporaries_are_removed_and_live_ones_kept(trained_tiny_confi
 ])
 def test_a_holdout_that_holds_out_nothing_of_a_class_is_refused(make_tiny_config, tmp_path,
                                                                 holdout, counts, problem):
-    """(issue 25, item 8)"""
+    """A --holdout that would hold out no image of some class: refused with the fix."""
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(len(counts)), counts)
     path = tmp_path / "data.npz"
@@ -576,7 +577,7 @@ def test_a_holdout_that_holds_out_nothing_of_a_class_is_refused(make_tiny_config
 def test_a_hand_edited_config_is_named_before_any_restore_warning(trained_tiny_config, capfd,
                                                                   field, value):
     """A hand-set `"conditional": false` (or another latent_dim) in config.json: one message
-    naming config.json, no TensorFlow restore warnings, nothing written (issue 25)."""
+    naming config.json, no TensorFlow restore warnings, nothing written."""
     from gan_tf import runs
 
     config = trained_tiny_config(conditional=True)

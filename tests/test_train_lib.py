@@ -228,14 +228,14 @@ OPTION_SETS = {
     "r1_diffaugment": dict(architecture="dcgan", dcgan_filters=4, loss="least_squares",
                            r1_penalty=1.0, ema_decay=0.9, augment="diffaugment",
                            mode_seeking=1.0),
-    # The design note's remedies for mode collapse (issue 15): RMSprop for G (with momentum,
+    # The design note's remedies for mode collapse: RMSprop for G (with momentum,
     # so it has two slots, and the EMA) against an Adam D, uniform latents, PReLU in both.
     "remedies": dict(architecture="dcgan", dcgan_filters=4, generator_optimizer="rmsprop",
                      rho=0.95, momentum=0.5, beta_1=0.0, latent_distribution="uniform",
                      generator_activation="prelu", discriminator_activation="prelu",
                      negative_slope=0.1, r1_penalty=1.0, ema_decay=0.9, spectral_norm=True,
                      conditional=True),
-    # The residual networks (issue 13): class-conditional batch norm in G, projection and
+    # The residual networks: class-conditional batch norm in G, projection and
     # spectral norm (the default) in D, self-attention at 14x14, bfloat16, hinge loss.
     "resnet": dict(architecture="resnet", dcgan_filters=4, loss="hinge", conditional=True,
                    attention_resolution=14, precision="mixed_bfloat16", ema_decay=0.9,

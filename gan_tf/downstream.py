@@ -38,6 +38,7 @@ import numpy as np
 
 from gan_tf import progress, stats
 from gan_tf.errors import UserError, check_choice, check_positive_int, invalid
+from gan_tf.files import check_report_folder
 from gan_tf.messages import get_logger
 
 _logger = get_logger(__name__)
@@ -191,6 +192,7 @@ def downstream_report(run_dir, options=None, output_dir=None):
     if not os.access(existing, os.W_OK):
         raise UserError(f"Cannot write the report to {output_dir}: {existing} is not "
                         "writable. Pass --output=DIR, a folder you can write to.")
+    check_report_folder(output_dir, (REPORT_FILE, PLOT_FILE))  # before minutes of work
     classifier = classifier_factory(options.classifier, splits.image_shape,
                                     splits.num_classes)
     sampler = samplers.load_sampler(run_dir, options.checkpoint)
@@ -626,16 +628,13 @@ def _train_arms(trainer, options, augmentation, real, generated):
 
 def _write(report, output_dir):
     """report.json and the bar plot, moved into `output_dir` together."""
-    import shutil
-
     from gan_tf import plots
-    from gan_tf.files import staging_directory
+    from gan_tf.files import replace_report_folder, staging_directory
 
     with staging_directory(output_dir, "downstream") as staging:
         with open(os.path.join(staging, REPORT_FILE), "w", encoding="utf-8") as stream:
             json.dump(report, stream, indent=2)
             stream.write("\n")
         plots.plot_downstream(report, os.path.join(staging, PLOT_FILE))
-        if os.path.isdir(output_dir):
-            shutil.rmtree(output_dir)  # an earlier report of this run: replaced whole
-        os.rename(staging, output_dir)
+        # An earlier report of this run is replaced whole; a folder of other files is refused.
+        replace_report_folder(staging, output_dir, (REPORT_FILE, PLOT_FILE))

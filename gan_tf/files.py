@@ -137,6 +137,32 @@ def staging_directory(path, label):
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_report_folder(path, names):
+    """Refuses (UserError) a report folder `path` that holds anything but `names`.
+
+    A report folder is replaced whole when a report is written again; one that holds other
+    files (an `--output` naming a folder of the user's) must never be deleted for it.
+    """
+    if os.path.isfile(path):
+        raise UserError(f"Cannot write the report to {path}: it is a file. Pass --output=DIR, "
+                        "a new or empty folder (or one holding an earlier report).")
+    others = sorted(set(os.listdir(path)) - set(names)) if os.path.isdir(path) else []
+    if others:
+        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise UserError(f"Cannot write the report to {path}: it holds files that are not a "
+                        f"report ({listed}), which writing it would delete. Pass --output=DIR, "
+                        "a new or empty folder (or one holding an earlier report).")
+
+
+def replace_report_folder(staging, path, names):
+    """Moves the report built in `staging` to `path`, replacing an earlier report there (one
+    holding only `names`: `check_report_folder`)."""
+    check_report_folder(path, names)
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    os.rename(staging, path)
+
+
 def atomic_write_text(path, text):
     atomic_write_bytes(path, text.encode("utf-8"))
 

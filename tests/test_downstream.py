@@ -402,3 +402,28 @@ def test_a_classifier_fit_depends_on_its_seed_alone():
     first, other, again = weights(0), weights(1), weights(0)
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_a_report_folder_holding_other_files_is_refused_and_kept(tmp_path):
+    from gan_tf.files import check_report_folder, replace_report_folder
+
+    names = ("report.json", "downstream.png")
+    mine = tmp_path / "documents"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    (staging / "report.json").write_text("{}")
+    with pytest.raises(UserError, match=r"holds files that are not a report \(thesis.tex\)"):
+        replace_report_folder(str(staging), str(mine), names)
+    assert (mine / "thesis.tex").read_text() == "years of work" and staging.is_dir()
+    # An earlier report (only the report's own files) is replaced whole; a new folder is made.
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "report.json").write_text("old")
+    replace_report_folder(str(staging), str(earlier), names)
+    assert (earlier / "report.json").read_text() == "{}" and not staging.exists()
+    check_report_folder(str(tmp_path / "new"), names)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UserError, match="it is a file"):
+        check_report_folder(str(tmp_path / "a_file"), names)

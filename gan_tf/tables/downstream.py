@@ -36,6 +36,7 @@ import numpy as np
 
 from gan_tf import stats
 from gan_tf.errors import UserError, check_choice, check_positive_int, check_seed
+from gan_tf.files import check_report_folder
 from gan_tf.messages import get_logger
 from gan_tf.tables import metrics
 
@@ -315,9 +316,7 @@ def summary_lines(report):
 def write_report(report, output_dir):
     """report.json and downstream.png, moved into `output_dir` together (an earlier report
     there is replaced whole, never half)."""
-    import shutil
-
-    from gan_tf.files import staging_directory
+    from gan_tf.files import replace_report_folder, staging_directory
     from gan_tf.tables import plots
     from gan_tf.tables.evaluate_lib import _json_ready
 
@@ -326,9 +325,7 @@ def write_report(report, output_dir):
             json.dump(_json_ready(report), stream, indent=2)
             stream.write("\n")
         plots.plot_downstream(report, os.path.join(staging, PLOT_FILE))
-        if os.path.isdir(output_dir):
-            shutil.rmtree(output_dir)
-        os.rename(staging, output_dir)
+        replace_report_folder(staging, output_dir, (REPORT_FILE, PLOT_FILE))
 
 
 def run_downstream_report(run_dir, options=None, output_dir=None):
@@ -352,6 +349,7 @@ def run_downstream_report(run_dir, options=None, output_dir=None):
                         "the downstream models to predict. Train the table run with "
                         "--target=COLUMN.")
     output_dir = os.path.abspath(output_dir or os.path.join(run.evaluation_dir, FOLDER))
+    check_report_folder(output_dir, (REPORT_FILE, PLOT_FILE))  # before any work
     num_rows = options.num_synthetic or len(run.train)
     synthetic = evaluate_lib.sample(run, num_rows, options.sample_seed)
     _logger.info(f"Downstream report of {run_dir}: {len(run.train)} real training rows, "

@@ -296,6 +296,11 @@ def test_compare_runs_a_downstream_check_on_a_target():
         assert downstream is not None and 0.5 <= downstream["mean"] <= 1.0
     with pytest.raises(UserError, match="classifier"):
         compare.compare(frame, infer_schema(frame), methods=("mean",), target="weight")
+    # A label missing in some rows: those rows neither train nor test the classifier.
+    frame.loc[frame.index[:7], "label"] = None
+    report = compare.compare(frame, infer_schema(frame), methods=("mean",), repeats=1, seed=1,
+                             target="label")
+    assert 0.5 <= report["methods"]["mean"]["downstream"]["mean"] <= 1.0
 
 
 def test_compare_with_the_gan_and_mar_and_mnar():
@@ -361,6 +366,16 @@ def test_rerun_resumes_and_refuses_other_settings(tmp_path):
     pd.testing.assert_frame_equal(first, read_table(config.output))
     with pytest.raises(UserError, match="other settings.*alpha"):
         impute_lib.impute_table(config_for(tmp_path, overwrite=True, alpha=5.0))
+    # Another table at the same path (a new category): refused, the run's schema kept.
+    schema_file = tmp_path / "filled_run" / "schema.json"
+    recorded = schema_file.read_text()
+    edited = config_for(tmp_path, overwrite=True)
+    table = read_table(edited.data)
+    table.loc[table.index[0], "colour"] = "violet"
+    table.to_csv(edited.data, index=False)
+    with pytest.raises(UserError, match="another table.*colour"):
+        impute_lib.impute_table(edited)
+    assert schema_file.read_text() == recorded
 
 
 def test_outputs_are_never_replaced_without_overwrite(tmp_path):
@@ -400,6 +415,7 @@ def test_a_table_with_no_holes_is_refused(tmp_path):
     (["--data=t.csv", "--output=o.csv", "--method=magic"], "method"),
     (["--data=t.csv", "--output=o.csv", "--num_imputations=0"], "num_imputations"),
     (["--data=t.csv", "--output=o.csv", "--method=knn", "--num_imputations=3"], "one fill"),
+    (["--data=t.csv", "--output=o.csv", "--method=auto", "--num_imputations=3"], "one fill"),
     (["--data=t.csv", "--compare", "--hide_rate=1.5"], "hide_rate"),
     (["--data=t.csv", "--compare", "--mechanism=random"], "mechanism"),
     (["--data=t.csv", "--compare", "--compare_methods=mean,magic"], "compare_methods"),

@@ -149,9 +149,12 @@ def _downstream(codec, filled, labels, test, seed):
     """Accuracy on the `test` rows of a forest trained on every other row of `filled`."""
     from sklearn.ensemble import RandomForestClassifier
 
+    # Rows whose label is missing can neither teach nor test the classifier.
+    labelled = np.array([label is not None for label in labels], dtype=bool)
+    test = test[labelled[test]]
     if len(test) < 2:
         return None
-    train = np.setdiff1d(np.arange(len(filled)), test)
+    train = np.setdiff1d(np.flatnonzero(labelled), test)
     features = np.nan_to_num(codec.to_codes(filled))
     model = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
     model.fit(features[train], labels[train])

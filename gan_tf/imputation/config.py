@@ -113,10 +113,12 @@ class ImputeConfig:
                              or self.num_imputations != 1):
             raise UserError("Images are filled by the GAN alone: --compare, --method, "
                             "--target and --num_imputations are for tables (--data).")
-        if self.num_imputations > 1 and self.method not in ("gan", "auto"):
+        if self.num_imputations > 1 and self.method != "gan":
             raise UserError(f"--num_imputations={self.num_imputations} draws several fills "
-                            f"from the GAN, but --method={self.method} gives one fill. Use "
-                            "--method=gan, or --num_imputations=1.")
+                            f"from the GAN, but --method={self.method} gives one fill"
+                            + (" whenever the comparison picks a classical imputer"
+                               if self.method == "auto" else "")
+                            + ". Use --method=gan, or --num_imputations=1.")
         for name in ("data", "output", "run_dir"):
             value = getattr(self, name)
             if value:

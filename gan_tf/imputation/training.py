@@ -115,6 +115,7 @@ def open_run_dir(run_dir, config, schema=None):
             raise UserError(f"{run_dir} holds an imputer trained with other settings "
                             f"({lines}). Rerun with the same flags to resume it, or pass a "
                             "new --run_dir.")
+        _check_same_table(run_dir, schema)
     elif os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {DirectoryLock.FILE}:
         raise UserError(f"--run_dir={run_dir} is not empty and holds no {CONFIG_FILE}: it is "
                         "not an imputer run. Pass an empty or new folder.")
@@ -131,6 +132,30 @@ def open_run_dir(run_dir, config, schema=None):
         atomic_write_text(os.path.join(run_dir, SCHEMA_FILE),
                           json.dumps(schema.to_json(), indent=2) + "\n")
     return lock
+
+
+def _check_same_table(run_dir, schema):
+    """Refuses to resume an imputer trained on a table of another schema (an edited or other
+    file at the same --data path): its checkpoints would fill this table wrongly or not at
+    all."""
+    path = os.path.join(run_dir, SCHEMA_FILE)
+    if schema is None or not os.path.exists(path):
+        return
+    from gan_tf.tables.schema import TableSchema
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            recorded = TableSchema.from_json(json.load(stream))
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise UserError(f"{path} cannot be read ({error}). Pass a new --run_dir, or move that "
+                        "folder away.") from None
+    if recorded != schema:
+        changed = sorted({c.name for c in schema.columns} ^ {c.name for c in recorded.columns}
+                         | {c.name for c, r in zip(schema.columns, recorded.columns) if c != r})
+        raise UserError(f"{run_dir} holds an imputer trained on another table (its columns, "
+                        f"kinds, categories or ranges differ: {', '.join(changed[:5])}). Pass a "
+                        "new --run_dir to train on this table, or give the table it was "
+                        "trained on.")
 
 
 def _versions():

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -110,6 +111,29 @@ def test_resumed_run_is_the_uninterrupted_run(trained, tmp_path):
             assert one.read() == other.read()
     again = train_lib.train(tiny_config(table, resumed), verbose=0)  # finished: left as it is
     assert not again.trained
+
+
+@pytest.mark.slow  # trains a table run (about 10 s on 2 cores)
+def test_a_start_killed_before_config_json_starts_again(trained, tmp_path):
+    """A kill after the setup files but before config.json: the rerun writes them anew (here
+    with another seed, so the leftovers would be wrong) and trains the run it is asked for."""
+    table, run_dir, _ = trained
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    for name in ("schema.json", "transformer.json", "data"):
+        source = os.path.join(run_dir, name)
+        (shutil.copytree if os.path.isdir(source) else shutil.copy)(source, killed / name)
+    result = train_lib.train(tiny_config(table, killed, seed=3), verbose=0)
+    assert result.end_epoch == 2 and result.transformer_seconds > 0  # fitted anew
+    fresh = tmp_path / "fresh"
+    train_lib.train(tiny_config(table, fresh, seed=3), verbose=0)
+    assert_same_checkpoints(str(fresh), str(killed), save_counter=False)
+    for name in ("schema.json", os.path.join("data", "train.parquet")):
+        assert (fresh / name).read_bytes() == (killed / name).read_bytes(), name
+    fitted = [json.loads((run / "transformer.json").read_text()) for run in (fresh, killed)]
+    for state in fitted:
+        state.pop("fit_seconds")  # the one field that is a time
+    assert fitted[0] == fitted[1]
 
 
 @pytest.mark.slow  # trains a table run (about 10 s on 2 cores)

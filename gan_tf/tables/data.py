@@ -68,16 +68,22 @@ def _group_masks(series):
         yield (strings == value).to_numpy()
 
 
+# What a table run writes before its config.json: a folder holding only these (and the lock)
+# is the start of a run killed before config.json, which the next start writes anew.
+SETUP_NAMES = frozenset({SCHEMA_FILE, TRANSFORMER_FILE, DATA_DIR})
+
+
 def write_run_files(run_dir, schema, transformer, train, holdout):
-    """Writes schema.json, transformer.json and the two splits (atomically, each)."""
-    atomic_write_text(os.path.join(run_dir, SCHEMA_FILE),
-                      json.dumps(schema.to_json(), indent=2) + "\n")
-    atomic_write_text(os.path.join(run_dir, TRANSFORMER_FILE),
-                      json.dumps(transformer.to_json(), indent=2) + "\n")
+    """Writes the two splits, transformer.json and schema.json (atomically, each; the run's
+    config.json, written after them, is what makes them a run's)."""
     for frame, name in ((train, TRAIN_FILE), (holdout, HOLDOUT_FILE)):
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         atomic_write_bytes(os.path.join(run_dir, name), buffer.getvalue())
+    atomic_write_text(os.path.join(run_dir, TRANSFORMER_FILE),
+                      json.dumps(transformer.to_json(), indent=2) + "\n")
+    atomic_write_text(os.path.join(run_dir, SCHEMA_FILE),
+                      json.dumps(schema.to_json(), indent=2) + "\n")
 
 
 def read_schema(run_dir):

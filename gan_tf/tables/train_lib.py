@@ -80,7 +80,8 @@ def prepare_table(config, run_dir):
                     "--output_dir.")
             train, holdout = data_lib.read_run_splits(run_dir)
             return _Table(schema, train, holdout, len(frame))
-    elif os.path.isdir(run_dir) and set(os.listdir(run_dir)) - {DirectoryLock.FILE}:
+    elif os.path.isdir(run_dir) and (set(os.listdir(run_dir)) - {DirectoryLock.FILE}
+                                     - data_lib.SETUP_NAMES):
         raise UserError(f"--output_dir={run_dir} is not empty and holds no "
                         f"{runs.CONFIG_FILE}: it is not a gan_tf run. Pass an empty or new "
                         "folder.")
@@ -147,7 +148,8 @@ def train(config, extra_callbacks=(), verbose=2):
     runs.make_run_dir(run_dir)  # the first write
     with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
         runs.check_links(run_dir)
-        if not data_lib.is_table_run(run_dir):
+        if not os.path.exists(os.path.join(run_dir, runs.CONFIG_FILE)):
+            # A new run, or the start of one killed before its config.json: (re)written.
             data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
                                      table.holdout)
         write_config(run_dir, config, table, transformer)
@@ -172,7 +174,7 @@ def _transformer(config, run_dir, table):
     """The run's fitted transformer: the recorded one on resume, else fitted now (timed)."""
     from gan_tf.tables.transformer import TableTransformer
 
-    if data_lib.is_table_run(run_dir):
+    if os.path.exists(os.path.join(run_dir, runs.CONFIG_FILE)):  # a run started before
         return data_lib.read_transformer(run_dir), 0.0
     transformer = TableTransformer(table.schema, fit_rows=config.transformer_rows)
     transformer.fit(table.train, seed=config.seed)

@@ -213,14 +213,14 @@ def main(argv):
             f"{', '.join('--' + mode for mode in modes)}): each is a separate job."),
             EXIT_BAD_FLAGS)
     table_run = FLAGS.run_dir or FLAGS.model
-    if table_run and os.path.isfile(os.path.join(table_run, "schema.json")) and not (
-            FLAGS.human or FLAGS.human_results):
-        # A table run (gan_tf.tables): its own scores, pictures and downstream report.
-        from gan_tf.tables import commands as table_commands
+    from gan_tf.tables import commands as table_commands  # TensorFlow-free
 
+    if table_commands.is_table_model(table_run) and not (FLAGS.human or FLAGS.human_results):
+        # A table run (gan_tf.tables): its own scores, pictures and downstream report.
         return cli.run_checked_command(
             lambda flag_values: table_commands.check_evaluate(
-                table_run, downstream=flag_values.downstream, seed=flag_values.seed,
+                os.path.expanduser(table_run), downstream=flag_values.downstream,
+                seed=flag_values.seed,
                 num_rows=(flag_values.num_samples if flag_values["num_samples"].present
                           else None),
                 checkpoint=flag_values.checkpoint, output=flag_values.output,

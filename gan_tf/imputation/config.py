@@ -45,7 +45,8 @@ class ImputeConfig:
                                   "more than 1, OUTPUT_1.csv .. OUTPUT_M.csv and "
                                   "OUTPUT_spread.csv (the spread of each filled cell).")
     seed: int = _field(0, "Seed of the training draws, the fills and the hidden entries.")
-    iterations: int = _field(10000, "GAN training steps (the paper's 10,000).")
+    iterations: int = _field(10000, "GAN training steps (the paper's 10,000); above 1,000 "
+                                    "rounded up to whole 1,000-step checkpoints")
     batch_size: int = _field(128, "Rows per GAN training step.")
     hint_rate: float = _field(0.9, "Share of the observed positions revealed to the "
                               "discriminator.")

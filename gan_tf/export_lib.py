@@ -38,7 +38,7 @@ import tensorflow as tf
 from gan_tf import names, runs, startup
 from gan_tf.config import check_export_request
 from gan_tf.errors import UserError
-from gan_tf.files import remove_abandoned, staging_directory
+from gan_tf.files import replace_directory, staging_directory
 from gan_tf.gan import (call_generator, latent_dim_of, latent_distribution_of, num_classes_of,
                         sample_latents)
 
@@ -91,14 +91,8 @@ def export_generator(generator, path, latent_dim=None, metadata=None):
         archive.write_out(staging, verbose=False)
         with open(os.path.join(staging, METADATA_FILE), "w", encoding="utf-8") as stream:
             json.dump(description, stream, indent=2)
-        remove_abandoned(os.path.dirname(path), labels=("export_old",))
-        if os.path.exists(path):
-            # A kill -9 between the two renames leaves no `path`: training exports again.
-            with staging_directory(path, "export_old") as retired:
-                os.rename(path, os.path.join(retired, "old"))
-                os.rename(staging, path)
-        else:
-            os.rename(staging, path)
+        # A kill -9 between its two renames leaves no `path`: training exports again.
+        replace_directory(staging, path)
     return path
 
 

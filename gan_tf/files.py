@@ -42,7 +42,6 @@ def atomic_write_bytes(path, data):
 
 TEMP_SUFFIX = ".tmp"  # atomic_write_bytes's temporary files: `.NAME.XXXXXXXX.tmp`
 _STAGING_INFIX = "_tmp_"  # staging_directory's folders: `.LABEL_tmp_XXXXXXXX`
-_RETIRED_PREFIX = ".retired_tmp_"  # what replace_directory moves out of the way
 
 
 def _lock(descriptor):
@@ -135,6 +134,23 @@ def staging_directory(path, label):
         os.close(descriptor)
         if os.path.exists(staging):
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_directory(staging, path):
+    """Moves the folder built in `staging` (a `staging_directory`) to `path`, replacing the
+    folder there, if any.
+
+    The old folder is first moved into a locked `.export_old_tmp_` staging folder that is
+    removed on exit, so `path` is never half old, half new; a kill between the two renames
+    leaves no `path` (the caller writes it again) and a leftover that the next call removes.
+    """
+    remove_abandoned(os.path.dirname(path), labels=("export_old",))
+    if os.path.exists(path):
+        with staging_directory(path, "export_old") as retired:
+            os.rename(path, os.path.join(retired, "old"))
+            os.rename(staging, path)
+    else:
+        os.rename(staging, path)
 
 
 def check_report_folder(path, names):

@@ -18,7 +18,8 @@ import os
 
 from gan_tf import messages
 from gan_tf.errors import UserError
-from gan_tf.files import DirectoryLock, atomic_write_text, make_temp_dir, staging_directory
+from gan_tf.files import (DirectoryLock, atomic_write_text, replace_directory,
+                          staging_directory)
 
 CONFIG_FILE = "config.json"
 SCHEMA_FILE = "schema.json"
@@ -209,13 +210,5 @@ def export_imputer(imputer, path, metadata=None):
                           json.dumps({"format": "savedmodel", "signature": "impute",
                                       "inputs": ["values", "mask", "seed"],
                                       **(metadata or {})}, indent=2) + "\n")
-        if os.path.exists(path):
-            import shutil
-
-            retired = make_temp_dir(os.path.dirname(path), ".export_old_")
-            os.rename(path, os.path.join(retired, "old"))
-            os.rename(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, path)
+        replace_directory(staging, path)
     return path

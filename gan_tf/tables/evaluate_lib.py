@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from gan_tf.errors import UserError, check_positive_int, check_seed
+from gan_tf.errors import check_positive_int, check_seed
 from gan_tf.messages import get_logger
 from gan_tf.tables import metrics
 

@@ -21,13 +21,12 @@ columns["age"], columns["city"]
 
 import json
 import os
-import shutil
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from gan_tf.files import make_temp_dir, staging_directory
+from gan_tf.files import replace_directory, staging_directory
 from gan_tf.gan import sample_latents
 from gan_tf.runs import EXPORT_METADATA_FILE
 from gan_tf.tables import networks
@@ -131,11 +130,5 @@ def export_table_generator(gan, path):
         archive.write_out(staging, verbose=False)
         with open(os.path.join(staging, EXPORT_METADATA_FILE), "w", encoding="utf-8") as out:
             json.dump(description, out, indent=2)
-        if os.path.exists(path):
-            retired = make_temp_dir(os.path.dirname(path), ".export_old_")
-            os.rename(path, os.path.join(retired, "old"))
-            os.rename(staging, path)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.rename(staging, path)
+        replace_directory(staging, path)
     return path

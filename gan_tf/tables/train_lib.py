@@ -127,7 +127,6 @@ def train(config, extra_callbacks=(), verbose=2):
         UserError: a bad table or flag, or a run directory of another run (nothing is
             written then), or `TrainingDiverged` on a NaN/inf loss.
     """
-    import keras
     import tensorflow as tf
 
     from gan_tf import train_lib as image_train_lib

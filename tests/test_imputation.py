@@ -516,6 +516,13 @@ training.train_imputer(values, mask, iterations=4000, batch_size=8, steps_per_ep
 """
 
 
+def _checkpoint_numbers(run_dir):
+    folder = os.path.join(run_dir, "checkpoints")
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return [int(name[len("ckpt-"):-len(".index")]) for name in names
+            if name.startswith("ckpt-") and name.endswith(".index")]
+
+
 @pytest.mark.slow
 def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
     import signal
@@ -534,15 +541,16 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(tmp_path):
                                stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while not os.path.exists(os.path.join(run_dir, "checkpoints", "ckpt-3.index")):
+        # Only the last 3 checkpoints are kept: wait for any from the third on (waiting for
+        # ckpt-3 itself could miss it on a fast machine, and the run would finish unkilled).
+        while max(_checkpoint_numbers(run_dir), default=0) < 3:
             assert process.poll() is None and time.time() < deadline, "no checkpoint came"
-            time.sleep(0.2)
+            time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    saved = max(int(name[len("ckpt-"):-len(".index")]) for name in os.listdir(
-        os.path.join(run_dir, "checkpoints")) if name.endswith(".index"))  # one per epoch
+    saved = max(_checkpoint_numbers(run_dir))  # one per epoch
     mask = (~np.isnan(values)).astype(np.float32)
     kwargs = dict(iterations=(saved + 3) * 20, batch_size=8, steps_per_epoch=20)
     resumed = training.train_imputer(values, mask, run_dir=run_dir, **kwargs)

@@ -23,7 +23,6 @@ import dataclasses
 import importlib.metadata
 import json
 import os
-import platform
 
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError, first_line
@@ -501,10 +500,6 @@ def check_links(run_dir):
 
 
 def write_config(run_dir, config, data):
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
     record = {
         "config": config.to_dict(),
         "run_dir": run_dir,
@@ -512,13 +507,26 @@ def write_config(run_dir, config, data):
                     "image_shape": list(data.image_shape), "num_classes": data.num_classes,
                     "class_names": None if data.class_names is None else list(
                         data.class_names)},
-        "versions": {"gan_tf": _version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "numpy": np.__version__,
-                     "tensorflow_datasets": _package_version("tensorflow-datasets"),
-                     "pillow": _package_version("pillow"),
-                     "python": platform.python_version()},
+        "versions": library_versions({"tensorflow_datasets": "tensorflow-datasets",
+                                      "pillow": "pillow"}),
     }
     atomic_write_text(os.path.join(run_dir, CONFIG_FILE), json.dumps(record, indent=2) + "\n")
+
+
+def library_versions(packages=None):
+    """The versions a run records in config.json: gan_tf, TensorFlow, Keras, NumPy and
+    Python, and each of `packages` (`{key: distribution name}`) that the run's kind uses."""
+    import platform
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    versions = {"gan_tf": _version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+                "numpy": np.__version__}
+    versions.update({key: _package_version(name) for key, name in (packages or {}).items()})
+    versions["python"] = platform.python_version()
+    return versions
 
 
 def _package_version(name):

@@ -47,6 +47,15 @@ def _dense_initializer(seed, index):
     return keras.initializers.HeNormal(seed=seed * 16 + index)
 
 
+def joined_stack(inputs, layers):
+    """`layers` applied in turn to `inputs` joined on their last axis: the body of each GAIN
+    player (the table MLPs here, the image convolutions in `images`)."""
+    x = keras.layers.Concatenate()(inputs)
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 @keras.saving.register_keras_serializable(package="gan_tf")
 class GainGenerator(keras.Model):
     """GAIN's generator for tables: `[values, mask]` -> every entry proposed, in [0, 1].
@@ -82,7 +91,7 @@ class GainGenerator(keras.Model):
         # === Functional Model ===
         values = keras.Input((num_features,), name="values")
         mask = keras.Input((num_features,), name="mask")
-        outputs = output(hidden_2(hidden_1(keras.layers.Concatenate()([values, mask]))))
+        outputs = joined_stack([values, mask], [hidden_1, hidden_2, output])
         super().__init__(inputs=[values, mask], outputs=outputs, **kwargs)
         # === Config ===
         self.num_features = num_features
@@ -126,7 +135,7 @@ class GainDiscriminator(keras.Model):
         # === Functional Model ===
         values = keras.Input((num_features,), name="values")
         hint = keras.Input((num_features,), name="hint")
-        outputs = output(hidden_2(hidden_1(keras.layers.Concatenate()([values, hint]))))
+        outputs = joined_stack([values, hint], [hidden_1, hidden_2, output])
         super().__init__(inputs=[values, hint], outputs=outputs, **kwargs)
         # === Config ===
         self.num_features = num_features

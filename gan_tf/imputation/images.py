@@ -16,6 +16,7 @@ and the run directory (OUTPUT + `_run`) the checkpoints, metrics and exported im
 import keras
 import numpy as np
 
+from gan_tf.imputation.gain import joined_stack
 from gan_tf.errors import check_positive_int
 
 SQUARE_SIDE = 0.4  # the side of a square hole, as a share of the image's shorter side
@@ -53,10 +54,8 @@ class ConvGainGenerator(keras.Model):
         # === Functional Model ===
         values = keras.Input(image_shape, name="values")
         mask = keras.Input(image_shape, name="mask")
-        x = keras.layers.Concatenate()([values, mask])
-        for layer in hidden:
-            x = layer(x)
-        super().__init__(inputs=[values, mask], outputs=output(x), **kwargs)
+        outputs = joined_stack([values, mask], [*hidden, output])
+        super().__init__(inputs=[values, mask], outputs=outputs, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.filters = filters
@@ -96,10 +95,8 @@ class ConvGainDiscriminator(keras.Model):
         # === Functional Model ===
         values = keras.Input(image_shape, name="values")
         hint = keras.Input(image_shape, name="hint")
-        x = keras.layers.Concatenate()([values, hint])
-        for layer in hidden:
-            x = layer(x)
-        super().__init__(inputs=[values, hint], outputs=output(x), **kwargs)
+        outputs = joined_stack([values, hint], [*hidden, output])
+        super().__init__(inputs=[values, hint], outputs=outputs, **kwargs)
         # === Config ===
         self.image_shape = image_shape
         self.filters = filters

@@ -16,7 +16,7 @@ import json
 import math
 import os
 
-from gan_tf import messages
+from gan_tf import messages, runs
 from gan_tf.errors import UserError
 from gan_tf.files import (DirectoryLock, atomic_write_text, replace_directory,
                           staging_directory)
@@ -127,7 +127,7 @@ def open_run_dir(run_dir, config, schema=None):
                         "a folder you can write to.") from None
     lock = DirectoryLock(run_dir, what=f"The run directory {run_dir}")
     lock.acquire()
-    record = {"config": config.to_dict(), "versions": _versions()}
+    record = {"config": config.to_dict(), "versions": runs.library_versions()}
     atomic_write_text(config_path, json.dumps(record, indent=2) + "\n")
     if schema is not None:
         atomic_write_text(os.path.join(run_dir, SCHEMA_FILE),
@@ -157,19 +157,6 @@ def _check_same_table(run_dir, schema):
                         f"kinds, categories or ranges differ: {', '.join(changed[:5])}). Pass a "
                         "new --run_dir to train on this table, or give the table it was "
                         "trained on.")
-
-
-def _versions():
-    import platform
-
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    from gan_tf import __version__
-
-    return {"gan_tf": __version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
 
 
 def export_imputer(imputer, path, metadata=None):

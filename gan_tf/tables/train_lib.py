@@ -10,7 +10,6 @@ the latest checkpoint, bit for bit as an uninterrupted run; a finished run is le
 import dataclasses
 import json
 import os
-import platform
 import time
 
 from gan_tf import runs
@@ -201,12 +200,6 @@ def build_table_gan(config, transformer, rows):
 
 
 def write_config(run_dir, config, table, transformer):
-    import keras
-    import numpy as np
-    import pandas as pd
-    import sklearn
-    import tensorflow as tf
-
     record = {
         "kind": config_lib.KIND,
         "config": config.to_dict(),
@@ -217,10 +210,8 @@ def write_config(run_dir, config, table, transformer):
                   "row_width": transformer.output_dim,
                   "transformer_fit_rows": transformer.fit_sample_rows,
                   "transformer_seconds": transformer.fit_seconds},
-        "versions": {"gan_tf": runs._version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__, "numpy": np.__version__,
-                     "pandas": pd.__version__, "scikit-learn": sklearn.__version__,
-                     "python": platform.python_version()},
+        "versions": runs.library_versions({"pandas": "pandas",
+                                           "scikit-learn": "scikit-learn"}),
     }
     atomic_write_text(os.path.join(run_dir, runs.CONFIG_FILE),
                       json.dumps(record, indent=2) + "\n")

@@ -379,8 +379,17 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         assert tab.inner_text("#progress") == "Image 5 of 20"
         tab.keyboard.press("b")
         assert tab.inner_text("#progress") == "Image 4 of 20"
-        # Closing and reopening the page keeps the progress. Waited for, not read at once: in
-        # one CI run on an overloaded machine the text was still empty just after reload().
+        # Closing and reopening the page keeps the progress. A rater reopens after seconds; a
+        # reload() at once can race Chromium's own storage: under load its localStorage
+        # writes can still be on their way from the page and are then lost (1 of 40 reloads
+        # on 2 busy cores, with a bare page of five setItem calls). So the test waits, as a
+        # person would, until another tab of the browser sees the saved answers, then reopens.
+        probe = context.new_page()
+        probe.goto(url)
+        probe.wait_for_function(
+            "key => (JSON.parse(localStorage.getItem(key) || 'null') || {answers: []})"
+            ".answers.length === 3", arg="gan_tf_human_" + key["page_id"], timeout=30_000)
+        probe.close()
         tab.reload()
         playwright.expect(tab.locator("#progress")).to_have_text("Image 4 of 20",
                                                                  timeout=30_000)

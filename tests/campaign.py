@@ -1012,10 +1012,14 @@ def can_mount(workdir):
 
 
 def run_campaign(count, seed, workdir, families=FAMILIES, weights=None, log=print,
-                 only=None):
-    """Draws and runs `count` cases; returns [(index, case, verdict, seconds)]."""
+                 only=None, campaign=None):
+    """Draws and runs `count` cases; returns [(index, case, verdict, seconds)].
+
+    `campaign`: a `Campaign` to run them in (its reference runs, made once, are shared with
+    whatever else it runs); by default a new one in `workdir`.
+    """
     cases = draw_cases(count, seed, families, weights)
-    campaign = Campaign(workdir, log=log)
+    campaign = campaign or Campaign(workdir, log=log)
     results = []
     for index, case in enumerate(cases):
         if only is not None and index != only:

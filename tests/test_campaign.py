@@ -73,14 +73,21 @@ def campaign_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("campaign"))
 
 
+@pytest.fixture(scope="module")
+def runner(campaign_dir):
+    """One Campaign for the module's cases: its reference runs (the uninterrupted runs the
+    cases copy and compare with, never change) are trained once, not once per test."""
+    return campaign.Campaign(os.path.join(campaign_dir, "shared"))
+
+
 @pytest.mark.slow
-def test_a_seeded_subset_of_input_and_edit_cases_is_clean(campaign_dir):
+def test_a_seeded_subset_of_input_and_edit_cases_is_clean(runner):
     """24 generated cases: array files, image folders, flags, hand-edited config.json,
     gan_tf.json and run directories, generate requests; each one verdict by the rules."""
     families = ("array", "folder", "flags", "config_edit", "run_edit", "export_edit",
                 "generate")
-    results = campaign.run_campaign(24, seed=25, workdir=os.path.join(campaign_dir, "input"),
-                                    families=families, log=lambda line: None)
+    results = campaign.run_campaign(24, seed=25, workdir=runner.workdir, families=families,
+                                    log=lambda line: None, campaign=runner)
     assert len(results) >= 20
     assert {case.family for _, case, _, _ in results} == set(families)
     assert all(verdict.clean for _, _, verdict, _ in results), campaign.summary(results, 25)
@@ -88,9 +95,8 @@ def test_a_seeded_subset_of_input_and_edit_cases_is_clean(campaign_dir):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "generate"])
-def test_kill_9_at_a_seeded_moment_then_the_rerun_equals_an_uninterrupted_run(campaign_dir,
+def test_kill_9_at_a_seeded_moment_then_the_rerun_equals_an_uninterrupted_run(runner,
                                                                              command):
-    runner = campaign.Campaign(os.path.join(campaign_dir, "kill"))
     moment = random.Random(f"{command}-25").uniform(0.3, 0.9)
     verdict = runner.run_case(campaign.Case("kill", {"command": command, "moment": moment}))
     assert verdict.clean, f"{verdict.rule}: {verdict.detail}"
@@ -102,8 +108,7 @@ def test_kill_9_at_a_seeded_moment_then_the_rerun_equals_an_uninterrupted_run(ca
     ("read_only", {"command": "train"}),
     ("read_only", {"command": "evaluate"}),
 ])
-def test_a_full_disk_and_a_read_only_run_give_one_message(campaign_dir, family, params):
-    runner = campaign.Campaign(os.path.join(campaign_dir, "mounts"))
+def test_a_full_disk_and_a_read_only_run_give_one_message(runner, family, params):
     if not campaign.can_mount(runner.workdir):
         pytest.skip("this process may not mount a tmpfs (root in a container that allows it)")
     verdict = runner.run_case(campaign.Case(family, params))

@@ -108,12 +108,25 @@ def killed_mid_epoch(tmp_path_factory):
 
     Two tests read it: the rerun is bit-identical, and the lock refused the second run but
     not the rerun. Their processes are the same, so they are started once.
+
+    The second run is `train_lib.train` in this process (another process than the trainer's,
+    as the lock needs) on the config the command parses: what `python -m gan_tf.train` runs,
+    without seconds of TensorFlow import. Its command prints the refusal and exits 1, as it
+    does for every UserError (test_train_cli's bad-dataset and bad-data-file tests).
     """
+    from gan_tf import cli
+    from gan_tf.config import TrainConfig
+
     tmp_path = tmp_path_factory.mktemp("killed_mid_epoch")
     run_dir, markers = tmp_path / "run", tmp_path / "markers"
     first = start(run_dir, markers, pause="2:2")  # hold after batch 2 of epoch 2
     wait_for(markers / "paused", first)
-    second = finish(start(run_dir, tmp_path / "markers2"))
+    config = cli.parse_config(TrainConfig, ["gan_tf.train", *FLAGS, f"--output_dir={run_dir}"])
+    try:
+        train_lib.train(config, verbose=0)
+        second = None
+    except UserError as refused:
+        second = str(refused)
     kill9(first)  # leaves .lock behind: the kernel dropped the flock with the process
     lock_left = os.path.exists(run_dir / ".lock")
     rerun = finish(start(run_dir, tmp_path / "markers3"))
@@ -180,10 +193,10 @@ def test_sigterm_saves_at_the_next_step_and_the_rerun_loses_and_repeats_nothing(
 @pytest.mark.slow
 def test_a_second_run_on_the_same_directory_is_refused_and_a_killed_ones_lock_is_not(
         reference, killed_mid_epoch):
-    code, out, err = killed_mid_epoch.second  # started while the first held the lock
-    assert code == 1
-    assert ("is in use by another gan_tf process" in err
-            and f'"pid": {killed_mid_epoch.first_pid}' in err)
+    refusal = killed_mid_epoch.second  # started while the first held the lock
+    assert refusal is not None, "the second run was not refused"
+    assert ("is in use by another gan_tf process" in refusal
+            and f'"pid": {killed_mid_epoch.first_pid}' in refusal)
     assert killed_mid_epoch.lock_left  # kill -9 left it; the rerun was not refused by it
     code, out, err = killed_mid_epoch.rerun
     assert code == 0, err

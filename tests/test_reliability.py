@@ -501,7 +501,7 @@ def test_a_file_where_a_run_folder_belongs_is_refused_before_writing(trained_tin
 
 @pytest.mark.parametrize("damage", [b"", b"hello, I am not an array", "half", "shape"])
 def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
-        trained_tiny_config, make_tiny_config, tmp_path, messages, damage):
+        trained_tiny_config, tmp_path, messages, damage):
     """A torn latents.npy is drawn again from the seed, bit-identical."""
     config = trained_tiny_config()
     path = os.path.join(config.output_dir, "samples", "latents.npy")
@@ -518,8 +518,8 @@ def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
     with open(path, "rb") as stream:
         assert stream.read() == original
     assert any("latents.npy was unreadable" in message for message in messages)
-    reference = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"))
-    train_lib.train(reference, verbose=0)
+    # The uninterrupted 3-epoch run: trained once per session (the same for every damage).
+    reference = trained_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"))
     assert_same_checkpoints(reference.output_dir, resumed.output_dir, save_counter=False)
 
 

@@ -89,9 +89,9 @@ REMEDIES = dict(optimizer="rmsprop", momentum=0.5, latent_distribution="uniform"
 @pytest.mark.slow
 def test_resume_is_bit_identical_to_an_uninterrupted_run(make_tiny_config, trained_tiny_config,
                                                          tmp_path, options):
-    quiet = dict(verbose=0)
-    straight = make_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
-    train_lib.train(straight, **quiet)
+    # The uninterrupted run: trained once per session (test_reliability's latents tests
+    # compare with the same 3-epoch run).
+    trained_tiny_config(epochs=3, output_dir=str(tmp_path / "straight"), **options)
     trained_tiny_config(epochs=1, output_dir=str(tmp_path / "resumed"), **options)  # stopped
     result = train_lib.train(make_tiny_config(epochs=3, output_dir=str(tmp_path / "resumed"),
                                               **options), verbose=0)

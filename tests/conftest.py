@@ -204,6 +204,27 @@ def run_python(args, cwd=None, env=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def run_python_together(commands, timeout=300):
+    """`run_python` for several independent commands at once, `[(args, cwd), ...]`: their
+    seconds of TensorFlow import overlap. Returns their CompletedProcess (text), in order."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    processes = [subprocess.Popen([sys.executable] + list(args), cwd=cwd or REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for args, cwd in commands]
+    results = []
+    try:
+        for process in processes:
+            out, err = process.communicate(timeout=timeout)
+            results.append(subprocess.CompletedProcess(process.args, process.returncode,
+                                                       out, err))
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return results
+
+
 def checkpoint_values(run_dir, save_counter=True):
     """Every variable of a run's newest checkpoint, by name: both networks, both optimizers'
     slots and counters, the epoch and step, the running loss means (and TensorFlow's count of

@@ -23,6 +23,19 @@ def judge(digits):
     return features.DomainClassifier.for_dataset(digits)
 
 
+@pytest.fixture(scope="module")
+def _judged_digits(digits, judge, tmp_path_factory):
+    return evaluate_lib.real_features(judge, digits, cache=tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def judged_digits(_judged_digits):
+    """`real_features(judge, digits)`: computed once per module (its cache is tested with
+    PixelExtractor above), a fresh copy for each test."""
+    return {key: value.copy() if isinstance(value, np.ndarray) else value
+            for key, value in _judged_digits.items()}
+
+
 class PixelExtractor(features.Extractor):
     """Features = downsampled pixels; counts its calls."""
 
@@ -94,8 +107,9 @@ def test_scores_of_real_images_against_themselves_and_of_noise(digits, tmp_path)
 
 
 @pytest.mark.slow
-def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judge, tmp_path):
-    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judge,
+                                                                    judged_digits):
+    real = judged_digits
     one_digit = real_images(digits, 1)  # the same real digit, 1,000 times
     report = evaluate_lib.score_samples(judge, real, np.repeat(one_digit, 1000, axis=0))
     coverage = report["class_coverage"]
@@ -108,8 +122,8 @@ def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judg
     assert judge.accuracy > 0.9
 
 
-def test_copies_of_training_images_are_flagged_as_memorization(digits, judge, tmp_path):
-    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+def test_copies_of_training_images_are_flagged_as_memorization(digits, judge, judged_digits):
+    real = judged_digits
     report = evaluate_lib.score_samples(judge, real, np.asarray(data_lib.to_float(
         digits.images[real["indices"][:1000]])))
     memorization = report["memorization"]
@@ -161,10 +175,10 @@ class ScriptedModel:
 
 
 @pytest.fixture
-def scored(digits, judge, tmp_path, messages):
+def scored(digits, judge, judged_digits, tmp_path, messages):
     """A SampleQuality (every 2 epochs, 300 samples, best checkpoint kept) on a scripted model
     that has scored epoch 2 with varied digits; its messages are in `messages`."""
-    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+    real = judged_digits
     model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
     quality = callbacks.SampleQuality(judge, real, every_n_epochs=2, num_samples=300,
                                       best_checkpoint_dir=tmp_path / "best")
@@ -224,8 +238,8 @@ def test_sample_quality_resumes_its_best_and_starts_anew_for_another_sample_coun
 
 
 def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(digits, judge,
-                                                                            tmp_path):
-    real = evaluate_lib.real_features(judge, digits, cache=tmp_path)
+                                                                            judged_digits):
+    real = judged_digits
     model = ScriptedModel(real_images(digits, 500, offset=2000), real_images(digits, 1))
     quality = callbacks.SampleQuality(judge, real, num_samples=300, seed=3)
     quality.set_model(model)
@@ -240,19 +254,19 @@ def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(dig
 @pytest.fixture(scope="module")
 def evaluated_run(tmp_path_factory):
     """A conditional 2-epoch run scored by the CLI, and the CLI's score of its export."""
-    from conftest import run_python, tiny_config
+    from conftest import run_python_together, tiny_config
     from gan_tf import train_lib
 
     work = tmp_path_factory.mktemp("evaluated")
     config = tiny_config(work, epochs=2, eval_every_n_epochs=1, eval_num_samples=100,
                          conditional=True)
     train_lib.train(config, verbose=0)
-    run = run_python(["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}",
-                      "--num_samples=300"], cwd=str(work))
-    export = run_python(["-m", "gan_tf.evaluate",
-                         f"--model={os.path.join(config.output_dir, 'generator')}",
-                         "--num_samples=300", f"--output={work / 'export_eval'}"],
-                        cwd=str(work))
+    # Two independent commands (each writes its own folder), run at the same time.
+    run, export = run_python_together([
+        (["-m", "gan_tf.evaluate", f"--run_dir={config.output_dir}", "--num_samples=300"],
+         str(work)),
+        (["-m", "gan_tf.evaluate", f"--model={os.path.join(config.output_dir, 'generator')}",
+          "--num_samples=300", f"--output={work / 'export_eval'}"], str(work))])
     return types.SimpleNamespace(config=config, work=work, run=run, export=export)
 
 
@@ -295,16 +309,16 @@ def test_the_same_generator_as_a_keras_file_gets_the_export_s_scores(evaluated_r
 
 @pytest.mark.slow
 def test_evaluate_cli_exit_codes_for_bad_flags_and_a_missing_run(evaluated_run, tmp_path):
-    from conftest import run_python
+    from conftest import run_python_together
 
     run_dir = evaluated_run.config.output_dir
+    both, missing = run_python_together([  # independent: run at the same time
+        (["-m", "gan_tf.evaluate", f"--run_dir={run_dir}", f"--model={run_dir}"],
+         str(tmp_path)),
+        (["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nothing'}"], str(tmp_path))])
     # Flags checked before TensorFlow loads: exit 2, one message.
-    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run_dir}",
-                         f"--model={run_dir}"], cwd=str(tmp_path))
-    assert result.returncode == 2 and "exactly one of --run_dir" in result.stderr
-    result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'nothing'}"],
-                        cwd=str(tmp_path))
-    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert both.returncode == 2 and "exactly one of --run_dir" in both.stderr
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
 
 
 def test_memorization_uses_the_real_images_not_trained_on(digits, judge, tmp_path):
@@ -338,7 +352,7 @@ def test_classifier_needs_enough_images_of_each_class(digits):
 
 @pytest.mark.slow
 def test_evaluate_cli_refuses_bad_requests_before_any_work(trained_tiny_config, tmp_path):
-    from conftest import run_python
+    from conftest import run_python_together
 
     config = trained_tiny_config(epochs=1)
     export_dir = os.path.join(config.output_dir, "generator")
@@ -355,8 +369,9 @@ def test_evaluate_cli_refuses_bad_requests_before_any_work(trained_tiny_config, 
         (["--run_dir=" + config.output_dir, f"--output={tmp_path / 'a_file'}"], 1,
          "Cannot write the report"),
     ]
-    for flags, code, message in cases:
-        result = run_python(["-m", "gan_tf.evaluate", *flags], cwd=str(tmp_path))
+    results = run_python_together([(["-m", "gan_tf.evaluate", *flags], str(tmp_path))
+                                   for flags, _, _ in cases])  # independent: at the same time
+    for (flags, code, message), result in zip(cases, results, strict=True):
         assert result.returncode == code and message in result.stderr, (flags, result.stderr)
         assert "Traceback" not in result.stderr
     assert (tmp_path / "a_file").read_text() == "x"

@@ -317,8 +317,10 @@ def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(trained_tiny
 
 
 @pytest.mark.slow
-def test_a_checkpoint_write_that_fails_in_the_kernel_stops_loudly(tmp_path):
+def test_a_checkpoint_write_that_fails_in_the_kernel_stops_loudly(trained_tiny_config,
+                                                                  tmp_path):
     """A real write error from the kernel (the file-size limit: EFBIG), not a mock."""
+    trained_tiny_config(epochs=1)  # the finished first epoch (the session's), in tmp_path/run
     script = f"""
 import resource, sys
 sys.path.insert(0, {os.path.join(REPO, 'tests')!r})
@@ -328,7 +330,6 @@ from gan_tf.callbacks import CheckpointWriteError
 import pathlib
 quiet = dict(verbose=0)
 tmp = pathlib.Path({str(tmp_path)!r})
-train_lib.train(tiny_config(tmp, epochs=1), **quiet)
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, hard))  # smaller than a checkpoint
 try:

@@ -15,7 +15,8 @@ image) and filled by
 - `mice`: scikit-learn's `IterativeImputer`, only with `--methods=...,mice`: on 784 columns
   it is slow (see `--mice_images`);
 - `gan`: `training.train_imputer` with the convolutional networks, `--iterations` steps of
-  `--batch_size` (the settings of docs/missing_values.md's example), `--drop_rate`.
+  `--batch_size` (the settings of docs/missing_values.md's example), `--drop_rate` (with
+  square holes: the share of images given a square hole of the same size in each step).
 
 RMSE over the hidden pixels (0 perfect, 1 the whole range). Prints a Markdown table per mask
 (mean over seeds with its 95% interval, seconds) and one JSON line. Numbers, not a timed
@@ -44,7 +45,7 @@ flags.DEFINE_integer("mice_images", 300, "images given to MICE (it is slow on 78
 flags.DEFINE_string("json", "", "also write the results to this JSON file")
 
 
-def fill(method, holed, mask, seed):
+def fill(method, holed, mask, seed, kind):
     import numpy as np
 
     flat = holed.reshape(len(holed), -1)
@@ -59,11 +60,13 @@ def fill(method, holed, mask, seed):
         filled = classical.fill(method, flat, np.zeros(flat.shape[1], bool), seed=seed)
         return filled.reshape(holed.shape)
     from gan_tf.imputation import training
+    from gan_tf.imputation.images import SQUARE_SIDE
 
     imputer = training.train_imputer(holed, mask, seed=seed,
                                      iterations=flags.FLAGS.iterations,
                                      batch_size=flags.FLAGS.batch_size,
-                                     drop_rate=flags.FLAGS.drop_rate)
+                                     drop_rate=flags.FLAGS.drop_rate,
+                                     drop_square=SQUARE_SIDE if kind == "square" else 0.0)
     return imputer.impute(holed, mask, seed=seed, batch_size=256)
 
 
@@ -90,7 +93,7 @@ def main(argv):
                 mask = image_masks(true.shape, kind, flags.FLAGS.missing_rate, seed)
                 holed = np.where(mask > 0, true, np.nan).astype(np.float32)
                 start = time.perf_counter()
-                filled = fill(method, holed, mask, seed)
+                filled = fill(method, holed, mask, seed, kind)
                 seconds = time.perf_counter() - start
                 hidden = mask == 0
                 rmse = float(np.sqrt(np.mean((filled[hidden] - true[hidden]) ** 2)))

@@ -505,6 +505,47 @@ def test_drop_rate_is_validated_kept_in_the_config_and_changes_training():
                               dropped.generator.get_weights()[0])
 
 
+def test_square_drops_hide_one_square_per_chosen_image_by_seed_and_step():
+    shape = tf.constant([200, 10, 12, 3])
+    squares = gain.dropped_squares(3, tf.constant(7, tf.int64), shape, 0.5, 0.4).numpy()
+    assert squares.shape == (200, 10, 12, 3)
+    assert (squares == squares[..., :1]).all()  # the same pixels in every channel
+    sizes = squares[..., 0].sum(axis=(1, 2))
+    assert set(np.unique(sizes)) == {0.0, 16.0}  # none, or one 4x4 square (0.4 x 10)
+    assert 0.35 < (sizes > 0).mean() < 0.65  # about the rate
+    for image in squares[sizes > 0][:20, :, :, 0]:
+        rows, columns = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+        assert np.ptp(rows) == 3 and np.ptp(columns) == 3  # contiguous: one square
+    again = gain.dropped_squares(3, tf.constant(7, tf.int64), shape, 0.5, 0.4).numpy()
+    other = gain.dropped_squares(3, tf.constant(8, tf.int64), shape, 0.5, 0.4).numpy()
+    np.testing.assert_array_equal(squares, again)
+    assert not np.array_equal(squares, other)
+
+
+def test_square_drops_train_images_and_are_refused_for_tables():
+    from gan_tf.imputation import images
+
+    with pytest.raises(UserError, match="drop_square"):
+        gain.GainImputer(gain.GainGenerator(2), gain.GainDiscriminator(2), drop_rate=0.5,
+                         drop_square=0.4)
+    with pytest.raises(UserError, match="drop_square"):
+        gain.GainImputer(images.ConvGainGenerator((8, 8, 1)),
+                         images.ConvGainDiscriminator((8, 8, 1)), drop_square=1.5)
+    true = np.random.default_rng(0).random((16, 8, 8, 1)).astype(np.float32)
+    mask = images.image_masks(true.shape, "square", seed=0)
+    holed = np.where(mask > 0, true, np.nan).astype(np.float32)
+    entries = training.train_imputer(holed, mask, iterations=3, batch_size=4, drop_rate=0.5)
+    squares = training.train_imputer(holed, mask, iterations=3, batch_size=4, drop_rate=0.5,
+                                     drop_square=0.4)
+    assert squares.get_config()["drop_square"] == 0.4
+    assert gain.GainImputer.from_config(squares.get_config()).drop_square == 0.4
+    assert not np.array_equal(entries.generator.get_weights()[0],
+                              squares.generator.get_weights()[0])
+    filled = squares.impute(holed, mask)
+    np.testing.assert_array_equal(filled[mask > 0], true[mask > 0])
+    assert np.isfinite(filled).all()
+
+
 _KILL_DRIVER = """
 import sys, numpy as np
 sys.path.insert(0, {repo!r})

@@ -55,7 +55,8 @@ class ImputeConfig:
                                          "the table's encoded width).")
     drop_rate: float = _field(0.0, "Not in the paper: the share of observed entries also "
                               "hidden from the GAN in each step and scored, so it learns to "
-                              "fill (0: GAIN as published).")
+                              "fill (0: GAIN as published). Images with --mask=square: the "
+                              "share of images given a square hole like the real ones.")
     column_kinds: str = _field("", "Kinds the table's columns must have, e.g. "
                                "'age=integer,zip=categorical'.")
     overwrite: bool = _field(False, "Replace an existing OUTPUT.")

@@ -43,6 +43,28 @@ def imputer_draw(seed, stream, step, shape, maxval=1.0):
     return tf.random.stateless_uniform(shape, seed=key, maxval=maxval)
 
 
+def dropped_squares(seed, step, shape, rate, side):
+    """1 inside the square hidden in each image of a batch `shape` `(N, H, W, C)`, else 0.
+
+    Each image gets, with probability `rate`, one square of side `round(side * min(H, W))`
+    (at least 1) at a uniformly random place: a pure function of (seed, step), as every draw
+    of a training step is.
+    """
+    draws = imputer_draw(seed, DROP, step, tf.stack([shape[0], 3]))
+    height, width = shape[1], shape[2]
+    length = tf.maximum(1, tf.cast(tf.round(side * tf.cast(tf.minimum(height, width),
+                                                            tf.float32)), tf.int32))
+    tops = tf.cast(draws[:, 0] * tf.cast(height - length + 1, tf.float32), tf.int32)
+    lefts = tf.cast(draws[:, 1] * tf.cast(width - length + 1, tf.float32), tf.int32)
+    rows = tf.range(height)[None, :]
+    columns = tf.range(width)[None, :]
+    in_rows = (rows >= tops[:, None]) & (rows < tops[:, None] + length)
+    in_columns = (columns >= lefts[:, None]) & (columns < lefts[:, None] + length)
+    inside = in_rows[:, :, None] & in_columns[:, None, :] & (draws[:, 2] < rate)[:, None, None]
+    return tf.cast(inside, tf.float32)[:, :, :, None] * tf.ones(
+        tf.stack([1, 1, 1, shape[3]]), tf.float32)
+
+
 def _dense_initializer(seed, index):
     return keras.initializers.HeNormal(seed=seed * 16 + index)
 
@@ -174,7 +196,11 @@ class GainImputer(keras.Model):
     `drop_rate` > 0 is not in the paper: each step also hides that share of the observed
     entries from G (they become holes for G and D), and the MSE term covers them, so G is
     also taught to *fill* (a denoising objective, as in MIDA, Gondara and Wang 2018), not
-    only to copy the entries it sees. 0 is GAIN as published.
+    only to copy the entries it sees. 0 is GAIN as published. With `drop_square` > 0 (images
+    with square holes) the hidden entries are a square instead, as the holes to fill are: in
+    a `drop_rate` share of the images of each step, a square of side `drop_square` times
+    the shorter image side at a random place (what G must learn there is to inpaint a
+    region, which entry-wise drops never ask of it).
 
     Example:
     ```python
@@ -192,10 +218,13 @@ class GainImputer(keras.Model):
         alpha: weight of the MSE on observed entries. Defaults to 100.
         drop_rate: share of the observed entries hidden from G in each step and scored by
             the MSE (see above). Defaults to 0 (the paper).
+        drop_square: images only: hide squares of this side (a share of the shorter image
+            side, in (0, 1]) in a `drop_rate` share of the images instead of single
+            entries. Defaults to 0 (entries).
     """
 
     def __init__(self, generator, discriminator, seed=0, hint_rate=HINT_RATE, alpha=ALPHA,
-                 drop_rate=0.0, **kwargs):
+                 drop_rate=0.0, drop_square=0.0, **kwargs):
         super().__init__(**kwargs)
         check_seed(seed)
         if isinstance(hint_rate, bool) or not isinstance(hint_rate, (int, float)) or not (
@@ -205,12 +234,20 @@ class GainImputer(keras.Model):
         if isinstance(drop_rate, bool) or not isinstance(drop_rate, (int, float)) or not (
                 0.0 <= drop_rate < 1.0):
             raise invalid("drop_rate", drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
+        if isinstance(drop_square, bool) or not isinstance(drop_square, (int, float)) or not (
+                0.0 <= drop_square <= 1.0):
+            raise invalid("drop_square", drop_square, "a number in [0, 1], e.g. 0 or 0.4")
+        inputs = getattr(generator, "inputs", None)
+        if drop_square and inputs and len(inputs[0].shape) != 4:
+            raise invalid("drop_square", drop_square, "0 for a table (squares are for images "
+                          "of shape (height, width, channels))")
         self.generator = generator
         self.discriminator = discriminator
         self.seed = int(seed)
         self.hint_rate = float(hint_rate)
         self.alpha = float(alpha)
         self.drop_rate = float(drop_rate)
+        self.drop_square = float(drop_square)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
@@ -245,8 +282,12 @@ class GainImputer(keras.Model):
         shape = tf.shape(values)
         observed = mask  # the entries the MSE scores
         if self.drop_rate:
-            kept = tf.cast(imputer_draw(self.seed, DROP, step, shape) >= self.drop_rate,
-                           tf.float32)
+            if self.drop_square:
+                kept = 1.0 - dropped_squares(self.seed, step, shape, self.drop_rate,
+                                             self.drop_square)
+            else:
+                kept = tf.cast(imputer_draw(self.seed, DROP, step, shape) >= self.drop_rate,
+                               tf.float32)
             mask = mask * kept  # what G and D see as observed
         noisy = self._noisy(values, mask, imputer_draw(self.seed, NOISE, step, shape,
                                                        maxval=NOISE_SCALE))
@@ -323,7 +364,7 @@ class GainImputer(keras.Model):
                 "generator": keras.saving.serialize_keras_object(self.generator),
                 "discriminator": keras.saving.serialize_keras_object(self.discriminator),
                 "seed": self.seed, "hint_rate": self.hint_rate, "alpha": self.alpha,
-                "drop_rate": self.drop_rate}
+                "drop_rate": self.drop_rate, "drop_square": self.drop_square}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -135,7 +135,7 @@ def impute_images(config):
     from gan_tf import data as data_lib
     from gan_tf import images as images_lib
     from gan_tf.imputation import training
-    from gan_tf.imputation.images import GRID_COLUMNS, GRID_GROUPS, image_masks
+    from gan_tf.imputation.images import GRID_COLUMNS, GRID_GROUPS, SQUARE_SIDE, image_masks
 
     output = config.output
     if os.path.exists(output) and (not os.path.isdir(output) or (
@@ -152,7 +152,8 @@ def impute_images(config):
         imputer = training.train_imputer(
             holed, mask, seed=config.seed, iterations=config.iterations,
             batch_size=config.batch_size, hint_rate=config.hint_rate, alpha=config.alpha,
-            run_dir=config.run_dir, drop_rate=config.drop_rate)
+            run_dir=config.run_dir, drop_rate=config.drop_rate,
+            drop_square=SQUARE_SIDE if config.mask == "square" else 0.0)
         training.export_imputer(imputer, os.path.join(config.run_dir, training.EXPORT_DIR),
                                 metadata={"value_range": [0.0, 1.0],
                                           "dataset": config.dataset})

@@ -16,7 +16,8 @@ image) and filled by
   it is slow (see `--mice_images`);
 - `gan`: `training.train_imputer` with the convolutional networks, `--iterations` steps of
   `--batch_size` (the settings of docs/missing_values.md's example), `--drop_rate` (with
-  square holes: the share of images given a square hole of the same size in each step).
+  square holes: the share of images given a square hole of the same size in each step),
+  `--learning_rate`.
 
 RMSE over the hidden pixels (0 perfect, 1 the whole range). Prints a Markdown table per mask
 (mean over seeds with its 95% interval, seconds) and one JSON line. Numbers, not a timed
@@ -41,6 +42,7 @@ flags.DEFINE_list("methods", ["mean", "knn", "gan"], "methods (mean, knn, mice, 
 flags.DEFINE_integer("iterations", 2000, "GAN training steps")
 flags.DEFINE_integer("batch_size", 64, "GAN batch size")
 flags.DEFINE_float("drop_rate", 0.0, "GAN drop rate (0 is the paper)")
+flags.DEFINE_float("learning_rate", 1e-3, "GAN learning rate (1e-3 is the paper)")
 flags.DEFINE_integer("mice_images", 300, "images given to MICE (it is slow on 784 columns)")
 flags.DEFINE_string("json", "", "also write the results to this JSON file")
 
@@ -66,7 +68,8 @@ def fill(method, holed, mask, seed, kind):
                                      iterations=flags.FLAGS.iterations,
                                      batch_size=flags.FLAGS.batch_size,
                                      drop_rate=flags.FLAGS.drop_rate,
-                                     drop_square=SQUARE_SIDE if kind == "square" else 0.0)
+                                     drop_square=SQUARE_SIDE if kind == "square" else 0.0,
+                                     learning_rate=flags.FLAGS.learning_rate)
     return imputer.impute(holed, mask, seed=seed, batch_size=256)
 
 

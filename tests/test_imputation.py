@@ -505,6 +505,22 @@ def test_drop_rate_is_validated_kept_in_the_config_and_changes_training():
                               dropped.generator.get_weights()[0])
 
 
+def test_learning_rate_is_validated_kept_in_the_config_and_reaches_both_optimizers():
+    for bad in ("0", "-0.1", "2"):
+        with pytest.raises(UserError, match="learning_rate"):
+            cli.parse_config(ImputeConfig, ["impute", "--data=t.csv", "--output=o.csv",
+                                            f"--learning_rate={bad}"])
+    config = cli.parse_config(ImputeConfig, ["impute", "--data=t.csv", "--output=o.csv",
+                                             "--learning_rate=0.0002"])
+    assert fill.GanSettings.from_config(config).learning_rate == 0.0002
+    assert ImputeConfig(**config.to_dict()).differences(config) == {}
+    values = correlated_matrix(40)
+    imputer = training.train_imputer(values, np.ones_like(values), iterations=2, batch_size=8,
+                                     learning_rate=2e-4)
+    for optimizer in (imputer.generator_optimizer, imputer.discriminator_optimizer):
+        assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+
+
 def test_square_drops_hide_one_square_per_chosen_image_by_seed_and_step():
     shape = tf.constant([200, 10, 12, 3])
     squares = gain.dropped_squares(3, tf.constant(7, tf.int64), shape, 0.5, 0.4).numpy()

@@ -51,6 +51,8 @@ class ImputeConfig:
     hint_rate: float = _field(0.9, "Share of the observed positions revealed to the "
                               "discriminator.")
     alpha: float = _field(100.0, "Weight of the GAN's error on observed entries.")
+    learning_rate: float = _field(1e-3, "Adam's learning rate for both GAN players (the "
+                                  "paper's 1e-3).")
     hidden_units: Optional[int] = _field(None, "Width of the GAN's hidden layers (default: "
                                          "the table's encoded width).")
     drop_rate: float = _field(0.0, "Not in the paper: the share of observed entries also "
@@ -96,6 +98,8 @@ class ImputeConfig:
         if isinstance(self.hint_rate, bool) or not 0.0 <= self.hint_rate <= 1.0:
             raise invalid("hint_rate", self.hint_rate, "a number in [0, 1], e.g. 0.9")
         check_non_negative("alpha", self.alpha)
+        if isinstance(self.learning_rate, bool) or not 0.0 < self.learning_rate <= 1.0:
+            raise invalid("learning_rate", self.learning_rate, "a number in (0, 1], e.g. 0.001")
         if isinstance(self.drop_rate, bool) or not 0.0 <= self.drop_rate < 1.0:
             raise invalid("drop_rate", self.drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
         if self.hidden_units is not None:

@@ -23,11 +23,12 @@ class GanSettings:
     alpha: float = 100.0
     hidden_units: Optional[int] = None
     drop_rate: float = 0.0
+    learning_rate: float = 1e-3
 
     @classmethod
     def from_config(cls, config):
         return cls(config.iterations, config.batch_size, config.hint_rate, config.alpha,
-                   config.hidden_units, config.drop_rate)
+                   config.hidden_units, config.drop_rate, config.learning_rate)
 
 
 def fill_decoded(method, codec, frame, seed=0, gan=GanSettings(), run_dir=None, draws=1):

@@ -153,7 +153,8 @@ def impute_images(config):
             holed, mask, seed=config.seed, iterations=config.iterations,
             batch_size=config.batch_size, hint_rate=config.hint_rate, alpha=config.alpha,
             run_dir=config.run_dir, drop_rate=config.drop_rate,
-            drop_square=SQUARE_SIDE if config.mask == "square" else 0.0)
+            drop_square=SQUARE_SIDE if config.mask == "square" else 0.0,
+            learning_rate=config.learning_rate)
         training.export_imputer(imputer, os.path.join(config.run_dir, training.EXPORT_DIR),
                                 metadata={"value_range": [0.0, 1.0],
                                           "dataset": config.dataset})

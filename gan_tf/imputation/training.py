@@ -40,12 +40,15 @@ def schedule(iterations, steps_per_epoch=STEPS_PER_EPOCH):
 
 
 def build_imputer(sample_shape, seed=0, hint_rate=0.9, alpha=100.0, hidden_units=None,
-                  drop_rate=0.0, drop_square=0.0):
+                  drop_rate=0.0, drop_square=0.0, learning_rate=1e-3):
     """A compiled `GainImputer` for entries of `sample_shape` (one row, or one image).
 
     Tables (`(features,)`) get the MLPs of the paper, images (`(height, width, channels)`)
-    the convolutional networks of `gan_tf.imputation.images`.
+    the convolutional networks of `gan_tf.imputation.images`; both players train with
+    Adam at `learning_rate`.
     """
+    import keras
+
     from gan_tf.imputation import gain
 
     if len(sample_shape) == 1:
@@ -58,13 +61,15 @@ def build_imputer(sample_shape, seed=0, hint_rate=0.9, alpha=100.0, hidden_units
         discriminator = images.ConvGainDiscriminator(tuple(sample_shape), seed=seed)
     imputer = gain.GainImputer(generator, discriminator, seed=seed, hint_rate=hint_rate,
                                alpha=alpha, drop_rate=drop_rate, drop_square=drop_square)
-    imputer.compile()
+    imputer.compile(generator_optimizer=keras.optimizers.Adam(learning_rate),
+                    discriminator_optimizer=keras.optimizers.Adam(learning_rate))
     return imputer
 
 
 def train_imputer(values, mask, seed=0, iterations=10000, batch_size=128, hint_rate=0.9,
                   alpha=100.0, hidden_units=None, run_dir=None,
-                  steps_per_epoch=STEPS_PER_EPOCH, drop_rate=0.0, drop_square=0.0):
+                  steps_per_epoch=STEPS_PER_EPOCH, drop_rate=0.0, drop_square=0.0,
+                  learning_rate=1e-3):
     """A `GainImputer` trained on `values` (in [0, 1], NaN where `mask` is 0).
 
     With `run_dir`, it checkpoints there every `steps_per_epoch` steps, logs `metrics.jsonl`
@@ -79,7 +84,7 @@ def train_imputer(values, mask, seed=0, iterations=10000, batch_size=128, hint_r
     from gan_tf.imputation import gain
 
     imputer = build_imputer(values.shape[1:], seed, hint_rate, alpha, hidden_units, drop_rate,
-                            drop_square)
+                            drop_square, learning_rate)
     steps, epochs = schedule(iterations, steps_per_epoch)
     callbacks, start = [StopOnNonFinite()], 0
     if run_dir:

@@ -52,10 +52,9 @@ def fill(method, holed, mask, seed, kind):
 
     flat = holed.reshape(len(holed), -1)
     if method == "mean":
-        observed = mask > 0
-        pixel_mean = np.where(observed, holed, 0.0).sum(axis=0) / np.maximum(
-            observed.sum(axis=0), 1)
-        return np.where(observed, holed, pixel_mean[None])
+        from gan_tf.imputation.images import pixel_mean_fill
+
+        return pixel_mean_fill(holed, mask)
     if method in ("knn", "mice"):
         from gan_tf.imputation import classical
 

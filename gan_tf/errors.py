@@ -59,6 +59,16 @@ def check_non_negative(name, value):
         raise invalid(name, value, "a number >= 0 (0 turns it off), e.g. 10")
 
 
+def check_fraction(name, value, example, low_open=False, high_open=False):
+    """Raises the standard `UserError` unless `value` is a number in [0, 1] (0 excluded with
+    `low_open`, 1 with `high_open`); the message names the interval and `example`."""
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not (0.0 < value if low_open else 0.0 <= value)
+            or not (value < 1.0 if high_open else value <= 1.0)):
+        interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+        raise invalid(name, value, f"a number in {interval}, e.g. {example}")
+
+
 def first_line(error, limit=300):
     """The first line of an exception's message, at most `limit` characters ('' if none)."""
     lines = str(error).splitlines()

@@ -4,6 +4,7 @@ the comparison, the run directory (resume, export) and the impute CLI."""
 import io
 import json
 import os
+import re
 
 import keras
 import numpy as np
@@ -503,6 +504,20 @@ def test_drop_rate_is_validated_kept_in_the_config_and_changes_training():
     assert dropped.get_config()["drop_rate"] == 0.3
     assert not np.array_equal(plain.generator.get_weights()[0],
                               dropped.generator.get_weights()[0])
+
+
+def test_fractions_name_their_interval_and_refuse_bools_and_text():
+    from gan_tf.errors import check_fraction
+
+    check_fraction("x", 0, "0.5")
+    check_fraction("x", 1.0, "0.5")
+    for value, options, interval in ((0, {"low_open": True}, "(0, 1]"),
+                                     (1.0, {"high_open": True}, "[0, 1)"),
+                                     (1.5, {}, "[0, 1]"), (True, {}, "[0, 1]"),
+                                     ("0.5", {}, "[0, 1]")):
+        expected = rf"argument x\. .*a number in {re.escape(interval)}, e\.g\. 0\.5"
+        with pytest.raises(UserError, match=expected):
+            check_fraction("x", value, "0.5", **options)
 
 
 def test_learning_rate_is_validated_kept_in_the_config_and_reaches_both_optimizers():

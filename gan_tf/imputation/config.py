@@ -8,8 +8,8 @@ import json
 import os
 from typing import Optional
 
-from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
-                           check_seed, invalid)
+from gan_tf.errors import (UserError, check_choice, check_fraction, check_non_negative,
+                           check_positive_int, check_seed, invalid)
 from gan_tf.imputation.masks import MECHANISMS, check_rate
 
 TABLE_METHODS = ("gan", "mean", "knn", "mice", "forest")
@@ -95,13 +95,10 @@ class ImputeConfig:
         if self.iterations > MAX_ITERATIONS:
             raise invalid("iterations", self.iterations, f"at most {MAX_ITERATIONS}, e.g. 10000")
         check_positive_int("batch_size", self.batch_size)
-        if isinstance(self.hint_rate, bool) or not 0.0 <= self.hint_rate <= 1.0:
-            raise invalid("hint_rate", self.hint_rate, "a number in [0, 1], e.g. 0.9")
+        check_fraction("hint_rate", self.hint_rate, "0.9")
         check_non_negative("alpha", self.alpha)
-        if isinstance(self.learning_rate, bool) or not 0.0 < self.learning_rate <= 1.0:
-            raise invalid("learning_rate", self.learning_rate, "a number in (0, 1], e.g. 0.001")
-        if isinstance(self.drop_rate, bool) or not 0.0 <= self.drop_rate < 1.0:
-            raise invalid("drop_rate", self.drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
+        check_fraction("learning_rate", self.learning_rate, "0.001", low_open=True)
+        check_fraction("drop_rate", self.drop_rate, "0 or 0.2", high_open=True)
         if self.hidden_units is not None:
             check_positive_int("hidden_units", self.hidden_units)
         check_rate(self.hide_rate, "hide_rate")

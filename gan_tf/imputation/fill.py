@@ -27,8 +27,8 @@ class GanSettings:
 
     @classmethod
     def from_config(cls, config):
-        return cls(config.iterations, config.batch_size, config.hint_rate, config.alpha,
-                   config.hidden_units, config.drop_rate, config.learning_rate)
+        return cls(**{field.name: getattr(config, field.name)
+                      for field in dataclasses.fields(cls)})
 
 
 def fill_decoded(method, codec, frame, seed=0, gan=GanSettings(), run_dir=None, draws=1):

@@ -20,7 +20,8 @@ import numpy as np
 import tensorflow as tf
 
 from gan_tf import gan as gan_lib
-from gan_tf.errors import check_non_negative, check_positive_int, check_seed, invalid
+from gan_tf.errors import (check_fraction, check_non_negative, check_positive_int,
+                           check_seed, invalid)
 
 HINT_RATE = 0.9  # the authors' code reveals 90% of the observed positions to D
 ALPHA = 100.0  # weight of the MSE on observed entries
@@ -227,16 +228,10 @@ class GainImputer(keras.Model):
                  drop_rate=0.0, drop_square=0.0, **kwargs):
         super().__init__(**kwargs)
         check_seed(seed)
-        if isinstance(hint_rate, bool) or not isinstance(hint_rate, (int, float)) or not (
-                0.0 <= hint_rate <= 1.0):
-            raise invalid("hint_rate", hint_rate, "a number in [0, 1], e.g. 0.9")
+        check_fraction("hint_rate", hint_rate, "0.9")
         check_non_negative("alpha", alpha)
-        if isinstance(drop_rate, bool) or not isinstance(drop_rate, (int, float)) or not (
-                0.0 <= drop_rate < 1.0):
-            raise invalid("drop_rate", drop_rate, "a number in [0, 1), e.g. 0 or 0.2")
-        if isinstance(drop_square, bool) or not isinstance(drop_square, (int, float)) or not (
-                0.0 <= drop_square <= 1.0):
-            raise invalid("drop_square", drop_square, "a number in [0, 1], e.g. 0 or 0.4")
+        check_fraction("drop_rate", drop_rate, "0 or 0.2", high_open=True)
+        check_fraction("drop_square", drop_square, "0 or 0.4")
         inputs = getattr(generator, "inputs", None)
         if drop_square and inputs and len(inputs[0].shape) != 4:
             raise invalid("drop_square", drop_square, "0 for a table (squares are for images "

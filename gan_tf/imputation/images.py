@@ -112,6 +112,15 @@ class ConvGainDiscriminator(keras.Model):
         return cls(**config)
 
 
+def pixel_mean_fill(images, mask):
+    """`images` with each hidden pixel (mask 0) set to that pixel's mean over the images
+    where it is observed (0 where it never is): the plain fill the GAN is compared with."""
+    observed = mask > 0
+    pixel_mean = np.where(observed, images, 0.0).sum(axis=0) / np.maximum(
+        observed.sum(axis=0), 1)
+    return np.where(observed, images, pixel_mean[None])
+
+
 def image_masks(shape, kind="square", rate=0.25, seed=0):
     """float32 masks of `shape` `(N, H, W, C)`, 1 observed and 0 hidden, the same in every
     channel: a square hole of `SQUARE_SIDE` of the shorter side per image, or `rate` of the

@@ -135,7 +135,8 @@ def impute_images(config):
     from gan_tf import data as data_lib
     from gan_tf import images as images_lib
     from gan_tf.imputation import training
-    from gan_tf.imputation.images import GRID_COLUMNS, GRID_GROUPS, SQUARE_SIDE, image_masks
+    from gan_tf.imputation.images import (GRID_COLUMNS, GRID_GROUPS, SQUARE_SIDE, image_masks,
+                                          pixel_mean_fill)
 
     output = config.output
     if os.path.exists(output) and (not os.path.isdir(output) or (
@@ -162,9 +163,7 @@ def impute_images(config):
         lock.release()
     filled = imputer.impute(holed, mask, seed=config.seed, batch_size=256)
     hidden = mask == 0
-    observed_sum = np.where(mask > 0, true, 0.0).sum(axis=0)
-    pixel_mean = observed_sum / np.maximum(mask.sum(axis=0), 1.0)
-    mean_filled = np.where(mask > 0, true, pixel_mean[None])
+    mean_filled = pixel_mean_fill(true, mask)
     rmse = {"gan": float(np.sqrt(np.mean((filled[hidden] - true[hidden]) ** 2))),
             "mean": float(np.sqrt(np.mean((mean_filled[hidden] - true[hidden]) ** 2)))}
     os.makedirs(output, exist_ok=True)

@@ -17,7 +17,7 @@ method; real holes usually depend on other values (MAR) or on the missing value 
 
 import numpy as np
 
-from gan_tf.errors import check_choice, check_seed, invalid
+from gan_tf.errors import check_choice, check_fraction, check_seed
 
 MECHANISMS = ("mcar", "mar", "mnar")
 _SLOPE = 2.0
@@ -25,8 +25,7 @@ _SLOPE = 2.0
 
 def check_rate(rate, name="rate"):
     """Raises the standard `UserError` unless `rate` is a number in (0, 1)."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 < rate < 1.0:
-        raise invalid(name, rate, "a number in (0, 1), e.g. 0.2")
+    check_fraction(name, rate, "0.2", low_open=True, high_open=True)
 
 
 def hide(values, observed, rate, mechanism="mcar", seed=0):

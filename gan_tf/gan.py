@@ -336,6 +336,18 @@ def _clone(model, latent_dim):
     return clone
 
 
+def fit_logs(logs):
+    """A `train_step`'s logs as `fit` can take them under any strategy.
+
+    Keras 3.15's fit concatenates the workers' logs under MultiWorkerMirroredStrategy and
+    fails on scalars ("Invalid reduction dimension 0", keras-team/keras#20585): one-element
+    vectors work there; elsewhere the logs are returned as they are.
+    """
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {name: tf.reshape(value, [1]) for name, value in logs.items()}
+    return logs
+
+
 @keras.saving.register_keras_serializable(package="gan_tf")
 class GAN(keras.Model):
     """A generator and a discriminator trained with the adversarial objective by `fit`.
@@ -601,11 +613,7 @@ class GAN(keras.Model):
         logs = {metric.name: metric.result() for metric in self.metrics}
         if self.augment == "ada":
             logs["ada_p"] = tf.identity(self.ada_p)
-        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-            # Keras 3.15's fit concatenates the workers' logs and fails on scalars ("Invalid
-            # reduction dimension 0", keras-team/keras#20585): one-element vectors work.
-            logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
-        return logs
+        return fit_logs(logs)
 
     def _update_players(self, real_images, labels):
         """The step's updates of D and G; returns D's real and fake logits and G's loss."""

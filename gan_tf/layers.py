@@ -5,6 +5,16 @@ import keras
 from gan_tf.errors import invalid
 
 
+def _several_replicas():
+    """True inside a `tf.distribute` strategy of more than one replica (TensorFlow only)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and (
+        tf.distribute.get_strategy().num_replicas_in_sync > 1)
+
+
 @keras.saving.register_keras_serializable(package="gan_tf")
 class FusedBatchNormalization(keras.layers.BatchNormalization):
     """`keras.layers.BatchNormalization` that trains through TensorFlow's fused kernel.
@@ -17,7 +27,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     on CPU (BUILD_NOTES.md). With `scale=False` or `center=False` it runs the same kernel
     with a gamma of ones or a beta of zeros. Inference, masks, renormalization, synchronized
     statistics, another axis than the last, inputs of rank other than 2 or 4, and other
-    backends fall back to Keras's own computation.
+    backends fall back to Keras's own computation. Under a `tf.distribute` strategy with
+    several replicas the training statistics are the global batch's (summed across the
+    replicas, Keras's `synchronized` moments): every replica normalises as one device would
+    with the whole batch, and the moving statistics stay the same on every worker.
 
     Example:
     ```python
@@ -32,7 +45,12 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         rank = len(inputs.shape)
         return (training and self.trainable and mask is None and not self.renorm
                 and not self.synchronized and rank in (2, 4) and self.axis in (-1, rank - 1)
-                and keras.backend.backend() == "tensorflow")
+                and keras.backend.backend() == "tensorflow" and not _several_replicas())
+
+    def _moments(self, inputs, mask):
+        if mask is None and _several_replicas():
+            return keras.ops.moments(inputs, axes=self._reduction_axes, synchronized=True)
+        return super()._moments(inputs, mask)
 
     def call(self, inputs, training=None, mask=None):
         if not self._fused_applies(inputs, training, mask):

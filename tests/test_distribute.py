@@ -109,3 +109,62 @@ def test_two_workers_train_in_step_survive_a_killed_worker_and_resume(tmp_path):
     assert worker_dir != str(run_dir) and not os.path.exists(worker_dir)
     with open(run_dir / "metrics.jsonl") as stream:
         assert [json.loads(line)["epoch"] for line in stream] == [1, 2, 3]
+
+
+@pytest.mark.slow  # a TensorFlow process of its own, 3 short fits (about 15 s)
+def test_a_table_gan_on_two_replicas_trains_as_one_device_does():
+    # Each replica draws the global batch and keeps its slice; the generator's batch
+    # normalisation takes the global batch's statistics. So two replicas train as one device
+    # with the whole batch, up to float round-off (Adam turns it into ~1e-5 per weight).
+    done = subprocess.run([sys.executable, os.path.join(REPO, "tests",
+                                                        "table_replicas_driver.py")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    differences = json.loads(done.stdout.strip().splitlines()[-1])
+    assert differences["two_replicas"] < 5e-4
+    assert differences["same_draws_on_both"] > 2e-3  # the check can tell a wrong split
+
+
+def start_table_workers(run_dir, table, batch_size, epochs=2):
+    """Two `python -m gan_tf.train --dataset=csv:TABLE --strategy=multi_worker` processes."""
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1",
+                   TF_CONFIG=json.dumps({"cluster": cluster,
+                                         "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "gan_tf.train", f"--dataset=csv:{table}", "--target=label",
+             "--strategy=multi_worker", f"--batch_size={batch_size}", "--latent_dim=8",
+             "--sample_rows=7", f"--epochs={epochs}", f"--output_dir={run_dir}"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    return [process.communicate(timeout=300) + (process.returncode,) for process in processes]
+
+
+@pytest.mark.slow  # four training processes (about 40 s on 2 cores)
+def test_two_workers_train_a_table_run_in_step(tmp_path):
+    from test_tables_train import write_table
+
+    table = write_table(str(tmp_path))
+    run_dir = tmp_path / "run"
+    # 110 rows do not split into packs of 10 on each of 2 replicas: refused on both workers,
+    # before anything is written.
+    for out, err, code in start_table_workers(run_dir, table, batch_size=110):
+        assert code == 1, err
+        assert "--batch_size=110 does not split into packs of --pac=10 rows on each of the 2 " \
+               "replicas" in err and "Pass a multiple of 20, e.g. 100." in err
+        assert "Traceback" not in err
+    assert not run_dir.exists()
+
+    outputs = start_table_workers(run_dir, table, batch_size=100)
+    for out, err, code in outputs:
+        assert code == 0, err
+        assert "MultiWorkerMirroredStrategy" in out or "CollectiveAllReduceStrategy" in out
+    assert fingerprint(outputs[0][0]) == fingerprint(outputs[1][0])
+    # Only the chief wrote the run, with everything a one-process run has.
+    assert os.path.exists(run_dir / "generator" / "saved_model.pb")
+    assert os.path.exists(run_dir / "samples" / "final.csv")
+    with open(run_dir / "metrics.jsonl") as stream:
+        assert [json.loads(line)["epoch"] for line in stream] == [1, 2]
+    worker_dir = re.search(r"Run: (\S+)\n", outputs[1][0]).group(1)
+    assert worker_dir != str(run_dir) and not os.path.exists(worker_dir)

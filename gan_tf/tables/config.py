@@ -14,8 +14,9 @@ import os
 import re
 from typing import Optional
 
-from gan_tf.errors import (UserError, check_non_negative, check_positive_int, check_seed,
-                           invalid)
+from gan_tf.errors import (UserError, check_choice, check_non_negative, check_positive_int,
+                           check_seed, invalid)
+from gan_tf.names import STRATEGIES
 
 TABLE_PREFIXES = ("csv:", "parquet:")  # --dataset=csv:PATH (a .csv, .tsv or .parquet file)
 MAX_HOLDOUT = 0.5
@@ -61,6 +62,9 @@ class TableConfig:
     checkpoint_every_n_epochs: int = _field(1, "save a checkpoint every N epochs")
     checkpoint_every_n_steps: int = _field(0, "also every N steps inside an epoch (0: off)")
     keep_checkpoints: int = _field(3, "how many recent checkpoints to keep")
+    strategy: str = _field("auto", "auto | default | mirrored | multi_worker (the cluster in "
+                                   "TF_CONFIG; every worker runs the same command) | tpu: "
+                                   "the global batch is split over the replicas")
 
     def __post_init__(self):
         for prefix in TABLE_PREFIXES:
@@ -100,6 +104,7 @@ class TableConfig:
             if not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise invalid(name, value, "a number in [0, 1)")
         check_non_negative("gradient_penalty", self.gradient_penalty)
+        check_choice("strategy", self.strategy, STRATEGIES)
         if self.column_kinds:
             from gan_tf.tables.schema import parse_column_kinds
 
@@ -142,7 +147,7 @@ class TableConfig:
 
 RESUMABLE_CHANGES = frozenset({"epochs", "output_dir", "sample_every_n_epochs",
                                "checkpoint_every_n_epochs", "checkpoint_every_n_steps",
-                               "keep_checkpoints"})
+                               "keep_checkpoints", "strategy"})
 # Flags only table runs have (the train CLI defines them beside TrainConfig's).
 TABLE_FLAGS = ("target", "column_kinds", "pac", "transformer_rows", "sample_rows")
 
@@ -194,4 +199,4 @@ _IMAGE_ONLY_FLAGS = ("architecture", "image_size", "max_examples", "data_cache",
                      "generator_optimizer", "discriminator_optimizer", "loss",
                      "discriminator_steps", "eval_every_n_epochs", "eval_num_samples",
                      "tensorboard", "generator_activation", "discriminator_activation",
-                     "negative_slope", "rho", "momentum", "strategy", "download")
+                     "negative_slope", "rho", "momentum", "download")

@@ -9,7 +9,9 @@ generator, given the same condition, is also penalised by the cross-entropy betw
 condition and its own output for that column (the paper's generator loss). Every random
 number (conditions, real rows, latents, Gumbel noise, the penalty's mixing) is a stateless
 draw from (seed, stream, optimizer step), and the critic's dropout state is checkpointed:
-a resumed run is the same run, bit for bit.
+a resumed run is the same run, bit for bit. Under a `tf.distribute` strategy every replica
+draws the global batch and trains on its own slice of it, so several replicas or workers
+see the rows of a one-device run with the same global batch.
 """
 
 import keras
@@ -211,7 +213,11 @@ class TableGAN(gan_lib.GAN):
                           f"a multiple of pac={self.pac} (the critic judges packs of rows)")
         if steps is None:
             steps = max(1, self._training_rows()["num_rows"] // batch_size)
-        return tf.data.Dataset.from_tensors(tf.zeros((batch_size, 1))).repeat(steps)
+        options = tf.data.Options()  # under a strategy, each replica takes its slice
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return tf.data.Dataset.from_tensors(tf.zeros((batch_size, 1))).repeat(
+            steps).with_options(options)
 
     def _training_rows(self):
         if self._rows.model is None:
@@ -230,15 +236,32 @@ class TableGAN(gan_lib.GAN):
         return tf.stack([tf.constant(self.seed * NUM_STREAMS + stream, tf.int64),
                          tf.cast(step, tf.int64)])
 
+    def _draw(self, stream, step, batch_size, shape=(), kind="normal"):
+        """This replica's slice of `table_draw` for the global batch: every replica draws
+        the global batch's values and keeps its own rows, so a run on several replicas or
+        workers sees the draws of a one-device run with the same global batch."""
+        replicas, replica = _replicas()
+        values = table_draw(self.seed, stream, step, [batch_size * replicas] + list(shape),
+                            kind)
+        start = replica * batch_size
+        return values[start:start + batch_size]
+
+    def _draw_options(self, stream, step, batch_size):
+        """This replica's slice of the global batch's conditional-vector options."""
+        replicas, replica = _replicas()
+        options = draw_options(self.training_log_probabilities, batch_size * replicas,
+                               self._key(stream, step))
+        start = replica * batch_size
+        return options[start:start + batch_size]
+
     def _real_batch(self, batch_size, step):
         """Training-by-sampling: the conditions and the real rows that match them."""
         data = self._training_rows()
-        uniforms = table_draw(self.seed, D_ROWS, step, [batch_size], "uniform")
+        uniforms = self._draw(D_ROWS, step, batch_size, kind="uniform")
         if not self.condition_dim:
             index = tf.cast(uniforms * data["num_rows"], tf.int32)
             return self._conditions(None, batch_size), tf.gather(data["rows"], index)
-        options = draw_options(self.training_log_probabilities, batch_size,
-                               self._key(D_OPTIONS, step))
+        options = self._draw_options(D_OPTIONS, step, batch_size)
         counts = tf.gather(data["option_counts"], options)
         within = tf.minimum(tf.cast(uniforms * tf.cast(counts, tf.float32), tf.int32),
                             counts - 1)
@@ -246,10 +269,10 @@ class TableGAN(gan_lib.GAN):
         return self._conditions(options, batch_size), tf.gather(data["rows"], index)
 
     def _fake_rows(self, conditions, latent_stream, gumbel_stream, step, batch_size):
-        latents = table_draw(self.seed, latent_stream, step, [batch_size, self.latent_dim])
+        latents = self._draw(latent_stream, step, batch_size, [self.latent_dim])
         raw = self.generator([latents, conditions], training=True)
-        uniforms = table_draw(self.seed, gumbel_stream, step,
-                              [batch_size, self.transformer.output_dim], "uniform")
+        uniforms = self._draw(gumbel_stream, step, batch_size, [self.transformer.output_dim],
+                              "uniform")
         return raw, networks.activate(raw, self.spans, uniforms)
 
     def train_step(self, data):
@@ -263,7 +286,7 @@ class TableGAN(gan_lib.GAN):
             real_scores = self.discriminator([real_rows, conditions], training=True)
             fake_scores = self.discriminator([fake_rows, conditions], training=True)
             d_loss = self.discriminator_loss_fn(real_scores, fake_scores)
-            mix = table_draw(self.seed, D_MIX, step, [batch_size // self.pac], "uniform")
+            mix = self._draw(D_MIX, step, batch_size // self.pac, kind="uniform")
             penalty = packed_gradient_penalty(
                 lambda rows: self.discriminator([rows, conditions], training=True),
                 real_rows, fake_rows, mix, self.pac)
@@ -277,8 +300,8 @@ class TableGAN(gan_lib.GAN):
         # Generator step: fresh conditions (log-frequency), the critic's score and the
         # cross-entropy between each condition and the generator's output for its column.
         step = self.generator_optimizer.iterations
-        options = (draw_options(self.training_log_probabilities, batch_size,
-                                self._key(G_OPTIONS, step)) if self.condition_dim else None)
+        options = (self._draw_options(G_OPTIONS, step, batch_size)
+                   if self.condition_dim else None)
         conditions = self._conditions(options, batch_size)
         with tf.GradientTape() as tape:
             raw, fake_rows = self._fake_rows(conditions, G_LATENTS, G_GUMBEL, step, batch_size)
@@ -297,7 +320,7 @@ class TableGAN(gan_lib.GAN):
                     self.g_grad_norm_tracker)
         self.g_loss_tracker.update_state(g_loss)
         self.condition_loss_tracker.update_state(condition_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+        return gan_lib.fit_logs({metric.name: metric.result() for metric in self.metrics})
 
     @property
     def metrics(self):
@@ -382,6 +405,14 @@ class TableGAN(gan_lib.GAN):
                        "condition_counts": self.condition_counts,
                        "condition_loss": self.condition_loss_weight})
         return config
+
+
+def _replicas():
+    """(replicas in sync, this replica's index) inside `train_step` (1, 0 on one device)."""
+    context = tf.distribute.get_replica_context()
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replica = context.replica_id_in_sync_group if context is not None else 0
+    return replicas, tf.cast(replica, tf.int32)
 
 
 def condition_counts(transformer, rows):

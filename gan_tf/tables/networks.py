@@ -10,6 +10,7 @@ import keras
 import tensorflow as tf
 
 from gan_tf.errors import check_non_negative_int, check_positive_int, invalid
+from gan_tf.layers import FusedBatchNormalization
 
 LATENT_DIM = 128  # the paper's |z|
 HIDDEN_DIMS = (256, 256)  # the paper's two residual blocks and two critic layers
@@ -56,7 +57,7 @@ class TableGenerator(keras.Model):
         hidden_dims = _check_dims("hidden_dims", hidden_dims)
         # === Layers ===
         blocks = [(keras.layers.Dense(units, name=f"block{i}_dense"),
-                   keras.layers.BatchNormalization(name=f"block{i}_norm"))
+                   FusedBatchNormalization(name=f"block{i}_norm"))
                   for i, units in enumerate(hidden_dims)]
         output_layer = keras.layers.Dense(data_dim, name="outputs")
         # === Functional Model ===

@@ -12,7 +12,7 @@ import json
 import os
 import time
 
-from gan_tf import runs
+from gan_tf import distribute, runs
 from gan_tf.errors import UserError
 from gan_tf.files import DirectoryLock, atomic_write_text
 from gan_tf.messages import get_logger
@@ -142,18 +142,79 @@ def train(config, extra_callbacks=(), verbose=2):
                         f"{config.batch_size}. Pass a smaller --batch_size (a multiple of "
                         f"--pac={config.pac}), e.g. {_smaller_batch(len(rows), config.pac)}.")
     tf.config.experimental.enable_op_determinism()
-    gan = build_table_gan(config, transformer, rows)
-    runs.make_run_dir(run_dir)  # the first write
-    with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
-        runs.check_links(run_dir)
-        if not os.path.exists(os.path.join(run_dir, runs.CONFIG_FILE)):
-            # A new run, or the start of one killed before its config.json: (re)written.
-            data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
-                                     table.holdout)
-        write_config(run_dir, config, table, transformer)
-        result = _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose,
-                               table)
+    strategy = distribute.make_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    unit = config.pac * replicas
+    if config.batch_size % unit:
+        raise UserError(f"--batch_size={config.batch_size} does not split into packs of "
+                        f"--pac={config.pac} rows on each of the {replicas} replicas of "
+                        f"{distribute.describe(strategy)}. Pass a multiple of {unit}, e.g. "
+                        f"{unit * max(1, config.batch_size // unit)}.")
+    with strategy.scope():
+        gan = build_table_gan(config, transformer, rows)
+    if replicas > 1 or distribute.is_multi_worker(strategy):
+        _logger.info(f"Distributed: {distribute.describe(strategy)}; global batch "
+                     f"{config.batch_size}.")
+    session = _Session(config, run_dir, gan, strategy, steps_per_epoch, tuple(extra_callbacks),
+                       verbose, table)
+    try:
+        if not distribute.is_chief(strategy):
+            result = _train_as_worker(session)
+        else:
+            runs.make_run_dir(run_dir)  # the first write
+            with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
+                runs.check_links(run_dir)
+                if not os.path.exists(os.path.join(run_dir, runs.CONFIG_FILE)):
+                    # A new run, or the start of one killed before its config.json.
+                    data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
+                                             table.holdout)
+                write_config(run_dir, config, table, transformer)
+                result = _train_locked(session)
+    except tf.errors.OpError as error:
+        failure = distribute.peer_failure(error) if distribute.is_multi_worker(
+            strategy) else None
+        if failure is None:
+            raise
+        raise failure from None
+    if distribute.is_multi_worker(strategy):
+        _logger.info(f"Weights fingerprint (the same on every worker): "
+                     f"{distribute.weights_fingerprint(gan)}")
     return dataclasses.replace(result, transformer_seconds=transformer_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Session:
+    """What training a prepared table run needs (`run_dir` is a worker's private copy for a
+    multi-worker non-chief)."""
+
+    config: object
+    run_dir: str
+    gan: object
+    strategy: object
+    steps_per_epoch: int
+    extra_callbacks: tuple
+    verbose: int
+    table: object
+    chief: bool = True
+
+
+def _train_as_worker(session):
+    """A multi-worker non-chief: trains in step with the chief on a private copy of its
+    checkpoints (the run directory must be on a filesystem every worker sees), making the
+    same collective calls, and deletes the copy at the end. No export."""
+    import shutil
+    import tempfile
+
+    local = tempfile.mkdtemp(prefix="gan_tf_worker_")
+    try:
+        checkpoints = os.path.join(session.run_dir, runs.CHECKPOINTS_DIR)
+        if os.path.isdir(checkpoints):
+            shutil.copytree(checkpoints, os.path.join(local, runs.CHECKPOINTS_DIR),
+                            ignore=shutil.ignore_patterns("*_temp*"))
+        result = _train_locked(dataclasses.replace(session, run_dir=local, chief=False))
+    finally:
+        shutil.rmtree(local, ignore_errors=True)
+    return dataclasses.replace(result, run_dir=session.run_dir, export_path=None)
 
 
 def _picture_rows(train, num_rows, seed):
@@ -217,21 +278,26 @@ def write_config(run_dir, config, table, transformer):
                       json.dumps(record, indent=2) + "\n")
 
 
-def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbose, table):
+def _train_locked(session):
     from gan_tf import callbacks as callbacks_lib
     from gan_tf.tables.callbacks import SampleRows
 
+    config, run_dir, gan, table = session.config, session.run_dir, session.gan, session.table
+    steps_per_epoch = session.steps_per_epoch
+    multi_worker = distribute.is_multi_worker(session.strategy)
     checkpoint = callbacks_lib.ResumableCheckpoint(
         os.path.join(run_dir, runs.CHECKPOINTS_DIR), max_to_keep=config.keep_checkpoints,
         every_n_epochs=config.checkpoint_every_n_epochs,
-        every_n_steps=config.checkpoint_every_n_steps or None, handle_sigterm=True)
+        every_n_steps=config.checkpoint_every_n_steps or None, handle_sigterm=True,
+        save_running_means=not multi_worker)
     start_epoch = checkpoint.restore(gan)
+    distribute.check_same_start(session.strategy, start_epoch, checkpoint.resume_step)
     export_path = os.path.join(run_dir, runs.EXPORT_DIR)
     if start_epoch >= config.epochs:
         _logger.info(f"The run in {run_dir} already finished {start_epoch} of {config.epochs} "
                      "epochs; nothing to train. Pass a larger --epochs to train on, or another "
                      "--output_dir.")
-        if not os.path.exists(export_path):
+        if session.chief and not os.path.exists(export_path):
             _export(gan, export_path)
         return TableTrainResult(run_dir, start_epoch, start_epoch, 0.0, 0.0, 0.0, export_path,
                                 {})
@@ -243,7 +309,7 @@ def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbos
     metrics_log = callbacks_lib.MetricsLog(os.path.join(run_dir, runs.METRICS_FILE),
                                            plot_path=os.path.join(run_dir, runs.LOSSES_PLOT))
     callbacks = [metrics_log, samples, callbacks_lib.StopOnNonFinite(), checkpoint,
-                 *extra_callbacks]
+                 *session.extra_callbacks]
     start_step = checkpoint.resume_step
     _logger.info(f"Training CTGAN on {os.path.basename(config.path)}: "
                  f"{gan.transformer.schema.names.__len__()} columns, "
@@ -254,11 +320,12 @@ def _train_locked(config, run_dir, gan, steps_per_epoch, extra_callbacks, verbos
     started = time.perf_counter()
     try:
         history = _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks,
-                       verbose)
+                       session.verbose)
     finally:
         checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
-    _export(gan, export_path)
+    if session.chief:
+        _export(gan, export_path)
     epoch, steps = checkpoint.position
     end_epoch = epoch + 1 if steps >= steps_per_epoch else epoch
     trained_rows = ((epoch - start_epoch) * steps_per_epoch + steps - start_step

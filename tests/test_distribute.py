@@ -125,7 +125,7 @@ def test_a_table_gan_on_two_replicas_trains_as_one_device_does():
     assert differences["same_draws_on_both"] > 2e-3  # the check can tell a wrong split
 
 
-def start_table_workers(run_dir, table, batch_size, epochs=2):
+def start_table_workers(run_dir, table, batch_size, epochs=2, flags=()):
     """Two `python -m gan_tf.train --dataset=csv:TABLE --strategy=multi_worker` processes."""
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes = []
@@ -136,13 +136,13 @@ def start_table_workers(run_dir, table, batch_size, epochs=2):
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "gan_tf.train", f"--dataset=csv:{table}", "--target=label",
              "--strategy=multi_worker", f"--batch_size={batch_size}", "--latent_dim=8",
-             "--sample_rows=7", f"--epochs={epochs}", f"--output_dir={run_dir}"],
+             "--sample_rows=7", f"--epochs={epochs}", f"--output_dir={run_dir}", *flags],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     return [process.communicate(timeout=300) + (process.returncode,) for process in processes]
 
 
 @pytest.mark.slow  # four training processes (about 40 s on 2 cores)
-def test_two_workers_train_a_table_run_in_step(tmp_path):
+def test_two_workers_train_a_streamed_table_run_in_step(tmp_path):
     from test_tables_train import write_table
 
     table = write_table(str(tmp_path))
@@ -156,10 +156,13 @@ def test_two_workers_train_a_table_run_in_step(tmp_path):
         assert "Traceback" not in err
     assert not run_dir.exists()
 
-    outputs = start_table_workers(run_dir, table, batch_size=100)
+    # Streamed from disk (each worker reads the table in chunks of 64 rows): in step.
+    outputs = start_table_workers(run_dir, table, batch_size=100,
+                                  flags=["--stream_chunk_rows=64"])
     for out, err, code in outputs:
         assert code == 0, err
         assert "MultiWorkerMirroredStrategy" in out or "CollectiveAllReduceStrategy" in out
+        assert "(streamed from disk)" in out
     assert fingerprint(outputs[0][0]) == fingerprint(outputs[1][0])
     # Only the chief wrote the run, with everything a one-process run has.
     assert os.path.exists(run_dir / "generator" / "saved_model.pb")

@@ -5,7 +5,7 @@ flags the image runs share (`--epochs`, `--batch_size`, `--seed`, `--latent_dim`
 rates, Adam's betas, `--gradient_penalty`, `--holdout`, `--output_dir`, checkpoint and
 sample intervals) keep their meaning but take the table defaults below unless given; the
 table flags (`TABLE_FLAGS`: `--target`, `--column_kinds`, `--pac`, `--transformer_rows`,
-`--sample_rows`) exist for table runs only. TensorFlow-free.
+`--sample_rows`, `--stream_chunk_rows`) exist for table runs only; `--strategy` is shared. TensorFlow-free.
 """
 
 import dataclasses
@@ -62,6 +62,9 @@ class TableConfig:
     checkpoint_every_n_epochs: int = _field(1, "save a checkpoint every N epochs")
     checkpoint_every_n_steps: int = _field(0, "also every N steps inside an epoch (0: off)")
     keep_checkpoints: int = _field(3, "how many recent checkpoints to keep")
+    stream_chunk_rows: int = _field(0, "read the table N rows at a time and train from its "
+                                       "transformed rows on disk (a table larger than memory;"
+                                       " 0: read it whole)")
     strategy: str = _field("auto", "auto | default | mirrored | multi_worker (the cluster in "
                                    "TF_CONFIG; every worker runs the same command) | tpu: "
                                    "the global batch is split over the replicas")
@@ -87,6 +90,8 @@ class TableConfig:
                      "sample_rows", "sample_every_n_epochs", "checkpoint_every_n_epochs",
                      "keep_checkpoints"):
             check_positive_int(name, getattr(self, name))
+        if self.stream_chunk_rows != 0:
+            check_positive_int("stream_chunk_rows", self.stream_chunk_rows)
         if self.checkpoint_every_n_steps != 0:
             check_positive_int("checkpoint_every_n_steps", self.checkpoint_every_n_steps)
         check_seed(self.seed)
@@ -149,7 +154,8 @@ RESUMABLE_CHANGES = frozenset({"epochs", "output_dir", "sample_every_n_epochs",
                                "checkpoint_every_n_epochs", "checkpoint_every_n_steps",
                                "keep_checkpoints", "strategy"})
 # Flags only table runs have (the train CLI defines them beside TrainConfig's).
-TABLE_FLAGS = ("target", "column_kinds", "pac", "transformer_rows", "sample_rows")
+TABLE_FLAGS = ("target", "column_kinds", "pac", "transformer_rows", "sample_rows",
+               "stream_chunk_rows")
 
 
 def define_table_flags(flag_values=None):

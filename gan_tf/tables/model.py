@@ -148,18 +148,23 @@ class TableGAN(gan_lib.GAN):
     @classmethod
     def build(cls, transformer, rows, seed=0, latent_dim=networks.LATENT_DIM,
               generator_dims=networks.HIDDEN_DIMS, critic_dims=networks.HIDDEN_DIMS,
-              pac=networks.PAC, dropout=networks.DROPOUT, condition_loss=1.0):
+              pac=networks.PAC, dropout=networks.DROPOUT, condition_loss=1.0, counts=None):
         """A new TableGAN for `transformer` (fitted) with the training rows `rows`.
 
         The initial weights come from `seed` (through `keras.utils.set_random_seed`, which
         also seeds Python's and NumPy's global generators), so the same seed builds the same
-        networks.
+        networks. For a streamed table pass `rows=None` and the training rows per position
+        of the conditional vector as `counts`; `fit` then reads batches of
+        `gan_tf.tables.stream.StreamedRows.dataset`.
         """
         keras.utils.set_random_seed(seed)
         generator = networks.TableGenerator(transformer.output_dim, transformer.condition_dim,
                                             latent_dim, generator_dims, name="generator")
         critic = networks.TableCritic(transformer.output_dim, transformer.condition_dim, pac,
                                       critic_dims, dropout, seed=seed, name="discriminator")
+        if rows is None:
+            return cls(generator, critic, transformer.to_json(), counts, seed=seed,
+                       condition_loss=condition_loss)
         gan = cls(generator, critic, transformer.to_json(), condition_counts(transformer, rows),
                   seed=seed, condition_loss=condition_loss)
         gan.set_training_rows(rows)
@@ -276,11 +281,15 @@ class TableGAN(gan_lib.GAN):
         return raw, networks.activate(raw, self.spans, uniforms)
 
     def train_step(self, data):
-        batch_size = tf.shape(data)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         # Critic step: real rows with their conditions against generated rows given the same.
         step = self.discriminator_optimizer.iterations
-        conditions, real_rows = self._real_batch(batch_size, step)
+        if isinstance(data, dict):  # a streamed table: the input pipeline drew them
+            conditions, real_rows = data["conditions"], data["rows"]
+            batch_size = tf.shape(real_rows)[0]
+        else:
+            batch_size = tf.shape(data)[0]
+            conditions, real_rows = self._real_batch(batch_size, step)
         with tf.GradientTape() as tape:
             _, fake_rows = self._fake_rows(conditions, D_LATENTS, D_GUMBEL, step, batch_size)
             real_scores = self.discriminator([real_rows, conditions], training=True)

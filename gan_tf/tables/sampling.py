@@ -19,6 +19,7 @@ def load_table_run(run_dir, checkpoint="latest"):
     from gan_tf import callbacks as callbacks_lib
     from gan_tf.tables import model as model_lib
     from gan_tf.tables import networks
+    from gan_tf.tables import stream as stream_lib
     from gan_tf.tables.train_lib import read_table_config
 
     if checkpoint not in CHECKPOINTS:
@@ -36,8 +37,10 @@ def load_table_run(run_dir, checkpoint="latest"):
                                         config.latent_dim, name="generator")
     critic = networks.TableCritic(transformer.output_dim, transformer.condition_dim,
                                   config.pac, seed=config.seed, name="discriminator")
-    gan = model_lib.TableGAN(generator, critic, transformer.to_json(),
-                             model_lib.frame_condition_counts(transformer, train),
+    streamed = stream_lib.read_stream_record(run_dir)  # a streamed run: counts of every row
+    counts = (streamed["condition_counts"] if streamed else
+              model_lib.frame_condition_counts(transformer, train))
+    gan = model_lib.TableGAN(generator, critic, transformer.to_json(), counts,
                              seed=config.seed)
     gan.compile()
     restored = callbacks_lib.ResumableCheckpoint(

@@ -46,19 +46,21 @@ class _Table:
     """The table as a run sees it: checked, split, and its schema."""
 
     schema: object
-    train: object
-    holdout: object
+    train: object  # the training rows (a seeded sample of them for a streamed table)
+    holdout: object  # the held-out rows (likewise)
     num_rows: int
+    scan: object = None  # a new streamed run's `stream.Scan`
 
 
 def prepare_table(config, run_dir):
     """Reads, checks and splits the table; refuses a run directory of another run or table.
 
     Writes nothing. A resumed run takes its recorded splits (so a source file that was
-    edited since cannot silently change the training rows).
+    edited since cannot silently change the training rows). A streamed run
+    (`--stream_chunk_rows`) reads the file in chunks (`gan_tf.tables.stream`) and keeps
+    samples of the splits; on resume it checks the file's size against its record.
     """
-    frame = schema_lib.read_table(config.path)
-    schema = schema_lib.infer_schema(frame, target=config.target, kinds=config.kinds())
+    streamed = bool(config.stream_chunk_rows)
     config_path = os.path.join(run_dir, runs.CONFIG_FILE)
     if os.path.exists(config_path):
         saved = read_table_config(run_dir)
@@ -68,17 +70,8 @@ def prepare_table(config, run_dir):
                               for name, (old, new) in sorted(differences.items()))
             raise UserError(f"{run_dir} holds a run with another configuration ({lines}). "
                             "Resume it with the same flags, or pass a new --output_dir.")
-        if data_lib.is_table_run(run_dir):
-            recorded = data_lib.read_schema(run_dir)
-            if recorded != schema:
-                changed = [c.name for c, r in zip(schema.columns, recorded.columns) if c != r]
-                raise UserError(
-                    f"The table {config.path} changed since the run in {run_dir} started "
-                    f"(columns {', '.join(changed) or 'added or removed'} differ from its "
-                    "schema.json). Resume with the table it trained on, or pass a new "
-                    "--output_dir.")
-            train, holdout = data_lib.read_run_splits(run_dir)
-            return _Table(schema, train, holdout, len(frame))
+        if data_lib.is_table_run(run_dir) and streamed:
+            return _recorded_streamed_table(config, run_dir)
     elif os.path.isdir(run_dir) and (set(os.listdir(run_dir)) - {DirectoryLock.FILE}
                                      - data_lib.SETUP_NAMES):
         raise UserError(f"--output_dir={run_dir} is not empty and holds no "
@@ -86,10 +79,49 @@ def prepare_table(config, run_dir):
                         "folder.")
     elif os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UserError(f"--output_dir={run_dir} is a file. Expected a folder (new or empty).")
+    if streamed:
+        from gan_tf.tables import stream as stream_lib
+
+        scan = stream_lib.scan_table(config.path, config.stream_chunk_rows, config.holdout,
+                                     config.seed)
+        schema = stream_lib.streamed_schema(scan, target=config.target, kinds=config.kinds())
+        return _Table(schema, scan.train_sample, scan.holdout_sample, scan.num_rows, scan)
+    frame = schema_lib.read_table(config.path)
+    schema = schema_lib.infer_schema(frame, target=config.target, kinds=config.kinds())
+    if os.path.exists(config_path) and data_lib.is_table_run(run_dir):
+        recorded = data_lib.read_schema(run_dir)
+        if recorded != schema:
+            changed = [c.name for c, r in zip(schema.columns, recorded.columns) if c != r]
+            raise UserError(
+                f"The table {config.path} changed since the run in {run_dir} started "
+                f"(columns {', '.join(changed) or 'added or removed'} differ from its "
+                "schema.json). Resume with the table it trained on, or pass a new "
+                "--output_dir.")
+        train, holdout = data_lib.read_run_splits(run_dir)
+        return _Table(schema, train, holdout, len(frame))
     target = schema.column(config.target) if config.target else None
     train, holdout = data_lib.split_rows(frame, config.holdout, config.seed, config.target,
                                          discrete_target=bool(target and target.discrete))
     return _Table(schema, train, holdout, len(frame))
+
+
+def _recorded_streamed_table(config, run_dir):
+    """A streamed run's table as it recorded it (the file is checked by its size only: a
+    streamed table is not read again to resume)."""
+    from gan_tf.tables import stream as stream_lib
+
+    record = stream_lib.read_stream_record(run_dir)
+    if record is None or not stream_lib.has_row_cache(run_dir):
+        raise UserError(f"{run_dir} holds a run that did not stream its table (or its "
+                        f"{stream_lib.ROWS_FILE} is gone). Resume it with the flags it started "
+                        "with, or pass a new --output_dir.")
+    size = os.path.getsize(config.path) if os.path.isfile(config.path) else None
+    if size != record["source_bytes"]:
+        raise UserError(f"The table {config.path} changed since the streamed run in {run_dir} "
+                        f"started ({size} bytes now, {record['source_bytes']} then). Resume "
+                        "with the table it trained on, or pass a new --output_dir.")
+    train, holdout = data_lib.read_run_splits(run_dir)
+    return _Table(data_lib.read_schema(run_dir), train, holdout, record["num_rows"])
 
 
 def read_table_config(run_dir):
@@ -135,10 +167,15 @@ def train(config, extra_callbacks=(), verbose=2):
     run_dir = config.resolved_output_dir()
     table = prepare_table(config, run_dir)
     transformer, transformer_seconds = _transformer(config, run_dir, table)
-    rows = transformer.transform(table.train, seed=config.seed)
-    steps_per_epoch = max(1, len(rows) // config.batch_size)
-    if len(rows) < config.batch_size:
-        raise UserError(f"The table has {len(rows)} training rows, fewer than --batch_size="
+    streamed = _streamed_rows_count(config, run_dir, table, transformer)
+    if streamed:
+        rows, train_rows = None, streamed["train_rows"]
+    else:
+        rows = transformer.transform(table.train, seed=config.seed)
+        train_rows = len(rows)
+    steps_per_epoch = max(1, train_rows // config.batch_size)
+    if train_rows < config.batch_size:
+        raise UserError(f"The table has {train_rows} training rows, fewer than --batch_size="
                         f"{config.batch_size}. Pass a smaller --batch_size (a multiple of "
                         f"--pac={config.pac}), e.g. {_smaller_batch(len(rows), config.pac)}.")
     tf.config.experimental.enable_op_determinism()
@@ -151,12 +188,13 @@ def train(config, extra_callbacks=(), verbose=2):
                         f"{distribute.describe(strategy)}. Pass a multiple of {unit}, e.g. "
                         f"{unit * max(1, config.batch_size // unit)}.")
     with strategy.scope():
-        gan = build_table_gan(config, transformer, rows)
+        gan = build_table_gan(config, transformer, rows,
+                              counts=streamed and streamed["condition_counts"])
     if replicas > 1 or distribute.is_multi_worker(strategy):
         _logger.info(f"Distributed: {distribute.describe(strategy)}; global batch "
                      f"{config.batch_size}.")
     session = _Session(config, run_dir, gan, strategy, steps_per_epoch, tuple(extra_callbacks),
-                       verbose, table)
+                       verbose, table, train_rows)
     try:
         if not distribute.is_chief(strategy):
             result = _train_as_worker(session)
@@ -168,6 +206,8 @@ def train(config, extra_callbacks=(), verbose=2):
                     # A new run, or the start of one killed before its config.json.
                     data_lib.write_run_files(run_dir, table.schema, transformer, table.train,
                                              table.holdout)
+                    if streamed:
+                        _write_streamed_rows(config, run_dir, table, transformer, streamed)
                 write_config(run_dir, config, table, transformer)
                 result = _train_locked(session)
     except tf.errors.OpError as error:
@@ -195,6 +235,7 @@ class _Session:
     extra_callbacks: tuple
     verbose: int
     table: object
+    train_rows: int
     chief: bool = True
 
 
@@ -211,6 +252,13 @@ def _train_as_worker(session):
         if os.path.isdir(checkpoints):
             shutil.copytree(checkpoints, os.path.join(local, runs.CHECKPOINTS_DIR),
                             ignore=shutil.ignore_patterns("*_temp*"))
+        if session.config.stream_chunk_rows and session.table.scan is not None:
+            from gan_tf.tables import stream as stream_lib  # a new streamed run: own rows
+
+            config = session.config
+            stream_lib.write_row_cache(local, config.path, config.stream_chunk_rows,
+                                       config.holdout, config.seed, session.gan.transformer,
+                                       session.table.scan)
         result = _train_locked(dataclasses.replace(session, run_dir=local, chief=False))
     finally:
         shutil.rmtree(local, ignore_errors=True)
@@ -243,14 +291,15 @@ def _transformer(config, run_dir, table):
     return transformer, transformer.fit_seconds
 
 
-def build_table_gan(config, transformer, rows):
-    """The compiled `TableGAN` of `config` (weights from its seed)."""
+def build_table_gan(config, transformer, rows, counts=None):
+    """The compiled `TableGAN` of `config` (weights from its seed); for a streamed table
+    `rows=None` and `counts`, the training rows per position of the conditional vector."""
     import keras
 
     from gan_tf.tables.model import TableGAN
 
     gan = TableGAN.build(transformer, rows, seed=config.seed, latent_dim=config.latent_dim,
-                         pac=config.pac)
+                         pac=config.pac, counts=counts)
     gan.compile(
         generator_optimizer=keras.optimizers.Adam(
             config.generator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
@@ -258,6 +307,43 @@ def build_table_gan(config, transformer, rows):
             config.discriminator_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
         gradient_penalty=config.gradient_penalty)
     return gan
+
+
+def _streamed_rows_count(config, run_dir, table, transformer):
+    """A streamed run's `{"train_rows", "condition_counts"}` (None for a table in memory):
+    from the new run's scan of the file, or from the run's record."""
+    if not config.stream_chunk_rows:
+        return None
+    from gan_tf.tables import stream as stream_lib
+
+    if table.scan is None:
+        record = stream_lib.read_stream_record(run_dir)
+        return {"train_rows": record["train_rows"],
+                "condition_counts": record["condition_counts"]}
+    return {"train_rows": table.scan.train_rows,
+            "condition_counts": stream_lib.condition_counts(table.scan, transformer)}
+
+
+def _write_streamed_rows(config, run_dir, table, transformer, streamed):
+    """Pass 2 of a streamed table (the transformed training rows on disk), then its record."""
+    from gan_tf.tables import stream as stream_lib
+
+    started = time.perf_counter()
+    counts = stream_lib.write_row_cache(run_dir, config.path, config.stream_chunk_rows,
+                                        config.holdout, config.seed, transformer, table.scan)
+    if counts != streamed["condition_counts"]:
+        raise UserError(f"The table {config.path} changed while it was read (its category "
+                        "counts differ between the two passes). Train again once it is "
+                        "written.")
+    seconds = time.perf_counter() - started
+    _logger.info(f"Streamed {table.scan.train_rows} training rows into "
+                 f"{os.path.join(run_dir, stream_lib.ROWS_FILE)} in {seconds:.1f} s.")
+    stream_lib.write_stream_record(run_dir, {
+        "source_bytes": os.path.getsize(config.path), "num_rows": table.scan.num_rows,
+        "train_rows": table.scan.train_rows, "holdout_rows": table.scan.holdout_rows,
+        "chunk_rows": config.stream_chunk_rows, "sample_rows": len(table.train),
+        "holdout_sample_rows": len(table.holdout), "condition_counts": counts,
+        "cache_seconds": seconds})
 
 
 def write_config(run_dir, config, table, transformer):
@@ -270,7 +356,8 @@ def write_config(run_dir, config, table, transformer):
                   "columns": len(table.schema.columns), "target": table.schema.target,
                   "row_width": transformer.output_dim,
                   "transformer_fit_rows": transformer.fit_sample_rows,
-                  "transformer_seconds": transformer.fit_seconds},
+                  "transformer_seconds": transformer.fit_seconds,
+                  "streamed": bool(config.stream_chunk_rows)},
         "versions": runs.library_versions({"pandas": "pandas",
                                            "scikit-learn": "scikit-learn"}),
     }
@@ -313,14 +400,16 @@ def _train_locked(session):
     start_step = checkpoint.resume_step
     _logger.info(f"Training CTGAN on {os.path.basename(config.path)}: "
                  f"{gan.transformer.schema.names.__len__()} columns, "
-                 f"{gan._training_rows()['num_rows']} training rows, epochs {start_epoch + 1}-"
+                 f"{session.train_rows} training rows"
+                 + " (streamed from disk)" * bool(config.stream_chunk_rows)
+                 + f", epochs {start_epoch + 1}-"
                  f"{config.epochs}, {steps_per_epoch} steps of {config.batch_size}"
                  + f" (resuming at step {start_step + 1} of epoch {start_epoch + 1})"
                  * bool(start_step) + f". Run: {run_dir}")
     started = time.perf_counter()
     try:
         history = _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks,
-                       session.verbose)
+                       session.verbose, _batches(session))
     finally:
         checkpoint.stop_handling_sigterm()
     seconds = time.perf_counter() - started
@@ -337,12 +426,35 @@ def _train_locked(session):
                             trained_rows / max(seconds, 1e-9), 0.0, export_path, history)
 
 
-def _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks, verbose):
+def _batches(session):
+    """`batches(num_steps)`: what `fit` iterates for the next `num_steps` steps.
+
+    For a table in memory, a step counter (`TableGAN.step_dataset`: the rows are drawn inside
+    `train_step`); for a streamed table, the rows read from disk for the optimizer's next
+    steps (`stream.StreamedRows.dataset`), the same draws of (seed, step)."""
+    gan, batch_size = session.gan, session.config.batch_size
+    if not session.config.stream_chunk_rows:
+        return lambda num_steps: gan.step_dataset(batch_size, num_steps)
+    from gan_tf.tables import stream as stream_lib
+
+    # A worker that made its own copy of the rows reads it; one resuming reads the chief's.
+    folder = session.run_dir if stream_lib.has_row_cache(session.run_dir) else (
+        session.config.resolved_output_dir())
+    rows = stream_lib.StreamedRows(folder, gan.condition_counts)
+
+    def batches(num_steps):
+        first = int(gan.discriminator_optimizer.iterations.numpy())
+        return rows.dataset(gan, batch_size, first, num_steps)
+    return batches
+
+
+def _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks, verbose, batches):
     """Trains epochs `start_epoch + 1 .. config.epochs`, the first from step `start_step`.
 
     Every draw of a step is a function of (seed, optimizer step), so the dataset only counts
-    steps; a checkpoint saved inside an epoch resumes with a `fit` over that epoch's remaining
-    steps, then one over the other epochs (as the image runs do)."""
+    steps (or, streamed, reads the rows of those steps); a checkpoint saved inside an epoch
+    resumes with a `fit` over that epoch's remaining steps, then one over the other epochs
+    (as the image runs do)."""
     from gan_tf import train_lib as image_train_lib
 
     history = {}
@@ -350,8 +462,7 @@ def _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks, verbo
         partial = [image_train_lib._part_of_run(callback, config.epochs)
                    for callback in callbacks]
         remaining = steps_per_epoch - start_step
-        record = gan.fit(gan.step_dataset(config.batch_size, remaining),
-                         epochs=start_epoch + 1, initial_epoch=start_epoch,
+        record = gan.fit(batches(remaining), epochs=start_epoch + 1, initial_epoch=start_epoch,
                          steps_per_epoch=remaining, callbacks=partial, verbose=verbose,
                          shuffle=False)
         history = dict(record.history)
@@ -359,7 +470,7 @@ def _fit(gan, config, steps_per_epoch, start_epoch, start_step, callbacks, verbo
         if gan.stop_training:
             return history
     if start_epoch < config.epochs:
-        dataset = gan.step_dataset(config.batch_size, steps_per_epoch).repeat()
+        dataset = batches((config.epochs - start_epoch) * steps_per_epoch)
         record = gan.fit(dataset, epochs=config.epochs, initial_epoch=start_epoch,
                          steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
                          shuffle=False)

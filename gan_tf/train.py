@@ -28,6 +28,7 @@ def main(argv):
     if tables.is_table_dataset(flags.FLAGS.dataset):
         return cli.run_checked_command(tables.check_train, tables.train, flags.FLAGS)
     try:
+        tables.refuse_table_flags(flags.FLAGS)
         config = cli.config_from_flags(TrainConfig)
     except UserError as error:
         return cli.error(error, EXIT_BAD_FLAGS)

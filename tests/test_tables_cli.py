@@ -118,7 +118,10 @@ def test_train_command_refuses_bad_tables_and_flags(table, tmp_path):
             ([f"--dataset=csv:{table}", "--target=nope"], 1, "argument target"),
             ([f"--dataset=csv:{table}", "--architecture=mlp"], 2, "not a setting of table"),
             ([f"--dataset=csv:{table}", "--batch_size=55"], 2, "multiple of --pac=10"),
-            ([f"--dataset=csv:{table}", "--column_kinds=age"], 2, "column_kinds")):
+            ([f"--dataset=csv:{table}", "--column_kinds=age"], 2, "column_kinds"),
+            ([f"--dataset=csv:{table}", "--stream_chunk_rows=-1"], 2, "stream_chunk_rows"),
+            (["--dataset=embedded_mnist", "--stream_chunk_rows=1000"], 2,
+             "--stream_chunk_rows with --dataset=embedded_mnist: it is a setting of table runs")):
         done = run_python(["-m", "gan_tf.train", *flags, f"--output_dir={tmp_path / 'run'}"])
         assert done.returncode == code and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr

@@ -13,7 +13,8 @@ import os
 
 from gan_tf.errors import UserError, check_positive_int, check_seed, invalid
 from gan_tf.files import atomic_write_bytes
-from gan_tf.tables.config import is_table_dataset  # noqa: F401 - the train command's test
+from gan_tf.tables.config import (  # noqa: F401 - the train command's test and check
+    is_table_dataset, refuse_table_flags)
 
 
 class BadFlag(UserError):

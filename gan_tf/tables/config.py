@@ -173,6 +173,20 @@ def define_table_flags(flag_values=None):
                + field.metadata["help"], flag_values=flag_values)
 
 
+def refuse_table_flags(flag_values=None):
+    """Raises UserError when a table-only flag (`TABLE_FLAGS`) was given to an image run,
+    rather than ignoring it."""
+    from absl import flags
+
+    flag_values = flags.FLAGS if flag_values is None else flag_values
+    given = [name for name in TABLE_FLAGS if name in flag_values and flag_values[name].present]
+    if given:
+        raise UserError(f"Invalid combination: --{given[0]} with --dataset="
+                        f"{flag_values['dataset'].value}: it is a setting of table runs "
+                        "(--dataset=csv:PATH), which an image run does not have. Drop it, or "
+                        "pass a table.")
+
+
 def from_flags(flag_values=None):
     """A `TableConfig` from the parsed train flags: each field from its flag when the flag
     was given (table flags always), else the table default."""

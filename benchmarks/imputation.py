@@ -36,7 +36,8 @@ from absl import app, flags  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 flags.DEFINE_list("tables", ["breast", "spam", "letter"], "tables to run")
-flags.DEFINE_integer("seeds", 10, "masks (seeds 0..N-1) per table")
+flags.DEFINE_integer("seeds", 10, "masks (seeds first_seed..first_seed+N-1) per table")
+flags.DEFINE_integer("first_seed", 0, "seed of the first mask (to add seeds to a run)")
 flags.DEFINE_string("data_dir", os.path.join(REPO, "..", "shared", "data"),
                     "folder of spam.csv and letter.csv")
 flags.DEFINE_list("methods", ["mean", "knn", "mice", "forest", "gan"], "methods")
@@ -80,7 +81,7 @@ def variant_settings(name, iterations):
     return values
 
 
-def run_table(name, frame, methods, seeds, iterations, rate, gan_settings):
+def run_table(name, frame, methods, seeds, iterations, rate, gan_settings, first_seed=0):
     from gan_tf.imputation import compare
     from gan_tf.tables.schema import infer_schema
 
@@ -88,7 +89,8 @@ def run_table(name, frame, methods, seeds, iterations, rate, gan_settings):
     schema = infer_schema(frame.astype("float64"), kinds=kinds)
     start = time.perf_counter()
     report = compare.compare(frame.astype("float64"), schema, methods=methods, rate=rate,
-                             mechanism="mcar", repeats=seeds, seed=0, gan=gan_settings)
+                             mechanism="mcar", repeats=seeds, seed=first_seed,
+                             gan=gan_settings)
     report["wall_seconds"] = time.perf_counter() - start
     return report
 
@@ -137,7 +139,8 @@ def main(argv):
             chosen = min(validation, key=validation.get)
         settings = gan_settings(variant_settings(chosen, flags.FLAGS.iterations), frame.shape[1])
         report = run_table(name, frame, flags.FLAGS.methods, flags.FLAGS.seeds,
-                           flags.FLAGS.iterations, flags.FLAGS.rate, settings)
+                           flags.FLAGS.iterations, flags.FLAGS.rate, settings,
+                           first_seed=flags.FLAGS.first_seed)
         report["gan_variant"] = chosen
         report["validation"] = validation
         report["published_gain"] = PUBLISHED_GAIN[name]

@@ -31,6 +31,18 @@ def test_a_table_read_in_chunks_has_the_schema_of_the_whole_table(tmp_path):
     assert "Rome" in whole.column("city").categories
 
 
+def test_a_parquet_table_streams_in_record_batches(tmp_path):
+    frame = mixed_frame(300)
+    path = str(tmp_path / "table.parquet")
+    frame.to_parquet(path, index=False)
+    chunks = list(stream_lib.read_chunks(path, 64))
+    assert [len(chunk) for chunk in chunks] == [64, 64, 64, 64, 44]
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), frame)
+    scan = stream_lib.scan_table(path, chunk_rows=64, holdout=0.0, seed=0)
+    whole = schema_lib.infer_schema(schema_lib.read_table(path), target="label")
+    assert stream_lib.streamed_schema(scan, target="label") == whole
+
+
 def test_the_split_and_the_samples_are_seeded_per_row(tmp_path):
     path = write_table(str(tmp_path), mixed_frame(1000))
     one = stream_lib.scan_table(path, chunk_rows=128, holdout=0.2, seed=3, sample_rows=100)

@@ -40,9 +40,10 @@ STREAM_FILE = os.path.join(data_lib.DATA_DIR, "stream.json")
 _TRACKED_VALUES = schema_lib.MAX_CATEGORIES + 1  # beyond this a column is no category
 
 
-def read_chunks(path, chunk_rows):
+def read_chunks(path, chunk_rows, check=True):
     """The table at `path` as DataFrames of at most `chunk_rows` rows, in file order, with the
-    same refusals as `schema.read_table` (a missing file, ragged rows, an encoding, names)."""
+    same refusals as `schema.read_table` (a missing file, ragged rows, an encoding, names);
+    `check=False` skips the line-by-line shape check of a CSV already read once."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise UserError(f"No table at {path!r}: the file does not exist. Check the path given "
@@ -57,7 +58,8 @@ def read_chunks(path, chunk_rows):
                         f"one of {', '.join(known)}. Save it as CSV (comma-separated, a header "
                         "row) or Parquet.")
     delimiter = "\t" if extension == ".tsv" else ","
-    schema_lib._check_csv_shape(path, "utf-8", delimiter)  # one pass, a line at a time
+    if check:
+        schema_lib._check_csv_shape(path, "utf-8", delimiter)  # one pass, a line at a time
     reader = pd.read_csv(path, sep=delimiter, encoding="utf-8-sig", skipinitialspace=True,
                          chunksize=chunk_rows, low_memory=False)
     seen = False
@@ -248,7 +250,7 @@ def write_row_cache(run_dir, path, chunk_rows, holdout, seed, transformer, scan)
     options = [[] for _ in range(transformer.condition_dim)]
     offset = 0
     try:
-        for index, chunk in enumerate(read_chunks(path, chunk_rows)):
+        for index, chunk in enumerate(read_chunks(path, chunk_rows, check=False)):
             chunk.columns = [str(name) for name in chunk.columns]
             train = chunk[~held_out(seed, index, len(chunk), holdout)]
             part = transformer.transform(train.reset_index(drop=True),

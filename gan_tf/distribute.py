@@ -15,6 +15,7 @@ when there is no chief) writes the run directory, the others train on a private 
 checkpoints that is deleted at the end. `is_chief` tells them apart.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -156,6 +157,26 @@ def check_same_start(strategy, epoch, step):
 
 FAILED_PEER_ERRORS = ("UnavailableError", "AbortedError", "DeadlineExceededError",
                       "CancelledError")
+
+
+@contextlib.contextmanager
+def peer_failures_as_user_errors(strategy):
+    """Inside it, a collective that failed because another worker died (under
+    `multi_worker`) is raised as `peer_failure`'s one-line UserError; other errors pass."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.OpError as error:
+        failure = peer_failure(error) if is_multi_worker(strategy) else None
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def fingerprint_line(model):
+    """The line every worker logs at the end, equal on workers that stayed in step."""
+    return f"Weights fingerprint (the same on every worker): {weights_fingerprint(model)}"
 
 
 def peer_failure(error):

@@ -90,7 +90,7 @@ def train(config, extra_callbacks=(), verbose=2):
     if strategy.num_replicas_in_sync > 1 or distribute.is_multi_worker(strategy):
         _logger.info(f"Distributed: {distribute.describe(strategy)}; "
                      f"global batch {config.batch_size}.")
-    try:
+    with distribute.peer_failures_as_user_errors(strategy):
         if not distribute.is_chief(strategy):
             return _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
                                          strategy, None, tuple(extra_callbacks), verbose,
@@ -102,15 +102,8 @@ def train(config, extra_callbacks=(), verbose=2):
         # One process per run directory; the kernel drops the lock if this one is killed.
         with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
             result = _train_locked(run)
-    except tf.errors.OpError as error:
-        failure = distribute.peer_failure(error) if distribute.is_multi_worker(
-            strategy) else None
-        if failure is None:
-            raise
-        raise failure from None
     if distribute.is_multi_worker(strategy):
-        _logger.info(f"Weights fingerprint (the same on every worker): "
-                     f"{distribute.weights_fingerprint(gan)}")
+        _logger.info(distribute.fingerprint_line(gan))
     return result
 
 
@@ -151,8 +144,7 @@ def _train_as_worker(run):
         result = _train_locked(dataclasses.replace(run, run_dir=local))
     finally:
         shutil.rmtree(local, ignore_errors=True)
-    _logger.info(f"Weights fingerprint (the same on every worker): "
-                 f"{distribute.weights_fingerprint(run.gan)}")
+    _logger.info(distribute.fingerprint_line(run.gan))
     return dataclasses.replace(result, run_dir=run.run_dir, export_path=None)
 
 

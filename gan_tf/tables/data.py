@@ -98,9 +98,12 @@ def read_transformer(run_dir):
     return TableTransformer.from_json(_read_json(run_dir, TRANSFORMER_FILE))
 
 
-def _read_json(run_dir, name):
+def _read_json(run_dir, name, required=True):
+    """A JSON file of a table run; without it, a UserError (or None when not `required`)."""
     path = os.path.join(run_dir, name)
     if not os.path.isfile(path):
+        if not required:
+            return None
         raise UserError(f"{run_dir} is not a table run: it has no {name}. Pass the run "
                         "directory of `python -m gan_tf.train --dataset=csv:PATH`.")
     try:

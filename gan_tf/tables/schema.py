@@ -9,6 +9,7 @@ says how to turn the transformer's values back into the original, typed columns
 (`decode_column`). pandas and numpy only: no TensorFlow.
 """
 
+import contextlib
 import csv
 import dataclasses
 import math
@@ -259,15 +260,24 @@ def read_table(path, encoding="utf-8"):
     return frame
 
 
-def _read_parquet(path):
+@contextlib.contextmanager
+def parquet_errors(path):
+    """Inside it, a missing pyarrow or an unreadable Parquet file is one UserError."""
     try:
-        return pd.read_parquet(path)
+        yield
     except ImportError as error:
         raise UserError(f"Reading Parquet ({path!r}) needs pyarrow: pip install pyarrow, or "
                         f"save the table as CSV. ({error})") from None
+    except UserError:
+        raise
     except Exception as error:  # noqa: BLE001 - pyarrow raises many types for a bad file
         raise UserError(f"Cannot read {path!r} as Parquet: {str(error).splitlines()[0]}. Is "
                         "it a Parquet file? Save it again, or as CSV.") from None
+
+
+def _read_parquet(path):
+    with parquet_errors(path):
+        return pd.read_parquet(path)
 
 
 def _read_csv(path, encoding, delimiter):

@@ -74,19 +74,11 @@ def read_chunks(path, chunk_rows, check=True):
 
 
 def _parquet_chunks(path, chunk_rows):
-    try:
+    with schema_lib.parquet_errors(path):
         import pyarrow.parquet as pq
 
-        parquet = pq.ParquetFile(path)
-        batches = parquet.iter_batches(batch_size=chunk_rows)
-    except ImportError as error:
-        raise UserError(f"Reading Parquet ({path!r}) needs pyarrow: pip install pyarrow, or "
-                        f"save the table as CSV. ({error})") from None
-    except Exception as error:  # noqa: BLE001 - pyarrow raises many types for a bad file
-        raise UserError(f"Cannot read {path!r} as Parquet: {str(error).splitlines()[0]}. Is "
-                        "it a Parquet file? Save it again, or as CSV.") from None
-    for batch in batches:
-        yield batch.to_pandas()
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            yield batch.to_pandas()
 
 
 def held_out(seed, chunk_index, num_rows, holdout):
@@ -288,15 +280,7 @@ def write_stream_record(run_dir, record):
 
 def read_stream_record(run_dir):
     """`data/stream.json` of a streamed run, or None for a run that read its table whole."""
-    path = os.path.join(run_dir, STREAM_FILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except (OSError, ValueError) as error:
-        raise UserError(f"Cannot read {path}: {error}. Was it edited or truncated? Train the "
-                        "run again (another --output_dir) to rewrite it.") from None
+    return data_lib._read_json(run_dir, STREAM_FILE, required=False)
 
 
 def has_row_cache(run_dir):

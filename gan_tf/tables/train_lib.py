@@ -195,7 +195,7 @@ def train(config, extra_callbacks=(), verbose=2):
                      f"{config.batch_size}.")
     session = _Session(config, run_dir, gan, strategy, steps_per_epoch, tuple(extra_callbacks),
                        verbose, table, train_rows)
-    try:
+    with distribute.peer_failures_as_user_errors(strategy):
         if not distribute.is_chief(strategy):
             result = _train_as_worker(session)
         else:
@@ -210,15 +210,8 @@ def train(config, extra_callbacks=(), verbose=2):
                         _write_streamed_rows(config, run_dir, table, transformer, streamed)
                 write_config(run_dir, config, table, transformer)
                 result = _train_locked(session)
-    except tf.errors.OpError as error:
-        failure = distribute.peer_failure(error) if distribute.is_multi_worker(
-            strategy) else None
-        if failure is None:
-            raise
-        raise failure from None
     if distribute.is_multi_worker(strategy):
-        _logger.info(f"Weights fingerprint (the same on every worker): "
-                     f"{distribute.weights_fingerprint(gan)}")
+        _logger.info(distribute.fingerprint_line(gan))
     return dataclasses.replace(result, transformer_seconds=transformer_seconds)
 
 

@@ -73,6 +73,19 @@ def test_nan_scores_are_written_as_null_and_without_holdout_only_quality(frames,
     assert evaluate_lib.summary_lines(report)[-1].startswith("Skipped: detection")
 
 
+def test_a_table_without_strong_real_trends_prints_no_pair_trend_score():
+    # Independent columns: no pair meets SDMetrics' thresholds, the pair-trend score is
+    # missing (null once written), and the summary says so instead of failing to format it.
+    report = {"rows": {"train": 100, "holdout": 0, "synthetic": 100},
+              "quality": {"score": 0.9, "column_shapes": 0.9, "column_pair_trends": None},
+              "skipped": "detection, efficacy and privacy need held-out real rows"}
+    line = evaluate_lib.summary_lines(report)[0]
+    assert line.startswith("Quality (SDMetrics): 0.900 (column shapes 0.900, no column pair "
+                           "with a strong real trend")
+    report["quality"]["column_pair_trends"] = float("nan")
+    assert "no column pair with a strong real trend" in evaluate_lib.summary_lines(report)[0]
+
+
 def test_trend_difference_matrix(frames):
     train, holdout, synthetic = frames
     names, same = plots.trend_difference_matrix(train, train, KINDS)

@@ -113,8 +113,11 @@ def summary_lines(report):
     """The report as printable lines: one per score, with the rows it used."""
     rows = report["rows"]
     quality = report["quality"]
+    trends = quality["column_pair_trends"]
+    trends = (f"pair trends {trends:.3f}" if trends is not None and trends == trends else
+              "no column pair with a strong real trend, so no pair-trend score")
     line = (f"Quality (SDMetrics): {quality['score']:.3f} (column shapes "
-            f"{quality['column_shapes']:.3f}, pair trends {quality['column_pair_trends']:.3f})"
+            f"{quality['column_shapes']:.3f}, {trends})"
             f" of {rows['synthetic']:,} synthetic against {rows['train']:,} training rows")
     if "holdout_score" in quality:
         line += f"; {rows['holdout']:,} held-out real rows score {quality['holdout_score']:.3f}"

@@ -259,18 +259,27 @@ class TableGAN(gan_lib.GAN):
         start = replica * batch_size
         return options[start:start + batch_size]
 
+    def sampled_positions(self, counts, starts, num_rows, batch_size, step):
+        """Training-by-sampling's draw for a step: `(options, positions)`, the conditional
+        vector's options (None without discrete columns) and, per row, its position in the
+        per-option row index (`starts[option]` + a uniform pick among `counts[option]`
+        rows), or the row itself without discrete columns. In memory (`_real_batch`) and for
+        a streamed table (`stream.StreamedRows`) alike."""
+        uniforms = self._draw(D_ROWS, step, batch_size, kind="uniform")
+        if not self.condition_dim:
+            return None, tf.cast(uniforms * num_rows, starts.dtype)
+        options = self._draw_options(D_OPTIONS, step, batch_size)
+        chosen = tf.gather(counts, options)
+        within = tf.minimum(tf.cast(uniforms * tf.cast(chosen, tf.float32), chosen.dtype),
+                            chosen - 1)
+        return options, tf.gather(starts, options) + tf.cast(within, starts.dtype)
+
     def _real_batch(self, batch_size, step):
         """Training-by-sampling: the conditions and the real rows that match them."""
         data = self._training_rows()
-        uniforms = self._draw(D_ROWS, step, batch_size, kind="uniform")
-        if not self.condition_dim:
-            index = tf.cast(uniforms * data["num_rows"], tf.int32)
-            return self._conditions(None, batch_size), tf.gather(data["rows"], index)
-        options = self._draw_options(D_OPTIONS, step, batch_size)
-        counts = tf.gather(data["option_counts"], options)
-        within = tf.minimum(tf.cast(uniforms * tf.cast(counts, tf.float32), tf.int32),
-                            counts - 1)
-        index = tf.gather(data["option_rows"], tf.gather(data["option_starts"], options) + within)
+        options, positions = self.sampled_positions(
+            data["option_counts"], data["option_starts"], data["num_rows"], batch_size, step)
+        index = positions if options is None else tf.gather(data["option_rows"], positions)
         return self._conditions(options, batch_size), tf.gather(data["rows"], index)
 
     def _fake_rows(self, conditions, latent_stream, gumbel_stream, step, batch_size):

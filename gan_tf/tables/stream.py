@@ -310,43 +310,33 @@ class StreamedRows:
                             "expected). Train the run again (another --output_dir).")
         self.num_rows = len(self.rows)
 
-    def _gather(self, options, uniforms):
-        """Training-by-sampling on the host: for each option, a row that has it (as
-        `TableGAN._real_batch` picks one from rows in memory)."""
-        if not len(self.counts):
-            index = (uniforms * self.num_rows).astype(np.int64)
-        else:
-            counts = self.counts[options]
-            within = np.minimum((uniforms * counts.astype(np.float32)).astype(np.int64),
-                                counts - 1)
-            index = np.asarray(self.option_rows[self.starts[options] + within], np.int64)
-        order = np.argsort(index, kind="stable")  # read the file forwards
+    def _gather(self, positions):
+        """The rows at `positions` of the per-option index (or the rows themselves for a table
+        without discrete columns), read from the file in ascending order."""
+        index = positions if not len(self.counts) else np.asarray(self.option_rows[positions],
+                                                                  np.int64)
+        order = np.argsort(index, kind="stable")
         rows = np.empty((len(index), self.rows.shape[1]), np.float32)
         rows[order] = self.rows[index[order]]
         return rows
 
     def dataset(self, gan, batch_size, first_step, num_steps):
         """`num_steps` global batches `{"conditions", "rows"}` for optimizer steps
-        `first_step, first_step + 1, ...`, a pure function of (seed, step)."""
+        `first_step, first_step + 1, ...`: `TableGAN.sampled_positions`' draws of (seed,
+        step), as in memory, with the rows gathered from the file."""
         import tensorflow as tf
 
-        from gan_tf.tables import model as model_lib
-
         width = self.rows.shape[1]
+        counts, starts = tf.constant(self.counts), tf.constant(self.starts)
 
+        # Traced here, outside any strategy's scope: one replica, so the draws are the
+        # global batch's, which a strategy then splits across its replicas.
         def batch(step):
-            uniforms = model_lib.table_draw(gan.seed, model_lib.D_ROWS, step, [batch_size],
-                                            "uniform")
-            if gan.condition_dim:
-                options = model_lib.draw_options(gan.training_log_probabilities, batch_size,
-                                                 gan._key(model_lib.D_OPTIONS, step))
-            else:
-                options = tf.zeros([batch_size], tf.int32)
-            rows = tf.numpy_function(self._gather, [options, uniforms], tf.float32,
-                                     stateful=False)
-            rows = tf.ensure_shape(rows, [batch_size, width])
-            return {"conditions": gan._conditions(options if gan.condition_dim else None,
-                                                  batch_size), "rows": rows}
+            options, positions = gan.sampled_positions(counts, starts, self.num_rows,
+                                                       batch_size, step)
+            rows = tf.numpy_function(self._gather, [positions], tf.float32, stateful=False)
+            return {"conditions": gan._conditions(options, batch_size),
+                    "rows": tf.ensure_shape(rows, [batch_size, width])}
 
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -342,6 +343,8 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         tab.on("request", lambda request: requests.append(request.url))
         errors = []
         tab.on("pageerror", lambda error: errors.append(str(error)))
+        early = context.new_page()  # opened before any answer is saved
+        early.goto(url)
         tab.goto(url)
         tab.fill("#rater", "Ada")
         tab.click("#start")
@@ -381,18 +384,22 @@ def test_a_rater_takes_the_page_in_headless_chromium(page, held_out_run, tmp_pat
         assert tab.inner_text("#progress") == "Image 4 of 20"
         # Closing and reopening the page keeps the progress. A rater reopens after seconds; a
         # reload() at once can race Chromium's own storage: under load its localStorage
-        # writes can still be on their way from the page and are then lost (1 of 40 reloads
-        # on 2 busy cores, with a bare page of five setItem calls). So the test waits, as a
-        # person would, until another tab of the browser sees the saved answers, then reopens.
-        probe = context.new_page()
-        probe.goto(url)
-        probe.wait_for_function(
-            "key => (JSON.parse(localStorage.getItem(key) || 'null') || {answers: []})"
-            ".answers.length === 3", arg="gan_tf_human_" + key["page_id"], timeout=30_000)
-        probe.close()
-        tab.reload()
-        playwright.expect(tab.locator("#progress")).to_have_text("Image 4 of 20",
-                                                                 timeout=30_000)
+        # writes can reach the browser's store only after the reopened page has read it
+        # (1 of 60 immediate reloads on 2 busy cores with a bare page; a later load sees
+        # them). So the test reopens as a person would, a second apart, for up to 30 s.
+        deadline = time.monotonic() + 30
+        while True:
+            tab.reload()
+            if tab.inner_text("#progress") == "Image 4 of 20" or time.monotonic() > deadline:
+                break
+            tab.wait_for_timeout(1000)
+        assert tab.inner_text("#progress") == "Image 4 of 20"
+        # A page that loaded before the answers reached the store shows the start screen;
+        # Start then takes the saved answers up instead of overwriting them with none.
+        assert early.is_visible("#start") and early.inner_text("#progress") == ""
+        early.click("#start")
+        assert early.inner_text("#progress") == "Image 4 of 20"
+        early.close()
         for item in range(3, 20):
             if item == 19:
                 with tab.expect_download() as waiting:

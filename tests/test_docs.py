@@ -360,12 +360,14 @@ def names_in_code():
             elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
                   and id(node) not in docstrings):
                 literals.add(node.value)
-    return literals, patterns
+    # Compiled once: there are more patterns than `re`'s cache holds.
+    return literals, [re.compile(pattern) for pattern in sorted(patterns)]
 
 
+@functools.lru_cache(maxsize=None)
 def written_by_code(name):
     literals, patterns = names_in_code()
-    return name in literals or any(re.fullmatch(pattern, name) for pattern in patterns)
+    return name in literals or any(pattern.fullmatch(name) for pattern in patterns)
 
 
 _REPO_ROOTS = ("docs", "examples", "benchmarks", "gan_tf", "tests", ".ci")

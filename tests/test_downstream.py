@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from conftest import REPO, run_python, tiny_config, trained_run_copy, write_image_folder
+from conftest import REPO, run_python, run_python_together, tiny_config, trained_run_copy, write_image_folder
 from gan_tf import data as data_lib
 from gan_tf import downstream, runs, stats, train_lib
 from gan_tf.errors import UserError
@@ -370,18 +370,18 @@ def test_a_users_classifier_is_trained_from_scratch_in_every_arm(held_out_run, t
 @pytest.mark.slow
 def test_the_cli_reports_and_refuses_with_exit_codes(held_out_run, tmp_path):
     run = held_out_run.output_dir
-    done = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
-                       "--downstream_seeds=1", "--downstream_steps=5", "--num_generated=50",
-                       "--augmentation=light", "--sample_filter=none",
-                       f"--output={tmp_path / 'cli'}"], cwd=REPO)
+    (tmp_path / "empty").mkdir()
+    done, bad, missing = run_python_together([  # independent: side by side
+        (["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream", "--downstream_seeds=1",
+          "--downstream_steps=5", "--num_generated=50", "--augmentation=light",
+          "--sample_filter=none", f"--output={tmp_path / 'cli'}"], REPO),
+        (["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
+          "--generated_fraction=1.5"], REPO),
+        (["-m", "gan_tf.evaluate", f"--run_dir={tmp_path / 'empty'}", "--downstream"], REPO)])
     assert done.returncode == 0, done.stderr
     assert "Verdict: generated data" in done.stdout and "real + augmentation" in done.stdout
     assert os.path.isfile(tmp_path / "cli" / "report.json")
-    bad = run_python(["-m", "gan_tf.evaluate", f"--run_dir={run}", "--downstream",
-                      "--generated_fraction=1.5"], cwd=REPO)
     assert bad.returncode == 2 and "generated_fraction=1.5" in bad.stderr
-    missing = run_python(["-m", "gan_tf.evaluate", f"--run_dir={tmp_path}", "--downstream"],
-                         cwd=REPO)
     assert missing.returncode == 2 and "needs a training run directory" in missing.stderr
 
 

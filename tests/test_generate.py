@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import ACROSS_BATCH_SIZES_ATOL, run_python
+from conftest import ACROSS_BATCH_SIZES_ATOL, run_python, run_python_together
 from gan_tf import generate_lib
 from gan_tf.config import TrainConfig
 from gan_tf.errors import UserError
@@ -359,14 +359,14 @@ def test_cli_module_does_not_import_tensorflow_to_check_flags():
 
 @pytest.mark.slow
 def test_cli_exit_codes_for_a_bad_model_and_labels_the_model_lacks(conditional_run, tmp_path):
-    missing = run_python(["-m", "gan_tf.generate", f"--model={tmp_path / 'nowhere'}",
-                          f"--output={tmp_path / 'out'}"], cwd=str(tmp_path))
+    missing, out_of_range = run_python_together([  # side by side: their imports overlap
+        (["-m", "gan_tf.generate", f"--model={tmp_path / 'nowhere'}",
+          f"--output={tmp_path / 'out'}"], str(tmp_path)),
+        (["-m", "gan_tf.generate", f"--model={conditional_run}", "--labels=3,12",
+          f"--output={tmp_path / 'out'}"], str(tmp_path))])
     assert missing.returncode == 1, (missing.stdout, missing.stderr)
     assert missing.stderr.strip().splitlines()[-1].startswith("error: Cannot generate from")
     assert "Traceback" not in missing.stderr
-    out_of_range = run_python(["-m", "gan_tf.generate", f"--model={conditional_run}",
-                               "--labels=3,12", f"--output={tmp_path / 'out'}"],
-                              cwd=str(tmp_path))
     assert out_of_range.returncode == 2, (out_of_range.stdout, out_of_range.stderr)
     assert "Received: labels='3,12'" in out_of_range.stderr
     assert "Traceback" not in out_of_range.stderr

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gan_tf import human, runs, stats
-from conftest import run_python, trained_run_copy
+from conftest import run_python, run_python_together, trained_run_copy
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # Chromium's flags for a closed network (FINDINGS / env notes): no background connections.
@@ -307,11 +307,14 @@ def test_the_cli_makes_a_page_scores_answers_and_refuses_bad_flags(held_out_run,
                          f"--human_results={answers}", f"--output={tmp_path / 'out'}"])
     assert result.returncode == 0, result.stderr
     assert "error rate 50.0%" in result.stdout and "Report:" in result.stdout
-    for flags, message in [(["--human", "--downstream"], "Choose one of"),
-                           (["--human", "--human_images=7"], "human_images=7"),
-                           (["--human", "--output=/tmp/x"], "--output would do nothing"),
-                           ([f"--human_results={tmp_path / 'missing.json'}"], "does not exist")]:
-        result = run_python(["-m", "gan_tf.evaluate", f"--run_dir={held_out_run}"] + flags)
+    cases = [(["--human", "--downstream"], "Choose one of"),
+             (["--human", "--human_images=7"], "human_images=7"),
+             (["--human", "--output=/tmp/x"], "--output would do nothing"),
+             ([f"--human_results={tmp_path / 'missing.json'}"], "does not exist")]
+    results = run_python_together([  # independent: side by side
+        (["-m", "gan_tf.evaluate", f"--run_dir={held_out_run}"] + flags, None)
+        for flags, _ in cases])
+    for (flags, message), result in zip(cases, results, strict=True):
         assert result.returncode in (1, 2) and message in result.stderr, result.stderr
 
 

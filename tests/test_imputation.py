@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from conftest import run_python
+from conftest import run_python_together
 from gan_tf import cli
 from gan_tf.errors import UserError
 from gan_tf.imputation import classical, compare, fill, gain, impute_lib, masks, training
@@ -432,18 +432,18 @@ def test_bad_flags_are_refused_with_one_message(argv, message):
 def test_cli_fills_a_table_and_refuses_bad_input_without_traceback(tmp_path):
     table = write_mixed_csv(tmp_path / "t.csv")
     output = tmp_path / "out.csv"
-    result = run_python(["-m", "gan_tf.impute", f"--data={table}", f"--output={output}",
-                         "--method=mice"])
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
+    result, bad, flag = run_python_together([  # independent: side by side
+        (["-m", "gan_tf.impute", f"--data={table}", f"--output={output}", "--method=mice"],
+         None),
+        (["-m", "gan_tf.impute", f"--data={tmp_path / 'ragged.csv'}",
+          f"--output={tmp_path / 'x.csv'}"], None),
+        (["-m", "gan_tf.impute", f"--data={table}", "--output=x.csv", "--hint_rate=2"], None)])
     assert result.returncode == 0, result.stderr
     assert read_table(output).notna().all().all()
-    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3\n")
-    bad = run_python(["-m", "gan_tf.impute", f"--data={tmp_path / 'ragged.csv'}",
-                      f"--output={tmp_path / 'x.csv'}"])
     assert bad.returncode == cli.EXIT_ERROR
     assert "Traceback" not in bad.stderr and bad.stderr.count("error:") == 1
     assert not (tmp_path / "x.csv").exists()
-    flag = run_python(["-m", "gan_tf.impute", f"--data={table}", "--output=x.csv",
-                       "--hint_rate=2"])
     assert flag.returncode == cli.EXIT_BAD_FLAGS and "hint_rate" in flag.stderr
     assert "Traceback" not in flag.stderr
 

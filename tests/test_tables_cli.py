@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import (REPO, TRAIN_DRIVER, assert_same_checkpoints, marker_directory,
-                      run_python, wait_for_marker)
+                      run_python, run_python_together, wait_for_marker)
 from gan_tf.tables import config as config_lib
 from gan_tf.tables import sampling
 from gan_tf.tables import train_lib
@@ -88,6 +88,7 @@ def test_generate_and_export_commands(reference, tmp_path):
                        f"--output={parquet}", "--format=parquet", "--condition=balanced"])
     assert done.returncode == 0, done.stderr
     assert pd.read_parquet(parquet)["label"].tolist() == [0, 1] * 5
+    commands, checks = [], []  # independent refusals, run side by side
     for flags, code, message in (
             (["--num_rows=5", f"--output={output}"], 2, "already exists"),
             (["--num_rows=5", f"--output={tmp_path / 'x.csv'}", "--condition=city"], 2,
@@ -97,7 +98,9 @@ def test_generate_and_export_commands(reference, tmp_path):
             ([f"--output={tmp_path / 'x.csv'}"], 2, "--num_rows is required"),
             (["--num_rows=5", f"--output={tmp_path / 'x.csv'}", "--labels=0"], 2,
              "table run")):
-        done = run_python(["-m", "gan_tf.generate", f"--model={reference}", *flags])
+        commands.append((["-m", "gan_tf.generate", f"--model={reference}", *flags], None))
+        checks.append((code, message))
+    for done, (code, message) in zip(run_python_together(commands), checks):
         assert done.returncode == code and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.csv").exists()
@@ -113,6 +116,7 @@ def test_generate_and_export_commands(reference, tmp_path):
 def test_train_command_refuses_bad_tables_and_flags(table, tmp_path):
     ragged = tmp_path / "ragged.csv"
     ragged.write_text("a,b\n1,2\n3\n")
+    commands, checks = [], []  # independent refusals, run side by side
     for flags, code, message in (
             ([f"--dataset=csv:{ragged}"], 1, "line 3 has 1 fields"),
             ([f"--dataset=csv:{table}", "--target=nope"], 1, "argument target"),
@@ -122,7 +126,10 @@ def test_train_command_refuses_bad_tables_and_flags(table, tmp_path):
             ([f"--dataset=csv:{table}", "--stream_chunk_rows=-1"], 2, "stream_chunk_rows"),
             (["--dataset=embedded_mnist", "--stream_chunk_rows=1000"], 2,
              "--stream_chunk_rows with --dataset=embedded_mnist: it is a setting of table runs")):
-        done = run_python(["-m", "gan_tf.train", *flags, f"--output_dir={tmp_path / 'run'}"])
+        commands.append((["-m", "gan_tf.train", *flags, f"--output_dir={tmp_path / 'run'}"],
+                         None))
+        checks.append((code, message))
+    for done, (code, message) in zip(run_python_together(commands), checks):
         assert done.returncode == code and message in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()

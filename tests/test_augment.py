@@ -56,6 +56,7 @@ def test_diff_augment_is_differentiable_and_keeps_shape():
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+@pytest.mark.slow
 def test_gan_trains_with_diffaugment(architecture):
     from test_gan import make_gan, real_images
 
@@ -66,6 +67,7 @@ def test_gan_trains_with_diffaugment(architecture):
         make_gan(augment="ada2")
 
 
+@pytest.mark.slow
 def test_d_sees_augmented_images():
     """The same step from the same weights and draws learns something else with DiffAugment
     (and exactly the same without)."""

@@ -16,6 +16,7 @@ import campaign
 from gan_tf.errors import UserError
 
 
+@pytest.mark.slow
 def test_the_same_seed_draws_the_same_cases_and_another_seed_others():
     first = campaign.draw_cases(12, seed=5)
     again = campaign.draw_cases(12, seed=5)

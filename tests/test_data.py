@@ -439,6 +439,7 @@ def test_bad_data_fails_through_train_before_anything_is_written(case, make_tiny
     assert sorted(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.slow
 def test_a_conditional_run_trains_on_an_array_file(make_tiny_config, tmp_path):
     import json
 

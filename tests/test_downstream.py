@@ -141,6 +141,7 @@ def held_out_run(tmp_path_factory):
                             conditional=True, holdout=0.2, max_examples=200, batch_size=50)
 
 
+@pytest.mark.slow
 def test_the_run_records_its_holdout_and_never_trains_or_judges_on_it(held_out_run,
                                                                      monkeypatch):
     run_dir = held_out_run.output_dir
@@ -178,6 +179,7 @@ def test_evaluate_judges_a_held_out_run_without_its_test_images(held_out_run, tm
     assert report["dataset"]["trained_on"] == 200
 
 
+@pytest.mark.slow
 def test_the_holdout_is_stable_across_resume_and_a_changed_dataset_is_refused(tmp_path):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (60, 8, 8, 1), dtype=np.uint8)
@@ -214,6 +216,7 @@ def test_a_holdout_needs_labels_and_a_fraction(tmp_path):
 # --- The report -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_tiny_report_trains_five_paired_arms_and_writes_its_files(held_out_run, messages):
     report, output_dir = downstream.downstream_report(held_out_run.output_dir,
                                                       downstream.Options(**QUICK))
@@ -332,6 +335,7 @@ def test_a_run_without_holdout_or_labels_for_its_samples_is_refused(make_tiny_co
         assert not os.path.exists(os.path.join(run.output_dir, "evaluation"))
 
 
+@pytest.mark.slow
 def test_too_few_held_out_images_and_a_mismatched_classifier_are_refused(tmp_path,
                                                                          held_out_run):
     config = trained_on_an_array(tmp_path, 16, 0.2)  # 3 of each class of 16 held out
@@ -385,6 +389,7 @@ def test_the_cli_reports_and_refuses_with_exit_codes(held_out_run, tmp_path):
     assert missing.returncode == 2 and "needs a training run directory" in missing.stderr
 
 
+@pytest.mark.slow
 def test_a_classifier_fit_depends_on_its_seed_alone():
     """The same seed trains the same classifier whatever was trained before it in the
     process (the global seeds are set before tf.data draws its shuffles), and augmentation

@@ -122,6 +122,7 @@ def test_one_constant_image_covers_one_class_and_is_called_collapse(digits, judg
     assert judge.accuracy > 0.9
 
 
+@pytest.mark.slow
 def test_copies_of_training_images_are_flagged_as_memorization(digits, judge, judged_digits):
     real = judged_digits
     report = evaluate_lib.score_samples(judge, real, np.asarray(data_lib.to_float(
@@ -131,6 +132,7 @@ def test_copies_of_training_images_are_flagged_as_memorization(digits, judge, ju
     assert memorization["close_fraction"] > 10 * memorization["expected_close_fraction"]
 
 
+@pytest.mark.slow
 def test_evaluate_writes_the_report_and_plots(digits, judge, tmp_path):
     sampler = StubSampler(real_images(digits, 40, offset=100), num_classes=10)
     metrics_path = tmp_path / "metrics.jsonl"
@@ -237,6 +239,7 @@ def test_sample_quality_resumes_its_best_and_starts_anew_for_another_sample_coun
     assert other.best is None and "keeping a new best" in scored.messages[-1]
 
 
+@pytest.mark.slow
 def test_training_time_scores_and_evaluate_compute_fd_kid_and_coverage_alike(digits, judge,
                                                                             judged_digits):
     real = judged_digits
@@ -321,6 +324,7 @@ def test_evaluate_cli_exit_codes_for_bad_flags_and_a_missing_run(evaluated_run, 
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow
 def test_memorization_uses_the_real_images_not_trained_on(digits, judge, tmp_path):
     trained = data_lib.subset_indices(digits.labels, len(digits), 500, seed=0)
     copies = StubSampler(np.asarray(data_lib.to_float(digits.images[trained])))

@@ -397,6 +397,7 @@ def test_quantized_litert_exports_are_smaller_and_close(exportable_runs, quantiz
                                atol=TOLERANCE[quantization])
 
 
+@pytest.mark.slow
 def test_an_export_of_an_export_and_of_a_keras_file_carry_the_same_generator(
         exportable_runs, tmp_path):
     import keras
@@ -441,6 +442,7 @@ def test_an_existing_output_is_never_overwritten(exportable_runs, tmp_path):
     assert os.listdir(existing) == ["keep.txt"]
 
 
+@pytest.mark.slow
 def test_a_litert_export_is_not_a_model_to_sample_or_export_from(exportable_runs, tmp_path):
     from gan_tf import samplers
 

@@ -39,6 +39,7 @@ def test_held_out_split_is_balanced_disjoint_and_seeded(digits):
                               features.held_out_split(digits.labels, 5000, seed=1)[1])
 
 
+@pytest.mark.slow
 def test_domain_classifier_trains_once_then_loads_from_the_cache(digits, tmp_path, messages):
     small = data_lib.subset(digits, 1000)
     judge = features.DomainClassifier.for_dataset(small, cache=tmp_path, epochs=3)
@@ -64,6 +65,7 @@ def test_domain_classifier_needs_labels(digits, tmp_path):
         features.DomainClassifier.for_dataset(unlabelled, cache=tmp_path)
 
 
+@pytest.mark.slow
 def test_keras_inception_plumbing_with_random_weights():
     extractor = features.KerasInceptionExtractor("random")
     images = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)

@@ -86,6 +86,7 @@ def test_without_the_callbacks_state_a_resumed_log_differs(tmp_path):
     assert reference != resumed
 
 
+@pytest.mark.slow
 def test_a_relative_checkpoint_folder_is_read_back_by_a_fresh_callback(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = foreign_models.make_wgan_gp()

@@ -27,6 +27,7 @@ def real_images(count=32, seed=0):
 
 
 @pytest.mark.parametrize("architecture", ["mlp", "dcgan"])
+@pytest.mark.slow
 def test_fit_updates_both_networks_and_logs_the_metrics(architecture):
     gan = make_gan(architecture=architecture)
     before_g = [w.copy() for w in gan.generator.get_weights()]
@@ -47,6 +48,7 @@ def test_fit_updates_both_networks_and_logs_the_metrics(architecture):
     assert int(gan.generator_optimizer.iterations) == 8
 
 
+@pytest.mark.slow
 def test_minimax_objective_is_the_design_notes():
     gan = make_gan(loss="minimax")
     assert gan.generator_loss_fn is losses.minimax_generator_loss
@@ -179,6 +181,7 @@ def test_generator_without_input_layer_needs_latent_dim():
     else pytest.param(loss, architecture, marks=pytest.mark.slow)
     for architecture in ("mlp", "dcgan", "resnet")
     for loss in ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares")])
+@pytest.mark.slow
 def test_every_loss_on_every_architecture_trains(loss, architecture):
     gan = make_gan(loss=loss, architecture=architecture)
     kernels = [v for v in gan.generator.trainable_variables
@@ -235,6 +238,7 @@ def test_compile_options_survive_keras_file_round_trip(tmp_path):
             loaded.mode_seeking_weight) == ("hinge", 5.0, 2, 0.5)
 
 
+@pytest.mark.slow
 def test_ema_generator_holds_the_optimizer_averages():
     gan = make_gan(architecture="dcgan",
                    generator_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5, use_ema=True,
@@ -320,6 +324,7 @@ def test_conditional_gan_refuses_unlabelled_data_and_mismatched_networks():
             networks.make_discriminator("mlp", (12, 12, 1)))
 
 
+@pytest.mark.slow
 def test_ada_probability_follows_the_sign_of_d_on_real_images():
     # (The step size, sign(r_t - target) * images / ramp, is augment.ada_adjustment's test.)
     assert float(make_gan(augment="ada").ada_p) == 0
@@ -329,6 +334,7 @@ def test_ada_probability_follows_the_sign_of_d_on_real_images():
     assert all(0 <= p <= 1 for p in history["ada_p"]) and max(history["ada_p"]) > 0
 
 
+@pytest.mark.slow
 def test_ada_probability_is_checkpointed_and_compile_options_round_trip(tmp_path):
     from gan_tf.callbacks import ResumableCheckpoint
 
@@ -397,6 +403,7 @@ def test_simultaneous_update_is_the_tutorial_step_on_gan_tf_latents():
         make_gan(update="simultaneous", discriminator_steps=2)
 
 
+@pytest.mark.slow
 def test_mode_seeking_is_a_hand_written_step_with_paired_labels():
     """mode_seeking: G's batch drawn in two halves for the same labels, penalty added to G."""
     gan = make_conditional_gan("mlp", mode_seeking=2.0)

@@ -50,6 +50,7 @@ def _expected_pixels(sampler, num_images, seed, classes, batch_size=500):
                                      batch_size=batch_size)), plan
 
 
+@pytest.mark.slow
 def test_sampler_of_a_run_describes_it_and_matches_gan_generate(conditional_run,
                                                                 conditional_sampler):
     from gan_tf import train_lib

@@ -69,6 +69,7 @@ def test_only_bfloat16_on_a_cpu_without_it_is_warned_about():
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "float32"])
+@pytest.mark.slow
 def test_train_warns_once_at_start_on_a_cpu_without_bfloat16(precision, make_tiny_config,
                                                              monkeypatch, messages):
     from gan_tf import train_lib

@@ -88,6 +88,7 @@ def epochs(health, logs_per_epoch, start=0):
 # --- Real runs -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_healthy_run_logs_every_key_and_gives_no_warning(make_tiny_config, messages):
     images, _ = digits()
     health = TrainingHealth(real_images=images, **QUICK)
@@ -103,6 +104,7 @@ def test_a_healthy_run_logs_every_key_and_gives_no_warning(make_tiny_config, mes
     assert health.events == [] and messages == []
 
 
+@pytest.mark.slow
 def test_a_frozen_generator_is_overpowered_and_warned_about_once(make_tiny_config, messages):
     images, _ = digits()
     health = TrainingHealth(real_images=images, **QUICK)
@@ -121,6 +123,7 @@ def test_a_frozen_generator_is_overpowered_and_warned_about_once(make_tiny_confi
     assert result.history["health_collapse"] == [0.0] * 7
 
 
+@pytest.mark.slow
 def test_a_generator_that_collapses_for_real_is_warned_about(make_tiny_config):
     images, _ = digits()
     health = TrainingHealth(real_images=images, **QUICK)

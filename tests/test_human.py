@@ -249,6 +249,7 @@ def test_bad_answers_files_get_one_clear_message_and_no_report(page, held_out_ru
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_the_same_file_twice_and_a_run_without_pages_are_refused(page, held_out_run, tmp_path,
                                                                  trained_tiny_config):
     key, _, _ = page

@@ -304,6 +304,7 @@ def test_compare_runs_a_downstream_check_on_a_target():
     assert 0.5 <= report["methods"]["mean"]["downstream"]["mean"] <= 1.0
 
 
+@pytest.mark.slow
 def test_compare_with_the_gan_and_mar_and_mnar():
     frame = pd.DataFrame(correlated_matrix(80), columns=list("abcd")).astype(float)
     schema = infer_schema(frame)
@@ -471,6 +472,7 @@ def test_image_masks_cut_a_square_or_pixels_in_every_channel():
     assert abs(1 - pixels.mean() - 0.3) < 0.03
 
 
+@pytest.mark.slow
 def test_impute_images_fills_holes_keeps_pixels_and_writes_the_grid(tmp_path):
     pixels = np.random.default_rng(0).integers(0, 256, (20, 8, 8, 1)).astype(np.uint8)
     np.save(tmp_path / "images.npy", pixels)
@@ -491,6 +493,7 @@ def test_impute_images_fills_holes_keeps_pixels_and_writes_the_grid(tmp_path):
         impute_lib.impute(config)
 
 
+@pytest.mark.slow
 def test_drop_rate_is_validated_kept_in_the_config_and_changes_training():
     with pytest.raises(UserError, match="drop_rate"):
         gain.GainImputer(gain.GainGenerator(2), gain.GainDiscriminator(2), drop_rate=1.0)
@@ -553,6 +556,7 @@ def test_square_drops_hide_one_square_per_chosen_image_by_seed_and_step():
     assert not np.array_equal(squares, other)
 
 
+@pytest.mark.slow
 def test_square_drops_train_images_and_are_refused_for_tables():
     from gan_tf.imputation import images
 

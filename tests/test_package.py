@@ -99,6 +99,7 @@ def test_the_package_has_no_import_cycle():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+@pytest.mark.slow
 def test_no_library_module_imports_a_command_line_module():
     offenders = {module: sorted(imported & CLI_MODULES)
                  for module, imported in import_graph().items()

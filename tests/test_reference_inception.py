@@ -270,6 +270,7 @@ def test_evaluate_with_the_reference_graph_writes_fid_kid_is(graph, tmp_path):
     assert lines[1].startswith("FID: ") and lines[2].startswith("KID: ")
 
 
+@pytest.mark.slow
 def test_a_run_scored_by_the_reference_graph_logs_fid_and_kid(graph, make_tiny_config,
                                                                messages, monkeypatch, tmp_path):
     path, sha256 = graph

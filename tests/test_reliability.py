@@ -251,6 +251,7 @@ QUIET = dict(verbose=0)
 
 
 @pytest.mark.parametrize("damage", ["zero_byte_index", "garbage_index", "garbage_state_file"])
+@pytest.mark.slow
 def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(
         damage, trained_tiny_config, make_tiny_config, capfd):
     config = trained_tiny_config(epochs=2)
@@ -273,6 +274,7 @@ def test_torn_or_garbage_checkpoint_files_fall_back_with_one_warning(
         assert err.count("Warning:") == 1 and "ckpt-2 cannot be restored" in err
 
 
+@pytest.mark.slow
 def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(trained_tiny_config,
                                                                  make_tiny_config, monkeypatch):
     from gan_tf import losses
@@ -295,6 +297,7 @@ def test_a_nan_gradient_with_a_finite_loss_stops_within_the_step(trained_tiny_co
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_a_failing_grid_write_stops_loudly_and_keeps_the_checkpoint(trained_tiny_config,
                                                                    make_tiny_config, monkeypatch):
     import errno
@@ -413,6 +416,7 @@ def _tree(folder):
     return found
 
 
+@pytest.mark.slow
 def test_more_than_128_classes_train_conditional_and_not(make_tiny_config, tmp_path):
     """129 classes of 2 images: the health monitor takes 2 samples per class, the grid 128
     rows of classes spread over all 129."""
@@ -501,6 +505,7 @@ def test_a_file_where_a_run_folder_belongs_is_refused_before_writing(trained_tin
 
 
 @pytest.mark.parametrize("damage", [b"", b"hello, I am not an array", "half", "shape"])
+@pytest.mark.slow
 def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
         trained_tiny_config, tmp_path, messages, damage):
     """A torn latents.npy is drawn again from the seed, bit-identical."""
@@ -524,12 +529,14 @@ def test_a_torn_or_garbage_latents_file_is_drawn_again_and_the_run_resumes(
     assert_same_checkpoints(reference.output_dir, resumed.output_dir, save_counter=False)
 
 
+@pytest.mark.slow
 def test_an_intact_latents_file_is_kept_without_a_word(trained_tiny_config, messages):
     config = trained_tiny_config(conditional=True)
     train_lib.train(dataclasses.replace(config, epochs=3), verbose=0)
     assert not any("unreadable" in message for message in messages)
 
 
+@pytest.mark.slow
 def test_abandoned_temporaries_are_removed_and_live_ones_kept(trained_tiny_config, tmp_path):
     """What a killed generate, export or train left is removed by the next one; a folder
     another process is building now (it holds the flock) is not."""

@@ -23,6 +23,7 @@ def frames():
     return mixed_table(400, seed=30), mixed_table(300, seed=31), mixed_table(400, seed=32)
 
 
+@pytest.mark.slow
 def test_five_paired_arms_with_intervals_and_a_verdict(frames, tmp_path):
     train, test, synthetic = frames
     with collect_messages() as messages:
@@ -60,6 +61,7 @@ def test_five_paired_arms_with_intervals_and_a_verdict(frames, tmp_path):
     assert json.loads((output / "report.json").read_text()) == json.loads(json.dumps(report))
 
 
+@pytest.mark.slow
 def test_useless_synthetic_rows_are_found_out(frames):
     train, test, synthetic = frames
     useless = synthetic.copy()

@@ -29,6 +29,7 @@ def frames():
     return mixed_table(400, seed=40), mixed_table(200, seed=41), mixed_table(400, seed=42)
 
 
+@pytest.mark.slow
 def test_scores_lines_and_files(frames, tmp_path):
     train, holdout, synthetic = frames
     schema = Schema(KINDS, target="member")
@@ -98,6 +99,7 @@ def test_trend_difference_matrix(frames):
     assert np.allclose(np.diag(matrix), 0)
 
 
+@pytest.mark.slow
 def test_a_table_run_is_scored_through_the_contract(frames, tmp_path, monkeypatch):
     train, holdout, synthetic = frames
     run_dir = tmp_path / "run"

@@ -163,6 +163,7 @@ def test_detection_tells_shifted_rows_apart_and_not_fresh_ones(real):
         metrics.detection(real.head(3), real, KINDS)
 
 
+@pytest.mark.slow
 def test_efficacy_classification_and_regression(real):
     test = mixed_table(300, seed=11)
     good = metrics.efficacy(real, test, mixed_table(400, seed=12), KINDS, target="member")

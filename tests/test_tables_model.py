@@ -100,6 +100,7 @@ def test_training_by_sampling_draws_rows_that_match_the_condition(table):
     assert not np.array_equal(gan._real_batch(400, 4)[1].numpy(), real)
 
 
+@pytest.mark.slow
 def test_same_seed_same_training_and_rows(table):
     histories, samples, weights = [], [], []
     for _ in range(2):

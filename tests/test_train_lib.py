@@ -30,6 +30,7 @@ def finished_run(tmp_path_factory):
                                  work=work)
 
 
+@pytest.mark.slow
 def test_train_reports_what_it_did_and_writes_nothing_in_the_working_directory(
         finished_run):
     result = finished_run.result
@@ -116,6 +117,7 @@ def test_finished_run_is_left_alone(trained_tiny_config, messages):
         assert os.path.getmtime(os.path.join(config.output_dir, path)) == mtime
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(make_tiny_config, tmp_path):
     quiet = dict(verbose=0)
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
@@ -166,6 +168,7 @@ def test_bad_data_fails_before_anything_is_written(make_tiny_config, overrides, 
     assert not os.path.exists(config.output_dir)
 
 
+@pytest.mark.slow
 def test_images_the_dcgan_cannot_take(make_tiny_config, tmp_path):
     folder = write_image_folder(tmp_path / "odd", count=40, size=(27, 27), classes=())
     config = make_tiny_config(dataset=f"folder:{folder}", architecture="dcgan", batch_size=8,
@@ -197,6 +200,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(trained_tiny_conf
         np.testing.assert_array_equal(good[name], after[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_corrupt_latest_checkpoint_falls_back_to_the_previous(trained_tiny_config,
                                                               make_tiny_config, capfd):
     config = trained_tiny_config(epochs=2)
@@ -331,6 +335,7 @@ def test_load_run_refuses_what_is_not_a_run(tmp_path):
         train_lib.load_run(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_conditional_needs_a_labelled_dataset_and_writes_nothing_otherwise(make_tiny_config,
                                                                            tmp_path):
     from conftest import write_image_folder
@@ -407,6 +412,7 @@ def scored_run(tmp_path_factory):
                                  lines=lines, best=best)
 
 
+@pytest.mark.slow
 def test_scores_during_training_go_to_metrics_and_tensorboard(scored_run):
     lines = scored_run.lines
     assert all({"fd", "kid", "class_coverage"} <= set(line) for line in lines)
@@ -438,6 +444,7 @@ def test_the_best_checkpoint_loads_for_sampling(scored_run):
         generate_lib.load_sampler(os.path.join(run, "generator"), "best")
 
 
+@pytest.mark.slow
 def test_unlabelled_data_trains_unscored_and_says_so(make_tiny_config, tmp_path, messages):
     folder = write_image_folder(tmp_path / "flat", classes=())
     config = make_tiny_config(dataset=f"folder:{folder}", batch_size=4, epochs=1,
@@ -488,6 +495,7 @@ def test_mixed_precision_trains_resumes_and_exports_float32(precision, extra, ma
     np.testing.assert_allclose(images, gan.generate(3, seed=5), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writing(
         make_tiny_config, tmp_path, monkeypatch):
     config = make_tiny_config(epochs=2, eval_every_n_epochs=5, eval_num_samples=100)
@@ -510,6 +518,7 @@ def test_the_last_epoch_is_scored_and_missing_inception_weights_stop_before_writ
     assert not os.path.exists(config.output_dir)
 
 
+@pytest.mark.slow
 def test_by_default_a_labelled_dataset_trains_a_conditional_gan_and_unlabelled_does_not(
         tmp_path):
     from conftest import tiny_config, write_image_folder
@@ -526,6 +535,7 @@ def test_by_default_a_labelled_dataset_trains_a_conditional_gan_and_unlabelled_d
     assert runs.read_run_config(plain.run_dir)[0].conditional is False
 
 
+@pytest.mark.slow
 def test_a_run_trained_unconditionally_before_the_default_changed_resumes_unchanged(
         trained_tiny_config):
     first = trained_tiny_config(conditional=False, epochs=1, max_examples=64)
@@ -539,6 +549,7 @@ def test_a_run_trained_unconditionally_before_the_default_changed_resumes_unchan
         train_lib.train(dataclasses.replace(first, conditional=True, epochs=3), verbose=0)
 
 
+@pytest.mark.slow
 def test_a_run_recorded_before_conditional_existed_resumes_unconditional(
         trained_tiny_config):
     first = trained_tiny_config(conditional=False, epochs=1, max_examples=64)
@@ -569,6 +580,7 @@ def test_a_run_recorded_when_inception_meant_keras_weights_reads_as_keras_incept
                                                             "/w/inception_v3.h5")
 
 
+@pytest.mark.slow
 def test_a_moved_run_is_read_and_resumed_where_it_lies_now(trained_tiny_config, tmp_path):
     """A run folder copied elsewhere (as a user moves one) still names its first place in
     config.json; reading it gives where it lies now, resuming writes there alone."""
@@ -644,6 +656,7 @@ def test_a_streamed_folder_stops_on_a_broken_file_keeps_its_training_and_resumes
     assert_same_checkpoints(tmp_path / "straight", tmp_path / "streamed", save_counter=False)
 
 
+@pytest.mark.slow
 def test_a_streamed_tfds_dataset_trains_like_the_same_dataset_in_memory(make_tiny_config,
                                                                         tmp_path):
     from conftest import prepare_tiny_colour_tfds
@@ -657,6 +670,7 @@ def test_a_streamed_tfds_dataset_trains_like_the_same_dataset_in_memory(make_tin
     assert_same_checkpoints(tmp_path / "memory", tmp_path / "stream")
 
 
+@pytest.mark.slow
 def test_a_callback_that_stops_training_early_is_reported_as_such(make_tiny_config, messages):
     import keras
 

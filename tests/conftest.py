@@ -14,10 +14,14 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Cached domain classifiers and real-data features go to a temporary folder shared by the
 # tests of one session (and their subprocesses), never to the user's ~/.cache. It is removed
-# at the end of the session (`_session_temporary_folders`) unless the caller chose it.
+# at the end of the session (`pytest_unconfigure`) unless the caller chose it. Each pytest
+# process makes its own: a pytest-xdist worker inherits the environment of the process that
+# started it, whose folder is not the worker's to fill or remove.
 _SESSION_CACHE = None
-if "GAN_TF_CACHE" not in os.environ:
-    _SESSION_CACHE = os.environ["GAN_TF_CACHE"] = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
+if ("GAN_TF_CACHE" not in os.environ
+        or os.environ.get("GAN_TF_TEST_CACHE") == os.environ["GAN_TF_CACHE"]):
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="gan_tf_test_cache_")
+    os.environ["GAN_TF_CACHE"] = os.environ["GAN_TF_TEST_CACHE"] = _SESSION_CACHE
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -66,8 +70,13 @@ def _session_temporary_folders(tmp_path_factory):
         else:
             os.environ["TMPDIR"] = saved_environ
         shutil.rmtree(folder, ignore_errors=True)
-        if _SESSION_CACHE:
-            shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
+
+
+def pytest_unconfigure(config):
+    """The session's cache folder goes at the end (in a pytest-xdist controller too, which
+    runs no test)."""
+    if _SESSION_CACHE:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -475,7 +475,7 @@ def test_readme_keeps_the_two_set_up_commands_ci_runs():
     assert ("python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/python -m "
             "gan_tf.train --epochs 50") in lines
     assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[test]" && .venv/bin/python -m '
-            "pytest -q") in lines
+            "pytest -q -n 2") in lines
 
 
 def test_every_console_command_is_checked_with_its_modules_flags():

@@ -92,16 +92,17 @@ def train(config, extra_callbacks=(), verbose=2):
                      f"global batch {config.batch_size}.")
     with distribute.peer_failures_as_user_errors(strategy):
         if not distribute.is_chief(strategy):
-            return _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
-                                         strategy, None, tuple(extra_callbacks), verbose,
-                                         chief=False, run_data=run_data))
-        judge = _check_judge(config, full)  # refuses missing Inception weights now
-        runs.make_run_dir(run_dir)  # the first write
-        run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
-                   tuple(extra_callbacks), verbose, run_data=run_data)
-        # One process per run directory; the kernel drops the lock if this one is killed.
-        with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
-            result = _train_locked(run)
+            result = _train_as_worker(_Run(config, run_dir, data, data, num_classes, gan,
+                                           strategy, None, tuple(extra_callbacks), verbose,
+                                           chief=False, run_data=run_data))
+        else:
+            judge = _check_judge(config, full)  # refuses missing Inception weights now
+            runs.make_run_dir(run_dir)  # the first write
+            run = _Run(config, run_dir, data, full, num_classes, gan, strategy, judge,
+                       tuple(extra_callbacks), verbose, run_data=run_data)
+            # One process per run directory; the kernel drops the lock if this one is killed.
+            with DirectoryLock(run_dir, what=f"The run directory {run_dir}"):
+                result = _train_locked(run)
     if distribute.is_multi_worker(strategy):
         _logger.info(distribute.fingerprint_line(gan))
     return result
@@ -144,7 +145,6 @@ def _train_as_worker(run):
         result = _train_locked(dataclasses.replace(run, run_dir=local))
     finally:
         shutil.rmtree(local, ignore_errors=True)
-    _logger.info(distribute.fingerprint_line(run.gan))
     return dataclasses.replace(result, run_dir=run.run_dir, export_path=None)
 
 

@@ -88,17 +88,17 @@ def write_run_files(run_dir, schema, transformer, train, holdout):
 
 def read_schema(run_dir):
     """The `TableSchema` a table run recorded."""
-    return schema_lib.TableSchema.from_json(_read_json(run_dir, SCHEMA_FILE))
+    return schema_lib.TableSchema.from_json(read_json(run_dir, SCHEMA_FILE))
 
 
 def read_transformer(run_dir):
     """The fitted `TableTransformer` a table run recorded."""
     from gan_tf.tables.transformer import TableTransformer
 
-    return TableTransformer.from_json(_read_json(run_dir, TRANSFORMER_FILE))
+    return TableTransformer.from_json(read_json(run_dir, TRANSFORMER_FILE))
 
 
-def _read_json(run_dir, name, required=True):
+def read_json(run_dir, name, required=True):
     """A JSON file of a table run; without it, a UserError (or None when not `required`)."""
     path = os.path.join(run_dir, name)
     if not os.path.isfile(path):

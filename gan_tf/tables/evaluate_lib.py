@@ -114,7 +114,7 @@ def summary_lines(report):
     rows = report["rows"]
     quality = report["quality"]
     trends = quality["column_pair_trends"]
-    trends = (f"pair trends {trends:.3f}" if trends is not None and trends == trends else
+    trends = (f"pair trends {trends:.3f}" if trends is not None and not np.isnan(trends) else
               "no column pair with a strong real trend, so no pair-trend score")
     line = (f"Quality (SDMetrics): {quality['score']:.3f} (column shapes "
             f"{quality['column_shapes']:.3f}, {trends})"

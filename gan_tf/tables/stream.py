@@ -280,7 +280,7 @@ def write_stream_record(run_dir, record):
 
 def read_stream_record(run_dir):
     """`data/stream.json` of a streamed run, or None for a run that read its table whole."""
-    return data_lib._read_json(run_dir, STREAM_FILE, required=False)
+    return data_lib.read_json(run_dir, STREAM_FILE, required=False)
 
 
 def has_row_cache(run_dir):
